@@ -1,0 +1,7 @@
+-- luacheck configuration: the Lua layer runs on Lua 5.4 and on LuaJIT (OpenResty).
+std = "max"
+max_line_length = 110
+files["lua/convai/sandbox"] = { read_globals = { "ngx" } }
+files["tests"] = { std = "+busted", max_line_length = 130 }
+files["bench"] = { std = "max" }
+exclude_files = { "build", ".install" }

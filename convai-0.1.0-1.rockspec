@@ -1,0 +1,40 @@
+-- LuaRocks package: builds the C core with the project's CMakeLists.txt and installs it, the Lua layer
+-- and the `convai` command. Debian: `luarocks --lua-version=5.4 make --deps-mode=none` when lua-cjson
+-- and lua-argparse come from Debian's packages (as scripts/quickstart does).
+rockspec_format = "3.0"
+package = "convai"
+version = "0.1.0-1"
+source = {
+  url = "git+file:///dev/null",
+}
+description = {
+  summary = "Script conversational-AI platforms from Lua: voicebot.studio, Avaamo, Vonage AI Studio",
+  detailed = [[
+convai is a Lua extension module with a C core (libcurl, lua-cjson): clients for the voicebot.studio
+Client API (WhatsApp agent usage), Avaamo analytics (agent usage) and Vonage AI Studio (outbound
+WhatsApp triggers), a `convai` command line, and a local sandbox that emulates the three APIs.
+]],
+  license = "MIT",
+}
+dependencies = {
+  "lua >= 5.1",
+  "lua-cjson >= 2.1.0",
+  "argparse >= 0.7",
+}
+external_dependencies = {
+  CURL = { header = "curl/curl.h" },
+}
+build = {
+  type = "cmake",
+  variables = {
+    CMAKE_BUILD_TYPE = "Release",
+    CONVAI_LUA54_LIBDIR = "$(LIBDIR)",
+    CONVAI_LUA54_LUADIR = "$(LUADIR)",
+    CONVAI_LUA_INCDIR = "$(LUA_INCDIR)",
+    CONVAI_WITH_LUAJIT = "OFF",
+    CONVAI_INSTALL_BIN = "OFF",
+  },
+  install = {
+    bin = { convai = "bin/convai" },
+  },
+}

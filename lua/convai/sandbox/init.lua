@@ -1,0 +1,427 @@
+-- Control of the local vendor-API sandbox (used by `convai sandbox start|stop|status`). Plain Lua 5.4:
+-- writes an nginx.conf into a private directory, starts Debian's nginx with its Lua module on
+-- 127.0.0.1 (the handlers are convai/sandbox/app.lua and friends, run by ngx_lua), waits for
+-- GET /_sandbox/health, reports status and stops it again. Several sandboxes may run at once, one per
+-- directory and port. The nginx workers run as `nobody`, so every sandbox module is loaded by the
+-- master in init_by_lua: the repository may live under a directory only root can read.
+
+local _M = {}
+
+--- Default TCP port.
+_M.DEFAULT_PORT = 8787
+--- Seconds `start` waits for the health check, and `stop` for nginx to exit.
+_M.TIMEOUT = 5
+
+--- The credentials the sandbox accepts (fixed).
+_M.credentials = {
+  voicebot = { token = "sandbox-voicebot-token" }, -- Authorization: Bearer <token>
+  avaamo = { token = "sandbox-avaamo-token" },     -- Access-Token: <token>
+  vonage = { key = "sandbox-vonage-key" },         -- X-Vgai-Key: <key>
+}
+
+local MODULE_DIRS = {
+  "/usr/lib/nginx/modules", "/usr/share/nginx/modules", "/usr/lib64/nginx/modules",
+  "/etc/nginx/modules", "/usr/local/nginx/modules",
+}
+
+local function quote(s)
+  return "'" .. tostring(s):gsub("'", [['\'']]) .. "'"
+end
+
+-- Run a shell command; returns success, combined output.
+local function run(cmd)
+  local p = io.popen(cmd .. " 2>&1", "r")
+  if not p then
+    return false, "cannot run " .. cmd
+  end
+  local out = p:read("a") or ""
+  local ok = p:close()
+  return ok == true, out
+end
+
+local function exists(path)
+  local f = io.open(path, "r")
+  if f then
+    f:close()
+    return true
+  end
+  return false
+end
+
+local function read_file(path)
+  local f = io.open(path, "r")
+  if not f then
+    return nil
+  end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local function write_file(path, text)
+  local f, err = io.open(path, "w")
+  if not f then
+    return nil, err
+  end
+  local ok, werr = f:write(text)
+  f:close()
+  if not ok then
+    return nil, werr
+  end
+  return true
+end
+
+local function sleep(seconds)
+  os.execute("sleep " .. seconds)
+end
+
+local function cwd()
+  local pwd = os.getenv("PWD")
+  if pwd and pwd:sub(1, 1) == "/" then
+    return pwd
+  end
+  local _, out = run("pwd")
+  return (out:gsub("%s+$", ""))
+end
+
+local function absolute(path)
+  if path:sub(1, 1) == "/" then
+    return path
+  end
+  path = path:gsub("^%./", ""):gsub("^%.$", "")
+  return path == "" and cwd() or cwd() .. "/" .. path
+end
+
+local function default_dir()
+  local dir = os.getenv("CONVAI_SANDBOX_DIR")
+  if dir and dir ~= "" then
+    return dir
+  end
+  local _, uid = run("id -u")
+  return "/tmp/convai-sandbox-" .. (uid:match("%d+") or "0")
+end
+
+local function dir_of(opts)
+  return (absolute((opts and opts.dir) or default_dir()):gsub("(.)/+$", "%1"))
+end
+
+--- Find the nginx binary: `$CONVAI_NGINX`, /usr/sbin/nginx, then `nginx` on PATH.
+-- @treturn string|nil path
+-- @treturn string error message
+function _M.find_nginx()
+  local env = os.getenv("CONVAI_NGINX")
+  if env and env ~= "" then
+    return env
+  end
+  if exists("/usr/sbin/nginx") then
+    return "/usr/sbin/nginx"
+  end
+  local ok, out = run("command -v nginx")
+  local path = out:match("^(%S+)")
+  if ok and path then
+    return path
+  end
+  return nil, "nginx not found (install nginx and libnginx-mod-http-lua, or set CONVAI_NGINX)"
+end
+
+-- The load_module lines for ndk + ngx_lua: from nginx's --modules-path, then the usual directories;
+-- none when ngx_lua is compiled in (OpenResty).
+local function load_module_lines(nginx)
+  local _, v = run(quote(nginx) .. " -V")
+  local dirs = {}
+  local configured = v:match("%-%-modules%-path=(%S+)")
+  if configured then
+    dirs[#dirs + 1] = configured
+  end
+  for _, d in ipairs(MODULE_DIRS) do
+    dirs[#dirs + 1] = d
+  end
+  for _, d in ipairs(dirs) do
+    if exists(d .. "/ngx_http_lua_module.so") then
+      local lines = {}
+      if exists(d .. "/ndk_http_module.so") then
+        lines[#lines + 1] = "load_module " .. d .. "/ndk_http_module.so;"
+      end
+      lines[#lines + 1] = "load_module " .. d .. "/ngx_http_lua_module.so;"
+      return table.concat(lines, "\n")
+    end
+  end
+  if v:match("lua%-nginx%-module") or v:match("ngx_lua") or v:match("openresty") then
+    return "# ngx_lua is built into this nginx"
+  end
+  return nil, "ngx_http_lua_module.so not found (install libnginx-mod-http-lua)"
+end
+
+-- The directory holding convai/sandbox/*.lua, found the way `require` found this module.
+local function lua_root()
+  local path = package.searchpath("convai.sandbox.app", package.path)
+  local suffix = "convai/sandbox/app.lua"
+  if not path or path:sub(-#suffix) ~= suffix then
+    return nil, "cannot locate convai/sandbox/app.lua on package.path"
+  end
+  local root = absolute(path:sub(1, -#suffix - 2)) -- without the trailing "/"
+  if root:find('[";?]') then
+    return nil, "unusable module directory for nginx: " .. root
+  end
+  return root
+end
+
+local CONF = [[
+# Generated by convai.sandbox (lua/convai/sandbox/init.lua): the vendor-API sandbox on port ${port}.
+${load_modules}
+daemon on;
+master_process on;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+lock_file ${dir}/nginx.lock;
+error_log ${dir}/error.log warn;
+
+events {
+    worker_connections 1024;
+}
+
+http {
+    access_log ${dir}/access.log;
+    default_type application/json;
+    client_body_temp_path ${dir}/client_body_temp;
+    proxy_temp_path ${dir}/proxy_temp;
+    fastcgi_temp_path ${dir}/fastcgi_temp;
+    uwsgi_temp_path ${dir}/uwsgi_temp;
+    scgi_temp_path ${dir}/scgi_temp;
+    # Bodies stay in memory: the workers (nobody) may not reach the temp paths under a private dir.
+    client_max_body_size 8m;
+    client_body_buffer_size 8m;
+    keepalive_timeout 65;
+    server_tokens off;
+
+    lua_package_path "${root}/?.lua;${root}/?/init.lua;;";
+    init_by_lua_block {
+        -- Load everything now, in the master: the workers never read the module files.
+        require("cjson.safe")
+        require("convai.sandbox.app")
+    }
+    init_worker_by_lua_block {
+        require("convai.sandbox.app").init_worker()
+    }
+
+    server {
+        listen 127.0.0.1:${port};
+        server_name localhost;
+        location / {
+            content_by_lua_block {
+                require("convai.sandbox.app").handle()
+            }
+        }
+    }
+}
+]]
+
+--- Generate the nginx.conf text of a sandbox.
+-- @tparam table params `{dir = absolute path, port = integer, root = dir containing convai/sandbox/,
+--   load_modules = load_module lines}`
+-- @treturn string configuration text
+function _M.nginx_conf(params)
+  return (CONF:gsub("%${([%w_]+)}", function(k)
+    return tostring(params[k])
+  end))
+end
+
+-- Is process `pid` an nginx that is alive (not a zombie)? Without /proc: does `kill -0` reach it?
+local function alive(pid)
+  local stat = read_file("/proc/" .. pid .. "/stat")
+  if stat then
+    local cmdline = read_file("/proc/" .. pid .. "/cmdline") or ""
+    return not stat:match("^%d+ %b() Z") and cmdline:find("nginx", 1, true) ~= nil
+  end
+  return os.execute("kill -0 " .. pid .. " 2>/dev/null") == true
+end
+
+local function pid_of(dir)
+  local text = read_file(dir .. "/nginx.pid")
+  return text and tonumber(text:match("%d+"))
+end
+
+local function port_of(dir)
+  local conf = read_file(dir .. "/nginx.conf")
+  return conf and tonumber(conf:match("listen 127%.0%.0%.1:(%d+);"))
+end
+
+local function tail(path, lines)
+  local text = read_file(path)
+  if not text or text == "" then
+    return ""
+  end
+  local all = {}
+  for line in text:gmatch("[^\n]+") do
+    all[#all + 1] = line
+  end
+  return table.concat(all, "\n", math.max(1, #all - lines + 1))
+end
+
+local function http_code(url)
+  local _, out = run("curl -s -o /dev/null --max-time 1 -w '%{http_code}' " .. quote(url))
+  return out:match("%d%d%d")
+end
+
+--- Status of the sandbox in a directory.
+-- @tparam[opt] table opts `{dir = path}` (default `$CONVAI_SANDBOX_DIR` or /tmp/convai-sandbox-UID)
+-- @treturn table `{running = boolean, pid = integer|nil, port = integer|nil, url = string|nil,
+--   dir = string}`
+function _M.status(opts)
+  local dir = dir_of(opts)
+  local pid = pid_of(dir)
+  local port = port_of(dir)
+  if not pid or not alive(pid) then
+    return { running = false, dir = dir, port = port }
+  end
+  return {
+    running = true,
+    pid = pid,
+    port = port,
+    url = port and "http://127.0.0.1:" .. port or nil,
+    dir = dir,
+    error_log = dir .. "/error.log",
+    access_log = dir .. "/access.log",
+  }
+end
+
+local function launch(nginx, dir, port, root, modules)
+  local conf = dir .. "/nginx.conf"
+  local ok, err = write_file(conf, _M.nginx_conf({
+    dir = dir, port = port, root = root, load_modules = modules,
+  }))
+  if not ok then
+    return nil, "cannot write " .. conf .. ": " .. tostring(err)
+  end
+  local out
+  ok, out = run(quote(nginx) .. " -p " .. quote(dir .. "/") .. " -c " .. quote(conf)
+    .. " -e " .. quote(dir .. "/error.log"))
+  if not ok then
+    return nil, "nginx failed to start on port " .. port .. ": " .. out:gsub("%s+$", "")
+  end
+  return true
+end
+
+--- Start a sandbox.
+-- @tparam[opt] table opts
+--   `port` (integer, default 8787; 0 picks a free port at random),
+--   `dir` (string, default `$CONVAI_SANDBOX_DIR` or /tmp/convai-sandbox-UID): holds nginx.conf,
+--   nginx.pid, error.log, access.log and the temp paths;
+--   `nginx` (string, default `$CONVAI_NGINX`, /usr/sbin/nginx, nginx on PATH).
+-- @treturn table|nil info `{running = true, pid, port, url = "http://127.0.0.1:PORT", dir, error_log,
+--   access_log}`
+-- @treturn string error: already running in `dir` (the third value is then its status), nginx or
+--   ngx_lua missing, the directory not writable, nginx failing to start (with its output), or the
+--   health check not answering within 5 s (with the tail of error.log)
+-- @treturn table|nil status of the sandbox already running in `dir`
+function _M.start(opts)
+  opts = opts or {}
+  local dir = dir_of(opts)
+  local current = _M.status({ dir = dir })
+  if current.running then
+    return nil, "sandbox already running in " .. dir .. " (pid " .. current.pid .. ", "
+      .. tostring(current.url) .. ")", current
+  end
+  local nginx, err = opts.nginx, nil
+  if not nginx then
+    nginx, err = _M.find_nginx()
+  end
+  if not nginx then
+    return nil, err
+  end
+  local modules
+  modules, err = load_module_lines(nginx)
+  if not modules then
+    return nil, err
+  end
+  local root
+  root, err = lua_root()
+  if not root then
+    return nil, err
+  end
+  local ok, out = run("mkdir -p " .. quote(dir))
+  if not ok then
+    return nil, "cannot create " .. dir .. ": " .. out
+  end
+  os.remove(dir .. "/nginx.pid")
+  write_file(dir .. "/error.log", "") -- this run's messages only
+
+  local port = tonumber(opts.port or _M.DEFAULT_PORT)
+  if not port or port ~= math.floor(port) or port < 0 or port > 65535 then
+    return nil, "invalid port " .. tostring(opts.port)
+  end
+  if port == 0 then
+    math.randomseed(os.time() + math.floor(os.clock() * 1e6))
+    for _ = 1, 20 do
+      port = math.random(20000, 60999)
+      ok, err = launch(nginx, dir, port, root, modules)
+      if ok or not err:find("in use", 1, true) then
+        break
+      end
+    end
+  else
+    ok, err = launch(nginx, dir, port, root, modules)
+  end
+  if not ok then
+    return nil, err .. "\n" .. tail(dir .. "/error.log", 10)
+  end
+
+  local url = "http://127.0.0.1:" .. port
+  local deadline = os.time() + _M.TIMEOUT
+  repeat
+    if http_code(url .. "/_sandbox/health") == "200" then
+      return _M.status({ dir = dir })
+    end
+    sleep(0.05)
+  until os.time() > deadline
+  _M.stop({ dir = dir })
+  return nil, "sandbox on " .. url .. " did not answer /_sandbox/health within " .. _M.TIMEOUT
+    .. " s; error log:\n" .. tail(dir .. "/error.log", 20)
+end
+
+--- Stop the sandbox of a directory (SIGTERM to the nginx master, as `nginx -s stop` does; SIGKILL to
+-- it and its workers if it has not exited after 5 s) and wait until it has exited.
+-- @tparam[opt] table opts `{dir = path}`
+-- @treturn boolean|nil true once stopped
+-- @treturn string error: not running, or would not exit
+function _M.stop(opts)
+  local dir = dir_of(opts)
+  local pid = pid_of(dir)
+  if not pid or not alive(pid) then
+    os.remove(dir .. "/nginx.pid")
+    return nil, "no sandbox running in " .. dir
+  end
+  os.execute("kill -TERM " .. pid .. " 2>/dev/null")
+  local deadline = os.time() + _M.TIMEOUT
+  while alive(pid) and os.time() <= deadline do
+    sleep(0.05)
+  end
+  if alive(pid) then
+    -- Last resort: the master and its own children (the workers), by process id.
+    local _, children = run("ps -o pid= --ppid " .. pid)
+    os.execute("kill -KILL " .. pid .. " " .. children:gsub("%s+", " ") .. " 2>/dev/null")
+    sleep(0.2)
+    if alive(pid) then
+      return nil, "nginx (pid " .. pid .. ") in " .. dir .. " did not exit"
+    end
+  end
+  os.remove(dir .. "/nginx.pid")
+  return true
+end
+
+--- Environment for clients of a running sandbox, in the order the CLI prints `export` lines.
+-- @tparam table info as returned by `start` or `status` (needs `url`)
+-- @treturn table list of `{name, value}` pairs
+function _M.env(info)
+  local url = info.url
+  return {
+    { "CONVAI_VOICEBOT_URL", url .. "/voicebot/third-party/v1" },
+    { "CONVAI_VOICEBOT_TOKEN", _M.credentials.voicebot.token },
+    { "CONVAI_AVAAMO_URL", url .. "/avaamo" },
+    { "CONVAI_AVAAMO_TOKEN", _M.credentials.avaamo.token },
+    { "CONVAI_VONAGE_URL", url .. "/vonage" },
+    { "CONVAI_VONAGE_KEY", _M.credentials.vonage.key },
+  }
+end
+
+return _M

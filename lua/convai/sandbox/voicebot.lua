@@ -1,0 +1,250 @@
+-- Sandbox emulation of the voicebot.studio Client API, WhatsApp agent usage
+-- (seeds/voicebot-whatsapp-agent-usage.md, API-NOTES section 1):
+--   GET /voicebot/third-party/v1/whatsapp/agent-usage[?agent_id=N]  (Authorization: Bearer <token>)
+-- It also keeps the per-agent rolling 24 h window of business-initiated conversations that the Vonage
+-- emulation opens (`open_conversation`). Plain Lua: handlers are pure functions of a request table.
+
+local common = require("convai.sandbox.common")
+
+local _M = {}
+
+--- The Bearer token the sandbox accepts.
+_M.TOKEN = "sandbox-voicebot-token"
+--- Path prefix of the API base URL on the sandbox.
+_M.PREFIX = "/voicebot/third-party/v1"
+--- WhatsApp agents that exist in the sandbox are 1..MAX_AGENT; agent 1 is the "first WhatsApp agent".
+_M.MAX_AGENT = 1000
+--- Default business-initiated limit per agent (Meta's lowest tier) per rolling window.
+_M.DEFAULT_LIMIT = 250
+--- Length of the rolling window, seconds.
+_M.WINDOW = 86400
+
+local INTEGER_ERROR = "The agent id must be an integer."
+
+-- conversations[agent] = { [recipient] = opened_at (sandbox clock, seconds) }
+local conversations
+-- settings = { default_limit = n, agents = { ["7"] = { limit = n, usage = n } } }
+local settings
+
+--- Forget every conversation and go back to the default configuration.
+function _M.reset()
+  conversations = {}
+  settings = { default_limit = _M.DEFAULT_LIMIT, agents = {} }
+end
+
+_M.reset()
+
+local function agent_settings(agent)
+  return settings.agents[tostring(agent)]
+end
+
+--- Current limit of an agent.
+-- @tparam integer agent voicebot agent id (1..MAX_AGENT)
+-- @treturn integer conversations the agent may open per rolling window
+function _M.limit(agent)
+  local s = agent_settings(agent)
+  return s and s.limit or settings.default_limit
+end
+
+-- Drop expired conversations of one agent and return its table.
+local function window(agent, now)
+  local conv = conversations[agent]
+  if not conv then
+    conv = {}
+    conversations[agent] = conv
+  end
+  for recipient, opened_at in pairs(conv) do
+    if now - opened_at >= _M.WINDOW then
+      conv[recipient] = nil
+    end
+  end
+  return conv
+end
+
+--- Business-initiated conversations of an agent in the rolling window ending at `now`.
+-- @tparam integer agent voicebot agent id
+-- @tparam number now sandbox clock, epoch seconds
+-- @treturn integer number of distinct recipients contacted in the last 24 h
+function _M.usage(agent, now)
+  local n = 0
+  for _ in pairs(window(agent, now)) do
+    n = n + 1
+  end
+  return n
+end
+
+--- Record a business-initiated conversation (a WhatsApp template sent to `recipient`).
+-- A recipient already in the window does not count again; when the agent's limit is exhausted no
+-- conversation is opened.
+-- @tparam integer agent voicebot agent id
+-- @tparam string recipient phone number (digits)
+-- @tparam number now sandbox clock, epoch seconds
+-- @treturn boolean true when a new conversation was opened
+-- @treturn string|nil why not: "open" (already in the window) or "limit exhausted"
+function _M.open_conversation(agent, recipient, now)
+  local conv = window(agent, now)
+  if conv[recipient] then
+    return false, "open"
+  end
+  if _M.usage(agent, now) >= _M.limit(agent) then
+    return false, "limit exhausted"
+  end
+  conv[recipient] = now
+  return true
+end
+
+-- Replace the synthetic conversations of an agent by `n` opened now.
+local function preset_usage(agent, n, now)
+  local conv = window(agent, now)
+  for recipient in pairs(conv) do
+    if recipient:sub(1, 10) == "synthetic:" then
+      conv[recipient] = nil
+    end
+  end
+  for i = 1, n do
+    conv["synthetic:" .. i] = now
+  end
+end
+
+local function non_negative_integer(v)
+  return common.is_integer(v) and v >= 0
+end
+
+--- Check a `voicebot` section of POST /_sandbox/config without applying it.
+-- Shape: `{default_limit = n, agents = {["7"] = {limit = n, usage = n}}}` (all optional; an agent set
+-- to JSON null goes back to the defaults).
+-- @tparam table cfg decoded JSON object
+-- @treturn boolean|nil true when valid
+-- @treturn string error message
+function _M.validate_config(cfg)
+  if not common.is_object(cfg) then
+    return nil, "voicebot must be an object"
+  end
+  for k, v in pairs(cfg) do
+    if k == "default_limit" then
+      if not non_negative_integer(v) then
+        return nil, "voicebot.default_limit must be a non-negative integer"
+      end
+    elseif k == "agents" then
+      if not common.is_object(v) then
+        return nil, "voicebot.agents must be an object keyed by agent id"
+      end
+      for id, a in pairs(v) do
+        local n = common.parse_digits(id)
+        if not n or n < 1 or n > _M.MAX_AGENT then
+          return nil, "voicebot.agents: agent id must be an integer 1.." .. _M.MAX_AGENT .. ", got " .. id
+        end
+        if a ~= common.null then
+          if not common.is_object(a) then
+            return nil, "voicebot.agents." .. id .. " must be an object"
+          end
+          for field, x in pairs(a) do
+            if field ~= "limit" and field ~= "usage" then
+              return nil, "voicebot.agents." .. id .. ": unknown setting " .. field
+            end
+            if not non_negative_integer(x) then
+              return nil, "voicebot.agents." .. id .. "." .. field .. " must be a non-negative integer"
+            end
+          end
+        end
+      end
+    else
+      return nil, "voicebot: unknown setting " .. tostring(k)
+    end
+  end
+  return true
+end
+
+--- Merge a validated `voicebot` config section. `usage` presets that many synthetic conversations
+-- opened at `now` (replacing earlier synthetic ones of that agent).
+-- @tparam table cfg section accepted by `validate_config`
+-- @tparam number now sandbox clock, epoch seconds
+function _M.apply_config(cfg, now)
+  if cfg.default_limit then
+    settings.default_limit = cfg.default_limit
+  end
+  for id, a in pairs(cfg.agents or {}) do
+    local agent = tonumber(id)
+    local key = tostring(agent)
+    if a == common.null then
+      settings.agents[key] = nil
+      preset_usage(agent, 0, now)
+    else
+      local s = settings.agents[key] or {}
+      settings.agents[key] = s
+      if a.limit then
+        s.limit = a.limit
+      end
+      if a.usage then
+        s.usage = a.usage
+        preset_usage(agent, a.usage, now)
+      end
+    end
+  end
+end
+
+--- The effective configuration (for GET /_sandbox/config).
+-- @treturn table `{default_limit = n, agents = {["7"] = {limit = n, usage = preset}}}`
+function _M.config()
+  local agents = {}
+  for id, s in pairs(settings.agents) do
+    agents[id] = { limit = s.limit, usage = s.usage }
+  end
+  return { default_limit = settings.default_limit, agents = agents }
+end
+
+local function unauthenticated()
+  return 401, { message = "Unauthenticated." }
+end
+
+local function bearer_ok(headers)
+  local value = headers["authorization"]
+  if type(value) ~= "string" then
+    return false
+  end
+  local token = value:match("^[Bb][Ee][Aa][Rr][Ee][Rr]%s+(%S+)%s*$")
+  return token == _M.TOKEN
+end
+
+--- Handle a request under `PREFIX`.
+-- @tparam table req `{method, path, args, headers (lower-cased), body, now (sandbox clock, s)}`
+-- @treturn integer HTTP status
+-- @treturn table body to encode as JSON
+-- @treturn table|nil extra response headers
+function _M.handle(req)
+  if req.path ~= _M.PREFIX .. "/whatsapp/agent-usage" then
+    return 404, { message = "Not Found." }
+  end
+  if req.method ~= "GET" and req.method ~= "HEAD" then
+    return 405, { message = "The " .. req.method .. " method is not supported for route "
+      .. "third-party/v1/whatsapp/agent-usage. Supported methods: GET, HEAD." }, { Allow = "GET, HEAD" }
+  end
+  if not bearer_ok(req.headers) then
+    return unauthenticated()
+  end
+  local agent = 1
+  if req.args.agent_id ~= nil then
+    local raw = common.arg(req.args.agent_id)
+    -- Laravel's "integer" rule: an optional sign and digits.
+    if not raw or not raw:match("^[+-]?%d+$") then
+      return 422, { message = INTEGER_ERROR, errors = { agent_id = { INTEGER_ERROR } } }
+    end
+    agent = tonumber(raw)
+    if agent < 1 or agent > _M.MAX_AGENT then
+      return 404, { message = "Agent not found." }
+    end
+  end
+  local usage = _M.usage(agent, req.now)
+  local limit = _M.limit(agent)
+  return 200, {
+    data = {
+      business_initiated = {
+        current_usage = usage,
+        current_limit = limit,
+        limit_exhausted = usage >= limit,
+      },
+    },
+  }
+end
+
+return _M

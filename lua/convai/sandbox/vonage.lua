@@ -1,0 +1,329 @@
+-- Sandbox emulation of Vonage AI Studio's outbound trigger
+-- (seeds/vonage-ai-studio-outbound-whatsapp.md, API-NOTES section 3):
+--   POST /vonage/messaging/conversation  (X-Vgai-Key), channel "whatsapp" or "sms"
+-- Validates the body as documented, enforces the per-agent sessions-per-second limit (429 without any
+-- rate-limit header, as the vendor documents none) and opens a business-initiated conversation on the
+-- linked voicebot agent for each accepted WhatsApp trigger. Plain Lua: no ngx API here.
+
+local common = require("convai.sandbox.common")
+local voicebot = require("convai.sandbox.voicebot")
+
+local _M = {}
+
+--- The X-Vgai-Key the sandbox accepts.
+_M.KEY = "sandbox-vonage-key"
+--- Path prefix of the API base URL on the sandbox.
+_M.PREFIX = "/vonage"
+--- Default sessions per second per agent.
+_M.DEFAULT_RATE = 1
+--- Length of the sliding rate window, seconds.
+_M.RATE_WINDOW = 1.0
+--- Meta's limits for text parameters, in characters.
+_M.HEADER_TEXT_MAX = 60
+_M.BODY_TEXT_MAX = 1024
+
+local REQUIRED = {
+  whatsapp = { "namespace", "template", "locale", "to", "agent_id", "channel", "status_url" },
+  sms = { "to", "agent_id", "channel", "status_url" },
+}
+local COMPONENT_TYPES = { header = true, body = true, button = true }
+local PARAMETER_TYPES = {
+  text = true, currency = true, date_time = true, image = true, document = true, video = true,
+  payload = true,
+}
+local BUTTON_SUB_TYPES = { quick_reply = true, url = true }
+
+-- accepted[agent_id] = list of acceptance times (real clock, seconds), oldest first
+local accepted
+-- settings = { default_rate = n, agents = { [agent_id] = { rate = n, voicebot_agent = n } } }
+local settings
+
+--- Forget rate state and go back to the default configuration.
+function _M.reset()
+  accepted = {}
+  settings = { default_rate = _M.DEFAULT_RATE, agents = {} }
+end
+
+_M.reset()
+
+--- Sessions per second allowed for an agent.
+-- @tparam string agent Vonage agent id
+-- @treturn number
+function _M.rate(agent)
+  local s = settings.agents[agent]
+  return s and s.rate or settings.default_rate
+end
+
+--- The voicebot agent whose WhatsApp window a Vonage agent's triggers count against: the configured
+-- `voicebot_agent`, else the agent id itself when it is an integer 1..1000, else agent 1.
+-- @tparam string agent Vonage agent id
+-- @treturn integer voicebot agent id
+function _M.voicebot_agent(agent)
+  local s = settings.agents[agent]
+  if s and s.voicebot_agent then
+    return s.voicebot_agent
+  end
+  local n = common.parse_digits(agent)
+  if n and n >= 1 and n <= voicebot.MAX_AGENT then
+    return n
+  end
+  return 1
+end
+
+--- Check a `vonage` section of POST /_sandbox/config without applying it.
+-- Shape: `{default_rate = n, agents = {[agent_id] = {rate = n, voicebot_agent = n}}}` (all optional;
+-- an agent set to JSON null goes back to the defaults).
+-- @tparam table cfg decoded JSON object
+-- @treturn boolean|nil true when valid
+-- @treturn string error message
+function _M.validate_config(cfg)
+  if not common.is_object(cfg) then
+    return nil, "vonage must be an object"
+  end
+  for k, v in pairs(cfg) do
+    if k == "default_rate" then
+      if type(v) ~= "number" or v <= 0 then
+        return nil, "vonage.default_rate must be a positive number"
+      end
+    elseif k == "agents" then
+      if not common.is_object(v) then
+        return nil, "vonage.agents must be an object keyed by agent id"
+      end
+      for id, a in pairs(v) do
+        if a ~= common.null then
+          if not common.is_object(a) then
+            return nil, "vonage.agents." .. id .. " must be an object"
+          end
+          for field, x in pairs(a) do
+            if field == "rate" then
+              if type(x) ~= "number" or x <= 0 then
+                return nil, "vonage.agents." .. id .. ".rate must be a positive number"
+              end
+            elseif field == "voicebot_agent" then
+              if not common.is_integer(x) or x < 1 or x > voicebot.MAX_AGENT then
+                return nil, "vonage.agents." .. id .. ".voicebot_agent must be an integer 1.."
+                  .. voicebot.MAX_AGENT
+              end
+            else
+              return nil, "vonage.agents." .. id .. ": unknown setting " .. field
+            end
+          end
+        end
+      end
+    else
+      return nil, "vonage: unknown setting " .. tostring(k)
+    end
+  end
+  return true
+end
+
+--- Merge a validated `vonage` config section.
+-- @tparam table cfg section accepted by `validate_config`
+function _M.apply_config(cfg)
+  if cfg.default_rate then
+    settings.default_rate = cfg.default_rate
+  end
+  for id, a in pairs(cfg.agents or {}) do
+    if a == common.null then
+      settings.agents[id] = nil
+    else
+      local s = settings.agents[id] or {}
+      settings.agents[id] = s
+      s.rate = a.rate or s.rate
+      s.voicebot_agent = a.voicebot_agent or s.voicebot_agent
+    end
+  end
+end
+
+--- The effective configuration (for GET /_sandbox/config).
+-- @treturn table `{default_rate = n, agents = {[agent_id] = {rate = n, voicebot_agent = n}}}`
+function _M.config()
+  local agents = {}
+  for id, s in pairs(settings.agents) do
+    agents[id] = { rate = s.rate, voicebot_agent = s.voicebot_agent }
+  end
+  return { default_rate = settings.default_rate, agents = agents }
+end
+
+local function bad_request(message, missing)
+  return 400, { error = "Bad Request", message = message, missing = missing }
+end
+
+local function absent(v)
+  return v == nil or v == common.null or v == ""
+end
+
+local function check_parameter(where, ctype, p)
+  if not common.is_object(p) or type(p.type) ~= "string" then
+    return where .. " must be an object with a string type"
+  end
+  if not PARAMETER_TYPES[p.type] then
+    return where .. ".type must be one of text, currency, date_time, image, document, video, payload"
+  end
+  if p.type == "text" then
+    if type(p.text) ~= "string" or p.text == "" then
+      return where .. ".text must be a non-empty string"
+    end
+    local max = ctype == "header" and _M.HEADER_TEXT_MAX or ctype == "body" and _M.BODY_TEXT_MAX
+    local len = common.utf8_len(p.text)
+    if max and len > max then
+      return string.format("%s.text: %s text parameters are limited to %d characters (got %d)",
+        where, ctype, max, len)
+    end
+  end
+  return nil
+end
+
+local function check_components(components)
+  if not common.is_array(components) then
+    return "components must be an array"
+  end
+  for i, c in ipairs(components) do
+    local where = "components[" .. (i - 1) .. "]"
+    if not common.is_object(c) then
+      return where .. " must be an object"
+    end
+    if not COMPONENT_TYPES[c.type] then
+      return where .. ".type must be header, body or button"
+    end
+    if c.type == "button" then
+      if not BUTTON_SUB_TYPES[c.sub_type] then
+        return where .. ".sub_type must be quick_reply or url"
+      end
+      local index = tonumber(c.index)
+      if not index or not common.is_integer(index) or index < 0 or index > 9 then
+        return where .. ".index must be an integer 0..9"
+      end
+    end
+    if not common.is_array(c.parameters) then
+      return where .. ".parameters must be an array"
+    end
+    for j, p in ipairs(c.parameters) do
+      local err = check_parameter(where .. ".parameters[" .. (j - 1) .. "]", c.type, p)
+      if err then
+        return err
+      end
+    end
+  end
+  return nil
+end
+
+local function check_session_parameters(list)
+  if not common.is_array(list) then
+    return "session_parameters must be an array"
+  end
+  for i, p in ipairs(list) do
+    if not common.is_object(p) or type(p.name) ~= "string" or p.name == ""
+        or type(p.value) ~= "string" then
+      return "session_parameters[" .. (i - 1) .. "] must be an object {name, value} of strings"
+    end
+  end
+  return nil
+end
+
+-- Validate a decoded body. Returns nil when valid, else a message and the list of missing fields.
+local function validate(body)
+  local channel = body.channel
+  local missing = {}
+  for _, field in ipairs(REQUIRED[channel] or REQUIRED.whatsapp) do
+    if absent(body[field]) then
+      missing[#missing + 1] = field
+    end
+  end
+  if #missing > 0 then
+    return "Missing mandatory field(s): " .. table.concat(missing, ", "), missing
+  end
+  if not REQUIRED[channel] then
+    return 'channel must be "whatsapp" or "sms"'
+  end
+  for _, field in ipairs(REQUIRED[channel]) do
+    local v = body[field]
+    if type(v) ~= "string" and not (field == "agent_id" and common.is_integer(v)) then
+      return field .. " must be a string"
+    end
+  end
+  local to = body.to
+  if not to:match("^%d+$") or #to < 8 or #to > 15 or to:sub(1, 1) == "0" then
+    return "to must be the number in international format: country code first, digits only "
+      .. "(no +, no 00, no spaces), 8 to 15 digits"
+  end
+  if not body.status_url:match("^[Hh][Tt][Tt][Pp][Ss]?://[^/%s?#]+[^%s]*$") then
+    return "status_url must be an http(s) URL"
+  end
+  if not absent(body.components) then
+    local err = check_components(body.components)
+    if err then
+      return err
+    end
+  end
+  if not absent(body.session_parameters) then
+    local err = check_session_parameters(body.session_parameters)
+    if err then
+      return err
+    end
+  end
+  return nil
+end
+
+-- Sliding window over accepted sessions: true when one more may start at `clock`.
+local function rate_allows(agent, clock)
+  local list = accepted[agent] or {}
+  accepted[agent] = list
+  local keep = 0
+  for i = 1, #list do
+    if clock - list[i] < _M.RATE_WINDOW then
+      keep = keep + 1
+      list[keep] = list[i]
+    end
+  end
+  for i = #list, keep + 1, -1 do
+    list[i] = nil
+  end
+  return keep < _M.rate(agent)
+end
+
+local function session_id()
+  local r = math.random
+  return string.format("%08x-%04x-4%03x-%04x-%06x%06x", r(0, 0x7fffffff), r(0, 0xffff), r(0, 0xfff),
+    0x8000 + r(0, 0x3fff), r(0, 0xffffff), r(0, 0xffffff))
+end
+
+--- Handle a request under `PREFIX`.
+-- @tparam table req `{method, path, args, headers (lower-cased), body, now (sandbox clock, s),
+--   clock (real clock, s)}`
+-- @treturn integer HTTP status
+-- @treturn table body to encode as JSON
+-- @treturn table|nil extra response headers
+function _M.handle(req)
+  if req.path ~= _M.PREFIX .. "/messaging/conversation" then
+    return 404, { error = "Not Found" }
+  end
+  if req.method ~= "POST" then
+    return 405, { error = "Method Not Allowed" }, { Allow = "POST" }
+  end
+  if req.headers["x-vgai-key"] ~= _M.KEY then
+    return 401, { error = "Unauthorized", message = "Missing or invalid X-Vgai-Key" }
+  end
+  local body, err = common.decode(req.body)
+  if type(body) ~= "table" or not common.is_object(body) or not req.body:match("^%s*{") then
+    return bad_request("Body must be a JSON object" .. (err and ": " .. err or ""))
+  end
+  local message, missing = validate(body)
+  if message then
+    return bad_request(message, missing)
+  end
+
+  local agent = type(body.agent_id) == "number" and string.format("%d", body.agent_id) or body.agent_id
+  if not rate_allows(agent, req.clock) then
+    return 429, { error = "Too Many Requests" }
+  end
+  local list = accepted[agent]
+  list[#list + 1] = req.clock
+
+  if body.channel == "whatsapp" then
+    voicebot.open_conversation(_M.voicebot_agent(agent), body.to, req.now)
+  end
+  return 200, { session_id = session_id() }
+end
+
+return _M

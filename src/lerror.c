@@ -1,0 +1,158 @@
+/*
+** lerror.c - convai error objects (see lerror.h).
+*/
+#include <stdio.h>
+#include <string.h>
+
+#include "lerror.h"
+#include "status.h"
+
+static const char *const kinds[] = {
+    "invalid_argument", "auth",    "not_found", "rate_limited",
+    "unprocessable",    "server",  "http",      "timeout",
+    "network",          "tls",     "decode",    "too_large",
+    NULL};
+
+int cv_error_kind_valid(const char *kind) {
+  int i;
+  for (i = 0; kinds[i] != NULL; i++)
+    if (strcmp(kind, kinds[i]) == 0) return 1;
+  return 0;
+}
+
+/* Set kind and message on the table on top and give it the metatable. */
+static void finish(lua_State *L, const char *kind, int msg_idx) {
+  msg_idx = lua_absindex(L, msg_idx);
+  lua_pushstring(L, kind);
+  lua_setfield(L, -2, "kind");
+  lua_pushvalue(L, msg_idx);
+  lua_setfield(L, -2, "message");
+  luaL_setmetatable(L, CV_ERROR_MT);
+}
+
+void cv_error_push(lua_State *L, const char *kind, const char *msg) {
+  lua_pushstring(L, msg);
+  lua_createtable(L, 0, 4);
+  finish(L, kind, -2);
+  lua_remove(L, -2);
+}
+
+int cv_error_fail(lua_State *L, const char *kind, const char *msg) {
+  luaL_pushfail(L);
+  cv_error_push(L, kind, msg);
+  return 2;
+}
+
+/* core.error(kind, message [, fields]) */
+static int l_error(lua_State *L) {
+  const char *kind = luaL_checkstring(L, 1);
+  luaL_checkstring(L, 2);
+  if (!cv_error_kind_valid(kind))
+    return luaL_argerror(
+        L, 1,
+        lua_pushfstring(L, "unknown error kind '%s' (expected one of "
+                           "invalid_argument, auth, not_found, rate_limited, "
+                           "unprocessable, server, http, timeout, network, "
+                           "tls, decode, too_large)", kind));
+  if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
+  lua_settop(L, 3);
+  lua_createtable(L, 0, 4);
+  if (!lua_isnil(L, 3)) {
+    lua_pushnil(L);
+    while (lua_next(L, 3)) {
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);
+      lua_rawset(L, 4);
+    }
+  }
+  finish(L, kind, 2);
+  return 1;
+}
+
+/* Append s with CR and LF replaced by spaces (keep it one line). */
+static void add_oneline(luaL_Buffer *b, const char *s, size_t len) {
+  size_t i;
+  for (i = 0; i < len; i++)
+    luaL_addchar(b, (s[i] == '\r' || s[i] == '\n') ? ' ' : s[i]);
+}
+
+/* Copy field f of the table at 1 as text into out; 0 if absent/unusable */
+static int field_text(lua_State *L, const char *f, char *out, size_t n) {
+  int ok = 0;
+  lua_getfield(L, 1, f);
+  if (lua_type(L, -1) == LUA_TNUMBER) {
+    if (lua_isinteger(L, -1))
+      snprintf(out, n, "%lld", (long long)lua_tointeger(L, -1));
+    else
+      snprintf(out, n, "%.14g", (double)lua_tonumber(L, -1));
+    ok = 1;
+  } else if (lua_type(L, -1) == LUA_TSTRING) {
+    snprintf(out, n, "%s", lua_tostring(L, -1));
+    ok = 1;
+  }
+  lua_pop(L, 1);
+  return ok;
+}
+
+/* __tostring: "convai: <kind> error (HTTP <status>): <message>" */
+static int l_error_tostring(lua_State *L) {
+  luaL_Buffer b;
+  char kind[64], status[32];
+  const char *msg;
+  size_t len;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  if (!field_text(L, "kind", kind, sizeof kind)) strcpy(kind, "unknown");
+  lua_settop(L, 1);
+  lua_getfield(L, 1, "message"); /* 2 */
+  msg = (lua_type(L, 2) == LUA_TSTRING || lua_type(L, 2) == LUA_TNUMBER)
+            ? lua_tolstring(L, 2, &len)
+            : NULL;
+  luaL_buffinit(L, &b);
+  luaL_addstring(&b, "convai: ");
+  add_oneline(&b, kind, strlen(kind));
+  luaL_addstring(&b, " error");
+  if (field_text(L, "status", status, sizeof status)) {
+    luaL_addstring(&b, " (HTTP ");
+    add_oneline(&b, status, strlen(status));
+    luaL_addstring(&b, ")");
+  }
+  luaL_addstring(&b, ": ");
+  if (msg != NULL)
+    add_oneline(&b, msg, len);
+  else
+    luaL_addstring(&b, "(no message)");
+  luaL_pushresult(&b);
+  return 1;
+}
+
+static int l_is_error(lua_State *L) {
+  int yes = 0;
+  luaL_checkany(L, 1);
+  if (lua_type(L, 1) == LUA_TTABLE && lua_getmetatable(L, 1)) {
+    luaL_getmetatable(L, CV_ERROR_MT);
+    yes = lua_rawequal(L, -1, -2);
+  }
+  lua_pushboolean(L, yes);
+  return 1;
+}
+
+static int l_error_for_status(lua_State *L) {
+  const char *kind = cv_status_kind((long)luaL_checkinteger(L, 1));
+  if (kind == NULL)
+    lua_pushnil(L);
+  else
+    lua_pushstring(L, kind);
+  return 1;
+}
+
+void cv_error_open(lua_State *L) {
+  static const luaL_Reg funcs[] = {{"error", l_error},
+                                   {"is_error", l_is_error},
+                                   {"error_for_status", l_error_for_status},
+                                   {NULL, NULL}};
+  luaL_setfuncs(L, funcs, 0);
+  luaL_newmetatable(L, CV_ERROR_MT);
+  lua_pushcfunction(L, l_error_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_setfield(L, -2, "error_mt");
+}

@@ -1,0 +1,332 @@
+/*
+** ljson.c - JSON decode/encode around cjson.safe (see ljson.h).
+**
+** Encoding works on a copy of the value, so the caller's tables are never
+** touched: in the copy, each empty marked array and each number cjson
+** would print imprecisely is replaced by a sentinel string
+** "~cvjson<nonce>_<i>", the copy is encoded by cjson, and every quoted
+** sentinel in the output is replaced by its fragment ("[]" or the number).
+** The nonce is re-chosen until no string (key or value) in the input
+** contains the sentinel prefix, so user data can never be mistaken for a
+** sentinel.  cjson escapes neither '~' nor '_' nor alphanumerics.
+*/
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ljson.h"
+
+#define MAX_DEPTH 1000      /* same as cjson's default nesting limit */
+#define MAX_SAFE 9007199254740992.0 /* 2^53 */
+#define FRAG_INT_MIN 1e14   /* "%.14g" is exact below this magnitude */
+
+/* upvalue indices */
+#define UV_DECODE lua_upvalueindex(1)
+#define UV_NULL lua_upvalueindex(2)
+#define UV_ENCODE lua_upvalueindex(1)
+#define UV_ARRAY_MT lua_upvalueindex(2)
+
+/* ---------------------------------------------------------------- decode */
+
+static int is_null(lua_State *L, int idx) {
+  return lua_type(L, idx) == LUA_TLIGHTUSERDATA && lua_rawequal(L, idx,
+                                                                UV_NULL);
+}
+
+/* Normalise the table at idx in place: drop nulls, integral floats become
+** integers (on Lua 5.4).  Only existing fields are assigned, which is
+** allowed during traversal. */
+static void normalize(lua_State *L, int idx) {
+  luaL_checkstack(L, 4, "JSON too deeply nested");
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    int t = lua_type(L, -1);
+    if (t == LUA_TTABLE) {
+      normalize(L, lua_gettop(L));
+      lua_pop(L, 1);
+    } else if (t == LUA_TLIGHTUSERDATA && is_null(L, -1)) {
+      lua_pop(L, 1);
+      lua_pushvalue(L, -1);
+      lua_pushnil(L);
+      lua_rawset(L, idx);
+    } else if (CV_HAS_INTEGERS && t == LUA_TNUMBER && !lua_isinteger(L, -1)) {
+      lua_Number n = lua_tonumber(L, -1);
+      lua_pop(L, 1);
+      if (n >= -MAX_SAFE && n <= MAX_SAFE && n == floor(n)) {
+        lua_pushvalue(L, -1);
+        lua_pushinteger(L, (lua_Integer)n);
+        lua_rawset(L, idx);
+      }
+    } else {
+      lua_pop(L, 1);
+    }
+  }
+}
+
+/* core.json_decode(text) -> value | nil, message */
+static int l_json_decode(lua_State *L) {
+  luaL_checkstring(L, 1);
+  lua_settop(L, 1);
+  lua_pushvalue(L, UV_DECODE);
+  lua_pushvalue(L, 1);
+  lua_call(L, 1, 2); /* cjson.safe: value | nil, message */
+  if (lua_isnil(L, 2)) {
+    luaL_pushfail(L);
+    lua_pushfstring(L, "invalid JSON: %s",
+                    lua_isstring(L, 3) ? lua_tostring(L, 3) : "?");
+    return 2;
+  }
+  lua_pop(L, 1);
+  if (is_null(L, 2)) {
+    lua_pushnil(L); /* "null" decodes to nil (and no message) */
+  } else if (lua_type(L, 2) == LUA_TTABLE) {
+    normalize(L, 2);
+  } else if (CV_HAS_INTEGERS && lua_type(L, 2) == LUA_TNUMBER) {
+    lua_Number n = lua_tonumber(L, 2);
+    if (n >= -MAX_SAFE && n <= MAX_SAFE && n == floor(n))
+      lua_pushinteger(L, (lua_Integer)n);
+  }
+  return 1;
+}
+
+/* ---------------------------------------------------------------- encode */
+
+typedef struct encoder {
+  lua_State *L;
+  int frags;          /* stack index of the fragment list */
+  int nfrags;
+  const char *prefix; /* sentinel prefix, e.g. "~cvjson1a2b_" */
+  size_t plen;
+  int collision;      /* an input string contains the prefix */
+  int too_deep;
+} encoder;
+
+static int contains(const char *s, size_t n, const char *p, size_t pn) {
+  size_t i;
+  if (pn > n) return 0;
+  for (i = 0; i + pn <= n; i++)
+    if (s[i] == p[0] && memcmp(s + i, p, pn) == 0) return 1;
+  return 0;
+}
+
+/* Pop the fragment (JSON text) on top into the fragment list and push the
+** sentinel string that stands for it. */
+static void push_sentinel(encoder *e) {
+  lua_State *L = e->L;
+  lua_rawseti(L, e->frags, ++e->nfrags); /* pops the fragment */
+  lua_pushfstring(L, "%s%d", e->prefix, e->nfrags);
+}
+
+/* Format d with the fewest digits (14..17) that read back exactly; the
+** result always uses '.' whatever the C locale says. */
+static void format_double(double d, char *out, size_t n) {
+  char point[8];
+  int prec;
+  char *p;
+  for (prec = 14; prec <= 17; prec++) {
+    snprintf(out, n, "%.*g", prec, d);
+    if (strtod(out, NULL) == d) break;
+  }
+  snprintf(point, sizeof point, "%.1f", 0.5); /* "0.5" or "0,5" ... */
+  if (point[1] != '.' && (p = strchr(out, point[1])) != NULL) *p = '.';
+}
+
+/* Push the encodable replacement of the number at idx, or a copy of it if
+** cjson prints it exactly. */
+static void copy_number(encoder *e, int idx) {
+  lua_State *L = e->L;
+  char buf[64];
+  lua_Number d = lua_tonumber(L, idx);
+  if (lua_isinteger(L, idx)) {
+    lua_Integer i = lua_tointeger(L, idx);
+    if (i > -FRAG_INT_MIN && i < FRAG_INT_MIN) {
+      lua_pushvalue(L, idx);
+      return;
+    }
+    snprintf(buf, sizeof buf, "%lld", (long long)i);
+  } else {
+    if (!isfinite(d)) { /* let cjson report it */
+      lua_pushvalue(L, idx);
+      return;
+    }
+    snprintf(buf, sizeof buf, "%.14g", (double)d);
+    if (strtod(buf, NULL) == d) {
+      lua_pushvalue(L, idx);
+      return;
+    }
+    format_double((double)d, buf, sizeof buf);
+  }
+  lua_pushstring(L, buf);
+  push_sentinel(e);
+}
+
+static void check_string(encoder *e, int idx) {
+  size_t n;
+  const char *s = lua_tolstring(e->L, idx, &n);
+  if (contains(s, n, e->prefix, e->plen)) e->collision = 1;
+}
+
+/* Push the encodable copy of the value at idx. */
+static void copy_value(encoder *e, int idx, int depth) {
+  lua_State *L = e->L;
+  int t = lua_type(L, idx);
+  if (t == LUA_TNUMBER) {
+    copy_number(e, idx);
+    return;
+  }
+  if (t == LUA_TSTRING) check_string(e, idx);
+  if (t != LUA_TTABLE || e->collision || e->too_deep) {
+    lua_pushvalue(L, idx);
+    return;
+  }
+  if (depth > MAX_DEPTH) {
+    e->too_deep = 1;
+    lua_pushnil(L);
+    return;
+  }
+  luaL_checkstack(L, 6, "JSON value too deeply nested");
+  if (lua_getmetatable(L, idx)) {
+    int marked = lua_rawequal(L, -1, UV_ARRAY_MT);
+    lua_pop(L, 1);
+    lua_pushnil(L);
+    if (marked && !lua_next(L, idx)) { /* empty marked array */
+      lua_pushliteral(L, "[]");
+      push_sentinel(e);
+      return;
+    }
+    lua_settop(L, lua_gettop(L) - (marked ? 2 : 1));
+  }
+  lua_newtable(L);
+  lua_pushnil(L);
+  while (lua_next(L, idx)) { /* copy, key, value */
+    int top = lua_gettop(L);
+    if (lua_type(L, top - 1) == LUA_TSTRING) check_string(e, top - 1);
+    copy_value(e, top, depth + 1);
+    lua_remove(L, top);     /* copy, key, newvalue */
+    lua_pushvalue(L, -2);   /* copy, key, newvalue, key */
+    lua_insert(L, -2);      /* copy, key, key, newvalue */
+    lua_rawset(L, top - 2); /* copy, key */
+  }
+}
+
+/* Append s[0..n) to b, replacing quoted sentinels by their fragments. */
+static void substitute(encoder *e, luaL_Buffer *b, const char *s, size_t n) {
+  lua_State *L = e->L;
+  size_t i = 0;
+  while (i < n) {
+    if (s[i] == '"' && n - i - 1 > e->plen &&
+        memcmp(s + i + 1, e->prefix, e->plen) == 0) {
+      size_t j = i + 1 + e->plen;
+      long k = 0;
+      while (j < n && s[j] >= '0' && s[j] <= '9' && k < 1000000000L)
+        k = k * 10 + (s[j++] - '0');
+      if (j < n && s[j] == '"' && k >= 1 && k <= e->nfrags) {
+        lua_rawgeti(L, e->frags, (int)k);
+        luaL_addvalue(b);
+        i = j + 1;
+        continue;
+      }
+    }
+    luaL_addchar(b, s[i]);
+    i++;
+  }
+}
+
+/* core.json_encode(value) -> string | nil, message */
+static int l_json_encode(lua_State *L) {
+  encoder e;
+  int attempt;
+  luaL_checkany(L, 1);
+  lua_settop(L, 1);
+  e.L = L;
+  for (attempt = 0;; attempt++) {
+    lua_settop(L, 1);
+    lua_newtable(L); /* 2: fragments */
+    e.frags = 2;
+    e.nfrags = 0;
+    e.collision = e.too_deep = 0;
+    e.prefix = lua_pushfstring(L, "~cvjson%d%p_", attempt, (void *)&e);
+    e.plen = strlen(e.prefix); /* 3: prefix */
+    copy_value(&e, 1, 0);      /* 4: copy */
+    if (e.too_deep) {
+      luaL_pushfail(L);
+      lua_pushfstring(L, "cannot encode JSON: tables nested more than %d "
+                         "levels deep (or a table contains itself)",
+                      MAX_DEPTH);
+      return 2;
+    }
+    if (!e.collision) break;
+    if (attempt >= 16) return luaL_error(L, "json_encode: no free sentinel");
+  }
+  lua_pushvalue(L, UV_ENCODE);
+  lua_insert(L, 4);
+  lua_call(L, 1, 2); /* 4: text | nil, 5: message */
+  if (lua_isnil(L, 4)) {
+    luaL_pushfail(L);
+    lua_pushfstring(L, "cannot encode JSON: %s",
+                    lua_isstring(L, 5) ? lua_tostring(L, 5) : "?");
+    return 2;
+  }
+  lua_settop(L, 4);
+  if (e.nfrags > 0) {
+    size_t n;
+    const char *s = lua_tolstring(L, 4, &n);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    substitute(&e, &b, s, n);
+    luaL_pushresult(&b);
+  }
+  return 1;
+}
+
+/* core.array([t]) -> t, marked to encode as a JSON array even if empty */
+static int l_array(lua_State *L) {
+  if (lua_isnoneornil(L, 1)) {
+    lua_settop(L, 0);
+    lua_newtable(L);
+  }
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  if (lua_getmetatable(L, 1)) {
+    if (!lua_rawequal(L, -1, lua_upvalueindex(1)))
+      return luaL_argerror(L, 1, "table already has a metatable");
+    lua_pop(L, 1);
+  }
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_setmetatable(L, 1);
+  return 1;
+}
+
+void cv_json_open(lua_State *L) {
+  int lib = lua_gettop(L);
+  /* an independent instance: require("cjson.safe").new() */
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "cjson.safe");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, "new");
+  lua_call(L, 0, 1); /* lib, cjson.safe, inst */
+  lua_getfield(L, -1, "decode_invalid_numbers"); /* no NaN, Infinity, hex */
+  lua_pushboolean(L, 0);
+  lua_call(L, 1, 0);
+
+  lua_getfield(L, -1, "decode");
+  lua_getfield(L, -2, "null");
+  lua_pushcclosure(L, l_json_decode, 2);
+  lua_setfield(L, lib, "json_decode");
+
+  luaL_newmetatable(L, CV_ARRAY_MT);
+  lua_pushliteral(L, "array");
+  lua_setfield(L, -2, "__jsontype"); /* the dkjson convention, for others */
+  lua_pushvalue(L, -1);
+  lua_setfield(L, lib, "array_mt");
+  lua_pushvalue(L, -1);
+  lua_pushcclosure(L, l_array, 1);
+  lua_setfield(L, lib, "array");
+
+  lua_getfield(L, -2, "encode"); /* lib, cjson.safe, inst, mt, encode */
+  lua_insert(L, -2);
+  lua_pushcclosure(L, l_json_encode, 2);
+  lua_setfield(L, lib, "json_encode");
+  lua_settop(L, lib);
+}

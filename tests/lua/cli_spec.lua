@@ -1,0 +1,193 @@
+-- The `convai` CLI as a user runs it: real process, real sandbox, exit status, stdout and stderr.
+local helper = require "helper"
+
+local cli = helper.cli
+local TOKEN = helper.env("CONVAI_VOICEBOT_TOKEN")
+local KEY = helper.env("CONVAI_VONAGE_KEY")
+local AVAAMO_TOKEN = helper.env("CONVAI_AVAAMO_TOKEN")
+
+local TRIGGER = { "trigger", "whatsapp", "--agent-id", "agent-cli", "--namespace", "ns", "--template",
+  "order_update", "--locale", "en", "--to", "+44 7700 900123", "--status-url", "https://example.com/s" }
+
+local function with(base, extra)
+  local t = {}
+  for i, v in ipairs(base) do t[i] = v end
+  for _, v in ipairs(extra) do t[#t + 1] = v end
+  return t
+end
+
+local function no_secret(...)
+  for _, s in ipairs { ... } do
+    for _, secret in ipairs { TOKEN, KEY, AVAAMO_TOKEN } do
+      assert.is_nil(s:find(secret, 1, true), "a secret was printed")
+    end
+  end
+end
+
+describe("convai CLI", function()
+  before_each(helper.reset)
+
+  it("has --help on every command", function()
+    for _, args in ipairs { { "--help" }, { "usage", "--help" }, { "usage", "voicebot", "--help" },
+      { "usage", "avaamo", "--help" }, { "trigger", "whatsapp", "--help" }, { "sandbox", "start", "--help" },
+      { "sandbox", "stop", "--help" }, { "sandbox", "status", "--help" } } do
+      local code, out = cli(args)
+      assert.equal(0, code, table.concat(args, " "))
+      assert.matches("Usage: convai", out)
+    end
+  end)
+
+  describe("usage voicebot", function()
+    it("prints a table", function()
+      local code, out, err = cli { "usage", "voicebot" }
+      assert.equal(0, code, err)
+      assert.matches("current_usage%s+0\n", out)
+      assert.matches("current_limit%s+250\n", out)
+      assert.matches("limit_exhausted%s+false\n", out)
+      no_secret(out, err)
+    end)
+
+    it("prints the typed result as JSON", function()
+      helper.config { voicebot = { agents = { ["9"] = { limit = 20, usage = 4 } } } }
+      local code, out = cli { "usage", "voicebot", "--agent-id", "9", "--format", "json" }
+      assert.equal(0, code)
+      assert.same({ current_usage = 4, current_limit = 20, remaining = 16, limit_exhausted = false },
+        helper.decode(out))
+      assert.is_nil(out:find("%.0"), "counts must print as integers")
+    end)
+
+    it("exits 2 on a bad agent id and sends nothing", function()
+      local code, out, err = cli { "usage", "voicebot", "--agent-id", "x1" }
+      assert.equal(2, code)
+      assert.equal("", out)
+      assert.matches("agent_id must be a positive integer", err)
+      assert.same({}, helper.log())
+    end)
+
+    it("exits 2 without credentials, naming the variable", function()
+      local code, _, err = cli({ "usage", "voicebot" }, { CONVAI_VOICEBOT_TOKEN = false })
+      assert.equal(2, code)
+      assert.matches("CONVAI_VOICEBOT_TOKEN", err)
+      assert.same({}, helper.log())
+    end)
+
+    it("exits 1 naming the kind and HTTP status when the API refuses", function()
+      local code, _, err = cli({ "usage", "voicebot" }, { CONVAI_VOICEBOT_TOKEN = "wrong-SECRET-9" })
+      assert.equal(1, code)
+      assert.matches("auth", err)
+      assert.matches("HTTP 401", err)
+      assert.is_nil(err:find("wrong-SECRET-9", 1, true))
+    end)
+
+    it("exits 1 with kind network when the API is unreachable", function()
+      local code, _, err = cli({ "usage", "voicebot" }, { CONVAI_VOICEBOT_URL = "http://127.0.0.1:1/v1" })
+      assert.equal(1, code)
+      assert.matches("network", err)
+    end)
+  end)
+
+  describe("usage avaamo", function()
+    local SAMPLE = { "usage", "avaamo", "--agent-id", "20123", "--from", "10/04/2020", "--to", "13/04/2020",
+      "--utc-offset", "-25200" }
+
+    it("prints JSON with integer counts and a null success_rate", function()
+      local code, out, err = cli(with(SAMPLE, { "--format", "json" }))
+      assert.equal(0, code, err)
+      local r = helper.decode(out)
+      assert.equal(50138, r.aggregate_stats.messages_count)
+      assert.equal(91.22, r.aggregate_stats.success_rate)
+      assert.equal(9, #r.stats)
+      assert.matches('"success_rate":null', out)
+      assert.matches('"messages_count":50138[,}]', out)
+      assert.equal(1586540399.8888888, r.stats[1].end_time)
+    end)
+
+    it("prints a table with one row per interval", function()
+      local code, out = cli(SAMPLE)
+      assert.equal(0, code)
+      assert.matches("aggregate%s+2020%-04%-10 07:00:00%s+2020%-04%-14 06:59:59%s+8123%s+50138", out)
+      assert.matches("slice 9 .* %-\n", out)
+      local rows = select(2, out:gsub("\n", ""))
+      assert.equal(12, rows)
+    end)
+
+    it("exits 2 for bad dates or a reversed range and sends nothing", function()
+      for _, args in ipairs {
+        { "usage", "avaamo", "--agent-id", "1", "--from", "31/02/2024" },
+        { "usage", "avaamo", "--agent-id", "1", "--from", "13/04/2020", "--to", "10/04/2020" },
+        { "usage", "avaamo", "--agent-id", "1", "--utc-offset", "99999" },
+        { "usage", "avaamo" },
+        { "usage", "avaamo", "--agent-id", "1", "--format", "xml" },
+      } do
+        local code, out = cli(args)
+        assert.equal(2, code, table.concat(args, " "))
+        assert.equal("", out)
+      end
+      local _, _, err = cli { "usage", "avaamo", "--agent-id", "1", "--from", "13/04/2020", "--to", "10/04/2020" }
+      assert.matches("To Date cannot be before From Date", err)
+      assert.same({}, helper.log())
+    end)
+  end)
+
+  describe("trigger whatsapp", function()
+    it("triggers a session with parameters", function()
+      local code, out, err = cli(with(TRIGGER, { "--header-param", "Ann", "--body-param", "A-1",
+        "--body-param", "Friday", "--session-param", "order=A-1", "--format", "json" }))
+      assert.equal(0, code, err)
+      assert.equal(200, helper.decode(out).status)
+      local body = helper.decode(helper.log()[1].body)
+      assert.equal("447700900123", body.to)
+      assert.same({ { type = "text", text = "A-1" }, { type = "text", text = "Friday" } },
+        body.components[2].parameters)
+      assert.same({ { name = "order", value = "A-1" } }, body.session_parameters)
+      no_secret(out, err)
+    end)
+
+    it("exits 2 on invalid arguments and sends nothing", function()
+      for _, args in ipairs {
+        with(TRIGGER, { "--to", "12" }),
+        { "trigger", "whatsapp", "--agent-id", "a" },
+        with(TRIGGER, { "--session-param", "novalue" }),
+        with(TRIGGER, { "--header-param", string.rep("x", 61) }),
+        with(TRIGGER, { "--api-key", "k" }),
+      } do
+        local code = cli(args)
+        assert.equal(2, code)
+      end
+      assert.same({}, helper.log())
+    end)
+
+    it("exits 1 with rate_limited and HTTP 429 beyond the vendor's limit", function()
+      assert.equal(0, (cli(TRIGGER)))
+      local code, _, err = cli(TRIGGER)
+      assert.equal(1, code)
+      assert.matches("rate_limited", err)
+      assert.matches("HTTP 429", err)
+    end)
+  end)
+
+  describe("sandbox", function()
+    it("starts, reports status, prints export lines, and stops", function()
+      local dir = os.tmpname()
+      os.remove(dir)
+      local port = tostring(41000 + math.random(0, 999))
+      local code, out, err = cli { "sandbox", "start", "--port", port, "--dir", dir }
+      assert.equal(0, code, err)
+      assert.matches("export CONVAI_VOICEBOT_URL='http://127.0.0.1:" .. port, out)
+      assert.matches("export CONVAI_VONAGE_KEY=", out)
+      code, out = cli { "sandbox", "status", "--dir", dir }
+      assert.equal(0, code)
+      assert.matches("running", out)
+      code = cli { "sandbox", "stop", "--dir", dir }
+      assert.equal(0, code)
+      code, out = cli { "sandbox", "status", "--dir", dir }
+      assert.equal(3, code)
+      assert.matches("not running", out)
+      os.execute("rm -rf '" .. dir .. "'")
+    end)
+
+    it("exits 2 on a bad port", function()
+      assert.equal(2, (cli { "sandbox", "start", "--port", "http" }))
+    end)
+  end)
+end)
