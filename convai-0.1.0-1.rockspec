@@ -21,9 +21,8 @@ dependencies = {
   "lua-cjson >= 2.1.0",
   "argparse >= 0.7",
 }
-external_dependencies = {
-  CURL = { header = "curl/curl.h" },
-}
+-- libcurl is found by CMakeLists.txt the CMake way (FindCURL), which knows Debian's multiarch layout
+-- (/usr/include/x86_64-linux-gnu/curl) where LuaRocks' external_dependencies lookup does not.
 build = {
   type = "cmake",
   variables = {
