@@ -13,6 +13,7 @@
 */
 #include <curl/curl.h>
 
+#include "clock.h"
 #include "convai.h"
 #include "lerror.h"
 #include "ljson.h"
@@ -45,12 +46,20 @@ static void push_curl_version(lua_State *L) {
   luaL_pushresult(&b);
 }
 
+/* core.monotonic() -> seconds (number) on a clock that never jumps. */
+static int core_monotonic(lua_State *L) {
+  lua_pushnumber(L, cv_monotonic());
+  return 1;
+}
+
 int luaopen_convai_core(lua_State *L) {
   lua_newtable(L);
   lua_pushliteral(L, CONVAI_VERSION);
   lua_setfield(L, -2, "version");
   push_curl_version(L);
   lua_setfield(L, -2, "curl_version");
+  lua_pushcfunction(L, core_monotonic);
+  lua_setfield(L, -2, "monotonic");
   cv_error_open(L);
   cv_parsers_open(L);
   cv_json_open(L);

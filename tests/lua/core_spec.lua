@@ -63,6 +63,13 @@ describe("convai.core", function()
     assert.truthy(core.curl_version:find("libcurl", 1, true))
   end)
 
+  it("has a monotonic clock in seconds", function()
+    local t0 = core.monotonic()
+    os.execute("sleep 0.2")
+    local dt = core.monotonic() - t0
+    assert.is_true(dt >= 0.19 and dt < 5, "elapsed " .. dt)
+  end)
+
   describe("errors", function()
     it("builds error objects with kind, message and fields", function()
       local e = core.error("rate_limited", "slow down",
