@@ -70,7 +70,7 @@ local function build_parser()
   sandbox:require_command(true)
   local start = sandbox:command("start", "Start the sandbox and print the export lines that point the "
     .. "environment at it (eval \"$(convai sandbox start)\").")
-  start:option("--port", "TCP port on 127.0.0.1."):default "8787"
+  start:option("--port", "TCP port on 127.0.0.1 (0: any free port)."):default "8787"
   start:option("--dir", "State directory (default $CONVAI_SANDBOX_DIR or /tmp/convai-sandbox-UID).")
   local stop = sandbox:command("stop", "Stop the sandbox.")
   stop:option("--dir", "State directory.")
@@ -264,8 +264,9 @@ end
 
 function commands.start(args, out)
   local port = tonumber(args.port)
-  if not port or port % 1 ~= 0 or port < 1 or port > 65535 then
-    return usage_error(format("--port must be an integer from 1 to 65535, got %q", args.port))
+  if not port or port % 1 ~= 0 or port < 0 or port > 65535 then
+    return usage_error(format("--port must be an integer from 1 to 65535 (0: any free port), got %q",
+      args.port))
   end
   local sandbox = require "convai.sandbox"
   local info, err = sandbox.start { port = floor(port), dir = args.dir }

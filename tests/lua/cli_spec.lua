@@ -170,14 +170,16 @@ describe("convai CLI", function()
     it("starts, reports status, prints export lines, and stops", function()
       local dir = os.tmpname()
       os.remove(dir)
-      local port = tostring(41000 + math.random(0, 999))
-      local code, out, err = cli { "sandbox", "start", "--port", port, "--dir", dir }
+      local code, out, err = cli { "sandbox", "start", "--port", "0", "--dir", dir }
       assert.equal(0, code, err)
-      assert.matches("export CONVAI_VOICEBOT_URL='http://127.0.0.1:" .. port, out)
+      local port = out:match("export CONVAI_VOICEBOT_URL='http://127%.0%.0%.1:(%d+)/voicebot/third%-party/v1'")
+      assert.truthy(port, out)
       assert.matches("export CONVAI_VONAGE_KEY=", out)
       code, out = cli { "sandbox", "status", "--dir", dir }
       assert.equal(0, code)
-      assert.matches("running", out)
+      assert.matches("running at http://127.0.0.1:" .. port, out)
+      code, out = cli { "sandbox", "start", "--port", "0", "--dir", dir }
+      assert.equal(1, code, "a second start in the same directory is refused")
       code = cli { "sandbox", "stop", "--dir", dir }
       assert.equal(0, code)
       code, out = cli { "sandbox", "status", "--dir", dir }
