@@ -1,6 +1,34 @@
 /*
 ** lerror.c - convai error objects (see lerror.h).
 */
+/*** @module convai.core */
+
+/*** Errors.
+Every failure convai reports is a value, not a raised error: the function
+returns `nil` and an error object, a table with the metatable `error_mt` and
+these fields:
+
+ - `kind` (string): one of the kinds below;
+ - `message` (string): what went wrong and, where it helps, how to fix it;
+ - depending on where the error comes from: `status` (integer HTTP status),
+   `retry_after` (integer seconds, from `Retry-After`, see `retry_after`),
+   `body` (the decoded body of an HTTP error), `curl_code` (integer libcurl
+   code) and `request_sent` (boolean), see `session:request`.
+
+The kinds, a fixed set:
+
+ - `invalid_argument`: bad input, found before anything was sent;
+ - `auth` (HTTP 401, 403), `not_found` (404), `rate_limited` (429),
+   `unprocessable` (400, 409, 422), `server` (5xx), `http` (any other
+   non-2xx): see `error_for_status`;
+ - `timeout`, `network`, `tls`: the transfer failed, see `session:request`;
+ - `decode`: a response is not JSON or not the documented shape (made by the
+   Lua clients);
+ - `too_large`: a response over the session's `max_body`, or headers over
+   256 KiB.
+@section errors
+*/
+
 #include <stdio.h>
 #include <string.h>
 
@@ -43,6 +71,19 @@ int cv_error_fail(lua_State *L, const char *kind, const char *msg) {
   return 2;
 }
 
+/*** Make an error object.
+@function error
+@tparam string kind one of the kinds above, exactly (lower case)
+@tparam string message what went wrong (a number is converted to a string)
+@tparam[opt] table fields extra fields, copied (shallow, raw) into the new
+error, e.g. `{status = 429, retry_after = 30}`; they cannot override `kind`
+or `message`
+@treturn convai.error a new table `{kind = kind, message = message, ...}`
+with the metatable `error_mt`
+@raise if `kind` is not a string or not one of the kinds, if `message` is
+not a string or number, or if `fields` is neither nil nor a table
+@usage return nil, core.error("invalid_argument", "agent_id must be a positive integer")
+*/
 /* core.error(kind, message [, fields]) */
 static int l_error(lua_State *L) {
   const char *kind = luaL_checkstring(L, 1);
@@ -94,6 +135,14 @@ static int field_text(lua_State *L, const char *f, char *out, size_t n) {
   return ok;
 }
 
+/*** The metatable of error objects, registered as `"convai.error"`.
+Compare with it (or use `is_error`) to recognise an error object.
+@table error_mt
+@field __tostring `tostring(err)` is one line, `convai: KIND error (HTTP
+STATUS): MESSAGE`, e.g. `"convai: auth error (HTTP 401): bad token"`; the
+`(HTTP STATUS)` part only when `status` is set; CR and LF in the text
+become spaces; `"(no message)"` when `message` is not a string or number
+*/
 /* __tostring: "convai: <kind> error (HTTP <status>): <message>" */
 static int l_error_tostring(lua_State *L) {
   luaL_Buffer b;
@@ -125,6 +174,13 @@ static int l_error_tostring(lua_State *L) {
   return 1;
 }
 
+/*** Whether a value is an error object.
+@function is_error
+@param v any value
+@treturn boolean true only for a table whose metatable is `error_mt` (a
+plain table with a `kind` field is not an error object)
+@raise if called without an argument
+*/
 static int l_is_error(lua_State *L) {
   int yes = 0;
   luaL_checkany(L, 1);
@@ -136,6 +192,21 @@ static int l_is_error(lua_State *L) {
   return 1;
 }
 
+/*** The error kind for an HTTP status code (RFC 9110 section 15); the one
+mapping used by the C core and the Lua clients.
+401 and 403 are `auth`; 404 `not_found`; 429 `rate_limited`; 400, 409 and
+422 `unprocessable`; 500 to 599 `server`; any other code outside 200 to 299
+(1xx, 3xx, the other 4xx, out-of-range numbers) `http`.
+@function error_for_status
+@tparam integer status HTTP status code, e.g. `resp.status`
+@treturn string|nil the kind, or nil for 2xx (success is not an error)
+@raise if `status` is not an integer (an integral float or a numeric string
+is accepted)
+@usage local kind = core.error_for_status(resp.status)
+if kind then
+  return nil, core.error(kind, "HTTP " .. resp.status, { status = resp.status })
+end
+*/
 static int l_error_for_status(lua_State *L) {
   const char *kind = cv_status_kind((long)luaL_checkinteger(L, 1));
   if (kind == NULL)

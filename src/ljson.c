@@ -10,6 +10,16 @@
 ** contains the sentinel prefix, so user data can never be mistaken for a
 ** sentinel.  cjson escapes neither '~' nor '_' nor alphanumerics.
 */
+/*** @module convai.core */
+
+/*** JSON.
+JSON (RFC 8259) through lua-cjson 2.1.0, with what it gets wrong for an HTTP
+API client fixed. An independent instance is used
+(`require("cjson.safe").new()`), so settings made on the global `cjson`
+module do not apply.
+@section json
+*/
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +74,26 @@ static void normalize(lua_State *L, int idx) {
   }
 }
 
+/*** Decode JSON text into a Lua value.
+Objects become tables with string keys, arrays tables with the keys 1 to n.
+`null` becomes nil: the key or index is absent, so an array with nulls has
+holes (iterate it with its indices, not `#` or `ipairs`). On Lua 5.4 a
+number that is integral and within +-2^53 becomes an integer (`1`, `1.0` and
+`1e3` alike); other numbers are floats, so integers beyond 2^53 lose
+precision. `NaN`, `Infinity` and hexadecimal numbers are refused, and so is
+nesting deeper than 1000. Decoded arrays are plain tables: an empty one
+encodes back as `{}` unless marked with `array`.
+@function json_decode
+@tparam string text JSON text, UTF-8 (a number is converted to a string)
+@return[1] the value: a table, string, number or boolean; nil (and no
+second result) for the text `null`
+@treturn[2] nil
+@treturn[2] string `"invalid JSON: "` followed by cjson's reason and the
+character position
+@raise if `text` is not a string or number
+@usage local v, err = core.json_decode(resp.body)
+if v == nil and err then return nil, core.error("decode", err) end
+*/
 /* core.json_decode(text) -> value | nil, message */
 static int l_json_decode(lua_State *L) {
   luaL_checkstring(L, 1);
@@ -233,6 +263,31 @@ static void substitute(encoder *e, luaL_Buffer *b, const char *s, size_t n) {
   }
 }
 
+/*** Encode a Lua value as compact JSON text.
+Tables follow cjson's rules: a table whose keys are all positive integers is
+an array (holes are written as `null`, unless the array is excessively
+sparse: its largest index over 10 and over twice the number of entries,
+which is an error); any other table is an object, its number keys written as
+strings; an empty table is `{}` unless marked with `array`, which makes it
+`[]`. Integers are written exactly and floats with the fewest digits (14 to
+17) that read back as the same number (cjson alone prints 14 digits, which
+corrupts `0.1 + 0.2` and large IDs), always with a `.` whatever the C
+locale; number keys are written by cjson with 14 significant digits. Strings
+are escaped by cjson (`/` becomes `\/`, control characters `\u00XX`; other
+bytes, UTF-8 included, are copied). The value is not modified; metatables
+other than `array_mt` are ignored (no `__pairs`, no `__tojson`).
+@function json_encode
+@param value a table, string, number, boolean, or nil (encoded as `null`)
+@treturn[1] string the JSON text
+@treturn[2] nil
+@treturn[2] string `"cannot encode JSON: "` and the reason: a function,
+userdata or thread; a boolean or table key; NaN or an infinity; an
+excessively sparse array; tables nested more than 1000 levels deep or a
+table that contains itself
+@raise if called without an argument
+@usage core.json_encode { to = core.array(), n = 0.1 + 0.2 }
+--> '{"to":[],"n":0.30000000000000004}' (key order is not defined)
+*/
 /* core.json_encode(value) -> string | nil, message */
 static int l_json_encode(lua_State *L) {
   encoder e;
@@ -280,6 +335,22 @@ static int l_json_encode(lua_State *L) {
   return 1;
 }
 
+/*** Mark a table as a JSON array, so that it encodes as `[]` even when
+empty (cjson alone writes an empty table as `{}`).
+Sets the table's metatable to `array_mt`; marking a table twice is harmless.
+@function array
+@tparam[opt] table t the table to mark (nil: a new empty table)
+@treturn table `t` itself, marked
+@raise if `t` is neither nil nor a table, or already has another metatable
+@usage local body = { components = core.array() }   -- encodes as {"components":[]}
+*/
+/*** The metatable set by `array`, registered as `"convai.array"`.
+Test a table with `getmetatable(t) == core.array_mt`. Its field
+`__jsontype = "array"` follows the dkjson convention, so other JSON encoders
+that honour it also write `[]`.
+@table array_mt
+@field __jsontype `"array"`
+*/
 /* core.array([t]) -> t, marked to encode as a JSON array even if empty */
 static int l_array(lua_State *L) {
   if (lua_isnoneornil(L, 1)) {

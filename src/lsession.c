@@ -21,6 +21,72 @@
 **    them), released on close, so global cleanup runs after the last
 **    handle is gone whatever order finalizers run in.
 */
+/***
+convai.core: the C core: HTTP sessions on libcurl, JSON on lua-cjson, and
+the parsers for the vendors' formats.
+
+The clients (`convai.voicebot`,
+`convai.avaamo`, `convai.vonage`, through `convai.http`) are built on it; it
+can also be used directly.
+
+    local core = require "convai.core"
+    local s = assert(core.session { timeout = 10 })
+    local resp, err = s:request { url = "https://example.com/" }
+    if not resp then print(err.kind, err.message) end
+
+Conventions of every function of this module:
+
+ - A failure that depends on data or on the network is a value, never a
+   raised error: the function returns `nil` and an error object (a
+   `convai.error` table, see `error`), or for the parsers and JSON functions
+   `nil` and a message string.
+ - A wrong argument type (a programming mistake) raises a Lua error.
+ - Durations are in seconds (numbers, fractions allowed), sizes in bytes,
+   dates as epoch seconds or day numbers (days since 1970-01-01, UTC).
+ - On Lua 5.4 integral results (status codes, seconds, day numbers) are
+   integers. The same source builds for LuaJIT (Lua 5.1 API), where they are
+   plain numbers.
+ - Error messages never contain header values, which may hold credentials.
+
+Documents followed: RFC 9110 (HTTP semantics: tokens, field values,
+HTTP-date, `Retry-After`, status codes), RFC 8259 (JSON), libcurl 7.88 and
+lua-cjson 2.1.0 as packaged by Debian 12 (see API-NOTES section 4), the
+Avaamo analytics usage document (`dd/mm/yyyy` dates, API-NOTES section 2)
+and the Vonage AI Studio outbound WhatsApp document (phone numbers,
+API-NOTES section 3).
+
+@module convai.core
+*/
+
+/*** Module information.
+@section info
+*/
+
+/*** The version of convai, a string such as `"0.1.0"`.
+@field version
+*/
+
+/*** The libcurl in use and the libraries it was built with, one line such
+as `"libcurl/7.88.1 OpenSSL/3.0.19 zlib/1.2.13 brotli/1.0.9 zstd/1.5.4
+libidn2/2.3.3 libssh2/1.10.0 nghttp2/1.52.0"`: the text of libcurl's
+`curl_version()` without its LDAP part (composed from
+`curl_version_info()`). For bug reports and logs.
+@field curl_version
+*/
+
+/*** Seconds on a monotonic clock (POSIX `CLOCK_MONOTONIC`).
+Counted from an arbitrary fixed point (typically the boot) and never moved
+when the wall clock is set, so only differences between two readings mean
+something: use it to measure elapsed time and to pace requests, and
+`os.time()` for dates. Defined in lcore.c.
+@function monotonic
+@treturn number seconds since an unspecified start, with a fraction
+(nanosecond resolution); 0 if the clock cannot be read
+@usage local t0 = core.monotonic()
+local resp, err = s:request(req)
+print(("%.3f s"):format(core.monotonic() - t0))
+*/
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +95,7 @@
 #include <curl/curl.h>
 
 #include "buffer.h"
+#include "convai.h"
 #include "httpcheck.h"
 #include "lerror.h"
 #include "lsession.h"
@@ -37,7 +104,7 @@
 #define DEFAULT_TIMEOUT 30.0
 #define DEFAULT_CONNECT_TIMEOUT 10.0
 #define DEFAULT_MAX_BODY 16777216.0 /* 16 MiB */
-#define DEFAULT_USER_AGENT "convai/0.1.0"
+#define DEFAULT_USER_AGENT "convai/" CONVAI_VERSION
 #define MAX_SECONDS (86400.0 * 365) /* a year: milliseconds fit a long */
 #define MAX_BODY_LIMIT 9007199254740992.0 /* 2^53 */
 #define MAX_HEADER_BYTES (256 * 1024)
@@ -245,6 +312,45 @@ static const char *check_opts(lua_State *L, session *cfg, const char **ca,
   return NULL;
 }
 
+/*** HTTP sessions.
+A session keeps one libcurl handle, so its connection to a host stays open
+(HTTP keep-alive) and is reused by the next request to that host.
+@section sessions
+*/
+
+/*** Open an HTTP session.
+Every option is checked here: an unknown option name, a value of the wrong
+type or out of range, or a `cafile` that cannot be opened is an
+`invalid_argument` error, returned (not raised), and no session is made.
+TLS peer verification and host name verification are always on; only
+`http` and `https` URLs are allowed; redirects are never followed (a 3xx is
+returned as a response).
+@function session
+@tparam[opt] table opts options, all optional (nil: all defaults)
+@tparam[opt=30] number opts.timeout total time allowed for each request,
+seconds: name resolution, connection, sending the request and receiving the
+whole response. More than 0 and at most 31536000 (one year); rounded up to
+whole milliseconds.
+@tparam[opt=10] number opts.connect_timeout time allowed for the connection
+phase of each request, seconds: name resolution, TCP connection and TLS
+handshake. Same range as `timeout`.
+@tparam[opt] string opts.cafile path of a PEM file of CA certificates, used
+instead of the system's CA store to verify servers. Must be readable when the
+session is made; no CR, LF or NUL.
+@tparam[opt=16777216] integer opts.max_body largest response body accepted,
+bytes (default 16 MiB); an integer from 1 to 2^53. A larger body makes the
+request fail with `too_large`.
+@tparam[opt="convai/0.1.0"] string opts.user_agent the `User-Agent` sent
+with every request (non-empty; no CR, LF or NUL). A `User-Agent` in a
+request's `headers` wins over it.
+@treturn[1] session the open session
+@treturn[2] nil
+@treturn[2] convai.error kind `invalid_argument`; the `message` names the
+option and what is expected
+@raise if `opts` is neither nil nor a table; "not enough memory"; if libcurl
+cannot be initialised
+@usage local s = assert(core.session { timeout = 5, max_body = 1024 * 1024 })
+*/
 static int l_session(lua_State *L) {
   session cfg, *s;
   const char *ca = NULL, *ua = NULL, *msg;
@@ -524,6 +630,94 @@ static int deliver(lua_State *L) {
   return 1;
 }
 
+/*** An HTTP session, made by `session`.
+A full userdata with the metatable `"convai.session"`. It is closed by
+`session:close`, by `<close>` on Lua 5.4, or when it is collected.
+@type session
+*/
+
+/*** Send one HTTP request and read the whole response.
+
+Nothing is sent until the whole request has been checked, in this order:
+
+ 1. types, which raise: `req` must be a table; `method`, `url` and `body`
+    strings; `timeout` and `connect_timeout` numbers; `headers` a table with
+    string keys and string values;
+ 2. values, which return `nil` and an `invalid_argument` error with
+    `request_sent = false`: the session is open (else "session is closed")
+    and not busy; `timeout` and `connect_timeout` are in range; each header
+    name is an RFC 9110 token and its value has no CR, LF or NUL (see
+    `check_header`); `method` is a token; `url` has no byte up to 0x20
+    (space and control characters) nor 0x7F, starts with `http://` or
+    `https://` (any case) and has a host after it.
+
+What is sent: `method` exactly as given (methods are case-sensitive; `HEAD`
+never sends or reads a body); `body`, when given, with a `Content-Length`
+and without `Expect: 100-continue` (unless `headers` has an `Expect`);
+`POST`, `PUT` and `PATCH` without a body send `Content-Length: 0`. libcurl
+adds `Host`, `User-Agent` (the session's), `Accept` (any type) and, when
+there is a body and `headers` has no `Content-Type`, `Content-Type:
+application/x-www-form-urlencoded`, so give `Content-Type` with a body. A
+header of the same name in `headers` replaces any of these. No
+`Accept-Encoding` is sent and bodies are returned as received.
+
+What is returned: the final response whatever its status (3xx, 4xx and 5xx
+included: see `error_for_status`); 1xx interim responses are skipped.
+
+A call from a finalizer (`__gc`) that runs while this session is building
+the result of another request is refused with "session is busy".
+@function request
+@tparam table req the request
+@tparam string req.url absolute `http://` or `https://` URL, already
+percent-encoded (no spaces or control characters)
+@tparam[opt="GET"] string req.method HTTP method token, sent as given
+@tparam[opt] table req.headers request header fields `{[name] = value}`,
+names and values strings; an empty value sends an empty field
+@tparam[opt] string req.body request body, bytes (sent with any method but
+`HEAD`)
+@tparam[opt] number req.timeout total time for this request, seconds,
+range as in `session` (default: the session's `timeout`)
+@tparam[opt] number req.connect_timeout connection phase of this request,
+seconds (default: the session's `connect_timeout`)
+@treturn[1] table the response `{status = integer, headers = table, body =
+string}`: `status` is the HTTP status code; `headers` maps each field name,
+lower-cased, to its value without surrounding whitespace, a repeated field's
+values joined with `", "` in the order received (RFC 9110 section 5.3) and
+obsolete folded lines joined with a space; `body` is the raw body, `""`
+when there is none (`HEAD`, 204)
+@treturn[2] nil
+@treturn[2] convai.error with `kind`, `message` and, when the transfer was
+attempted, `curl_code` (integer, libcurl's `CURLcode`) and `request_sent`
+(boolean: true when at least part of the request was written to the
+connection, so the server may have acted on it; false when nothing reached
+the server and a retry is safe). The kinds:
+
+ - `invalid_argument`: a check above failed (no `curl_code`), or libcurl
+   could not parse the URL (`curl_code` 3) or refused its scheme (1); never
+   sent;
+ - `timeout`: `timeout` or `connect_timeout` ran out (`curl_code` 28);
+ - `tls`: the TLS handshake failed or the certificate was refused:
+   untrusted, expired, wrong host name, unreadable `cafile`, ... (`curl_code`
+   35, 60, 77, 58, 83, 90, 91 and other TLS codes);
+ - `too_large`: the response body is larger than `max_body` (`curl_code`
+   63 when announced by `Content-Length`, 23 when counted while received),
+   or the response header section is larger than 262144 bytes (256 KiB;
+   `curl_code` 23);
+ - `network`: any other failure of the transfer: the host name did not
+   resolve (6), the connection was refused (7), reset or closed early (52,
+   55, 56, 18), ...
+@raise for the wrong types listed above; "not enough memory"
+@usage local resp, err = s:request {
+  method = "POST", url = "https://api.example.com/v1/items",
+  headers = { ["Content-Type"] = "application/json" },
+  body = core.json_encode { name = "x" },
+}
+if not resp then
+  print(err.kind, err.message, err.curl_code, err.request_sent)
+elseif core.error_for_status(resp.status) then
+  print("HTTP " .. resp.status, resp.headers["content-type"])
+end
+*/
 static int l_request(lua_State *L) {
   session *s = check_session(L);
   const char *method, *url, *body, *msg = NULL;
@@ -623,6 +817,25 @@ static int l_request(lua_State *L) {
 
 /* ------------------------------------------------------ other methods */
 
+/*** Close the session: its connections are closed and its libcurl handle
+freed. Idempotent. Afterwards `request` returns `nil` and an
+`invalid_argument` error ("session is closed") and `stats` still works.
+Called from a finalizer while the session is building the result of a
+request, the close happens when that request returns.
+@function close
+*/
+
+/*** Lua 5.4 to-be-closed variables: `local s <close> = core.session()`
+closes the session when `s` goes out of scope, on an error too. Same as
+`session:close`.
+@function __close
+*/
+
+/*** Finalizer: a session that is collected is closed (same as
+`session:close`), so an unclosed session leaks nothing; close it explicitly
+to release its connection sooner.
+@function __gc
+*/
 static int l_close(lua_State *L) {
   session *s = check_session(L);
   if (s->busy) /* from a finalizer during request(): close after it */
@@ -632,6 +845,15 @@ static int l_close(lua_State *L) {
   return 0;
 }
 
+/*** Counters of this session since it was made (still readable after
+`close`).
+@function stats
+@treturn table `{requests = integer, connections = integer}`: `requests`
+counts the requests handed to libcurl, failed transfers included (a request
+refused by the checks of `request` is not counted); `connections` counts the
+new connections opened for them (a request that reused a kept-alive
+connection adds 0, and so does one that could not connect)
+*/
 static int l_stats(lua_State *L) {
   session *s = check_session(L);
   lua_createtable(L, 0, 2);
@@ -642,6 +864,11 @@ static int l_stats(lua_State *L) {
   return 1;
 }
 
+/*** `tostring(session)`: `"convai.session (open)"` or
+`"convai.session (closed)"`; never shows options or paths.
+@function __tostring
+@treturn string the description
+*/
 static int l_tostring(lua_State *L) {
   session *s = check_session(L);
   lua_pushstring(L, s->curl != NULL && !s->close_pending
