@@ -115,7 +115,10 @@ static int rfc850_date(cursor *c, int64_t now, int64_t *epoch) {
   cv_civil_from_days(now / 86400 - (now % 86400 < 0), &now_year, &now_m,
                      &now_d);
   year = now_year - now_year % 100 + yy;
-  if (year > now_year + 50) year -= 100;
+  if (year > now_year + 50)
+    year -= 100;
+  else if (year < now_year - 49) /* e.g. "30" in 2080 is 2130, not 2030 */
+    year += 100;
   return make_epoch(year, m, d, tod, epoch);
 }
 

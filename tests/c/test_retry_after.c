@@ -106,6 +106,13 @@ static void test_dates(void) {
             INT64_C(3313526400)); /* 2075: exactly 50 years ahead */
   CHECK_INT(date("Friday, 01-Jan-76 00:00:00 GMT", NOW2025),
             INT64_C(189302400)); /* 1976 */
+  /* ... and a year more than 50 years back means the next century */
+  CHECK_INT(date("Thursday, 01-Jan-30 00:00:00 GMT", INT64_C(3471292800)),
+            INT64_C(5049129600)); /* in 2080, "30" is 2130 */
+  CHECK_INT(date("Friday, 01-Jan-29 00:00:00 GMT", INT64_C(3471292800)),
+            INT64_C(5017593600)); /* in 2080, "29" is 2129, not 51 years back */
+  CHECK_INT(date("Friday, 01-Jan-31 00:00:00 GMT", INT64_C(3471292800)),
+            INT64_C(1924992000)); /* in 2080, "31" is 2031: 2131 is > 50 ahead */
   /* weekday is not checked against the date (RFC 9110 asks nothing) */
   CHECK_INT(date("Mon, 06 Nov 1994 08:49:37 GMT", NOW2025), T1994);
 }
