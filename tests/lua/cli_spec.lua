@@ -178,8 +178,10 @@ describe("convai CLI", function()
       code, out = cli { "sandbox", "status", "--dir", dir }
       assert.equal(0, code)
       assert.matches("running at http://127.0.0.1:" .. port, out)
-      code, out = cli { "sandbox", "start", "--port", "0", "--dir", dir }
+      local _, err2
+      code, _, err2 = cli { "sandbox", "start", "--port", "0", "--dir", dir }
       assert.equal(1, code, "a second start in the same directory is refused")
+      assert.matches("already running", err2)
       code = cli { "sandbox", "stop", "--dir", dir }
       assert.equal(0, code)
       code, out = cli { "sandbox", "status", "--dir", dir }

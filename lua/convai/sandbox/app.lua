@@ -2,12 +2,14 @@
 -- The sandbox's request handler, run by nginx's ngx_lua (LuaJIT) in a single worker: routes vendor
 -- paths to the emulations (voicebot.lua, avaamo.lua, vonage.lua), records every vendor request in an
 -- in-memory log and serves the admin and diagnostics API under /_sandbox/. State lives in module
--- tables of the one worker; init.lua generates the nginx.conf that loads this module.
+-- tables of the one worker; init.lua generates the nginx.conf that loads this module. Faults injected
+-- through /_sandbox/faults (faults.lua) take over the next requests to a path.
 
 local common = require("convai.sandbox.common")
 local voicebot = require("convai.sandbox.voicebot")
 local avaamo = require("convai.sandbox.avaamo")
 local vonage = require("convai.sandbox.vonage")
+local faults = require("convai.sandbox.faults")
 
 local _M = {}
 
@@ -28,13 +30,15 @@ local settings -- { latency_ms = n, clock_offset = seconds }
 local requests -- the request log, oldest first
 local seq -- sequence number of the last logged request
 
---- Back to the initial state: empty log, no conversations, no rate state, default configuration.
+--- Back to the initial state: empty log, no conversations, no rate state, default configuration, no
+-- pending faults.
 function _M.reset()
   settings = { latency_ms = 0, clock_offset = 0 }
   requests = {}
   seq = 0
   voicebot.reset()
   vonage.reset()
+  faults.clear()
 end
 
 _M.reset()
@@ -44,8 +48,9 @@ local function clock()
   return ngx.now()
 end
 
--- Send a response. `body` is a table to encode as JSON or a string sent as it is.
-local function send(status, body, headers, content_type)
+-- A response as status, body text and headers (with Content-Type and Content-Length). `body` is a
+-- table to encode as JSON or a string sent as it is.
+local function render(status, body, headers, content_type)
   local text = body
   if type(body) ~= "string" then
     local err
@@ -54,10 +59,19 @@ local function send(status, body, headers, content_type)
       status, text = 500, common.encode({ error = "Internal Server Error", message = err })
     end
   end
-  ngx.status = status
-  ngx.header["Content-Type"] = content_type or "application/json"
-  ngx.header["Content-Length"] = #text
+  local all = { ["Content-Type"] = content_type or "application/json", ["Content-Length"] = #text }
   for k, v in pairs(headers or {}) do
+    all[k] = v
+  end
+  return status, text, all
+end
+
+-- Send a response (arguments as for render).
+local function send(status, body, headers, content_type)
+  local text
+  status, text, headers = render(status, body, headers, content_type)
+  ngx.status = status
+  for k, v in pairs(headers) do
     ngx.header[k] = v
   end
   ngx.print(text)
@@ -92,9 +106,10 @@ local function read_request()
   }
 end
 
-local function record(req, status)
+-- Append a request to the log; returns its entry.
+local function record(req, status, fault)
   seq = seq + 1
-  requests[#requests + 1] = {
+  local entry = {
     seq = seq,
     time = req.clock,
     method = req.method,
@@ -103,10 +118,13 @@ local function record(req, status)
     headers = req.headers,
     body = req.body or common.null,
     status = status,
+    fault = fault,
   }
+  requests[#requests + 1] = entry
   if #requests > _M.LOG_MAX then
     table.remove(requests, 1)
   end
+  return entry
 end
 
 local function effective_config()
@@ -178,6 +196,19 @@ end
 
 local REDIRECT_STATUS = { [301] = true, [302] = true, [303] = true, [307] = true, [308] = true }
 
+local function add_fault(req)
+  local spec, err = common.decode(req.body)
+  if spec == nil then
+    return bad_request("a fault must be a JSON object: " .. tostring(err))
+  end
+  local fault
+  fault, err = faults.add(spec, ngx.var.server_port)
+  if not fault then
+    return bad_request(err)
+  end
+  return 201, fault
+end
+
 -- Admin handlers by path and method: each returns status, body, headers, content type.
 local ADMIN = {
   ["/_sandbox/health"] = {
@@ -205,6 +236,17 @@ local ADMIN = {
       return 200, effective_config()
     end,
     POST = set_config,
+  },
+  ["/_sandbox/faults"] = {
+    GET = function()
+      local list = faults.list()
+      return 200, { faults = #list > 0 and list or common.EMPTY_ARRAY }
+    end,
+    POST = add_fault,
+    DELETE = function()
+      faults.clear()
+      return 200, { ok = true }
+    end,
   },
   ["/_sandbox/echo"] = {
     ANY = function(req)
@@ -281,16 +323,34 @@ local function vendor(req)
   return 404, { error = "Not Found" }
 end
 
+-- The emulation's answer to a vendor request, after latency_ms: status, body, headers.
+local function answer(req)
+  local status, body, headers = vendor(req)
+  if settings.latency_ms > 0 then
+    ngx.sleep(settings.latency_ms / 1000)
+  end
+  return status, body, headers
+end
+
 local function dispatch()
   local req = read_request()
   if req.path == "/_sandbox" or req.path:sub(1, 10) == "/_sandbox/" then
     return send(admin(req))
   end
-  local status, body, headers = vendor(req)
-  if settings.latency_ms > 0 then
-    ngx.sleep(settings.latency_ms / 1000)
+  local fault = faults.take(req.path)
+  if fault then
+    -- logged on arrival; the fault fills in the status it sends (null when it sends none)
+    local entry = record(req, common.null, fault.fault)
+    return faults.serve(fault, {
+      entry = entry,
+      answer = function()
+        -- the emulation sees the time at which the request reaches it (after a delay)
+        req.now = clock() + settings.clock_offset
+        return render(answer(req))
+      end,
+    })
   end
-  record(req, send(status, body, headers))
+  record(req, send(answer(req)))
 end
 
 --- Content handler for `location /` (content_by_lua). Answers every request with JSON; a Lua error
