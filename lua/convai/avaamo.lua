@@ -10,13 +10,18 @@ local core = require "convai.core"
 local http = require "convai.http"
 local config = require "convai.config"
 
-local type, pairs, ipairs, format, setmetatable = type, pairs, ipairs, string.format, setmetatable
+local type, pairs, ipairs, format = type, pairs, ipairs, string.format
 local floor = math.floor
 
 local VENDOR = "Avaamo"
 local DEFAULT_BASE_URL = "https://cx.avaamo.com"
 local MIN_OFFSET, MAX_OFFSET = -43200, 50400 -- UTC-12:00 .. UTC+14:00
 local DAY = 86400
+local SPEC = {
+  vendor = VENDOR, name = "convai.avaamo", secret = "access_token", env = "CONVAI_AVAAMO_TOKEN",
+  base_url_name = "base_url (CONVAI_AVAAMO_URL)",
+  auth = function(token) return { ["Access-Token"] = token } end,
+}
 
 --- Integer fields of a stats object (documented as Integer).
 local COUNTS = {
@@ -38,29 +43,14 @@ mt.__index = mt
 -- @treturn convai.avaamo|nil the client, or nil and an error of kind `invalid_argument`
 function _M.new(opts)
   if type(opts) ~= "table" then return http.invalid("avaamo.new expects an options table") end
-  local token, err = http.check_secret(opts.access_token, "access_token", "CONVAI_AVAAMO_TOKEN")
-  if not token then return nil, err end
-  local transport
-  transport, err = http.new {
-    vendor = VENDOR,
-    base_url = opts.base_url or DEFAULT_BASE_URL,
-    base_url_name = "base_url (CONVAI_AVAAMO_URL)",
-    auth = { ["Access-Token"] = token },
-    timeout = opts.timeout,
-    connect_timeout = opts.connect_timeout,
-    cafile = opts.cafile,
-  }
-  if not transport then return nil, err end
-  return setmetatable({ http = transport }, mt)
+  return http.client(mt, SPEC, opts, opts.base_url or DEFAULT_BASE_URL)
 end
 
 --- Create a client from `CONVAI_AVAAMO_URL` and `CONVAI_AVAAMO_TOKEN` (see `convai.config`).
 -- @tparam[opt] table opts extra options (timeout, connect_timeout, cafile)
 -- @treturn convai.avaamo|nil the client, or nil and an `invalid_argument` error
 function _M.from_env(opts)
-  local o = config.avaamo()
-  for k, v in pairs(opts or {}) do o[k] = v end
-  return _M.new(o)
+  return _M.new(http.env_options(config.avaamo, opts))
 end
 
 --- Check a `utc_offset`.
@@ -179,14 +169,6 @@ function mt:usage(q)
     result.stats[i] = s
   end
   return result
-end
-
---- Close the client's kept-alive connection. Idempotent.
-function mt:close() self.http:close() end
-mt.__close = mt.close
-
-mt.__tostring = function(self)
-  return format("convai.avaamo{base_url=%s, access_token=<redacted>}", self.http.base_url)
 end
 
 return _M

@@ -217,6 +217,48 @@ mt.__tostring = function(self)
   return format("convai.http{%s}", self.base_url)
 end
 
+--- Build a vendor client on a transport: check the credential, open the transport, give the client
+-- `close`, `__close` and a `__tostring` that shows the base URL and never the credential.
+-- @tparam table client_mt the client's metatable (its methods); `close()` (idempotent) is added
+-- @tparam table spec `{vendor, name (e.g. "convai.voicebot"), secret (option name), env (variable
+--   that usually holds it), auth = function(secret) -> headers, base_url_name}`
+-- @tparam table opts the user's options (timeout, connect_timeout, cafile, the secret)
+-- @tparam string base_url the base URL to use (already defaulted by the caller)
+-- @treturn table|nil the client `{http = transport}`, or nil and an `invalid_argument` error
+function _M.client(client_mt, spec, opts, base_url)
+  local secret, err = _M.check_secret(opts[spec.secret], spec.secret, spec.env)
+  if not secret then return nil, err end
+  local transport
+  transport, err = _M.new {
+    vendor = spec.vendor,
+    base_url = base_url,
+    base_url_name = spec.base_url_name,
+    auth = spec.auth(secret),
+    timeout = opts.timeout,
+    connect_timeout = opts.connect_timeout,
+    cafile = opts.cafile,
+  }
+  if not transport then return nil, err end
+  if not client_mt.close then
+    client_mt.close = function(self) self.http:close() end
+    client_mt.__close = client_mt.close
+    client_mt.__tostring = function(self)
+      return format("%s{base_url=%s, %s=<redacted>}", spec.name, self.http.base_url, spec.secret)
+    end
+  end
+  return setmetatable({ http = transport }, client_mt)
+end
+
+--- Options from the environment (a `convai.config` reader) overridden by `opts`.
+-- @tparam function read e.g. `config.voicebot`
+-- @tparam[opt] table opts
+-- @treturn table
+function _M.env_options(read, opts)
+  local o = read()
+  for k, v in pairs(opts or {}) do o[k] = v end
+  return o
+end
+
 --- A shape error for a 2xx answer that lacks what the vendor documents.
 -- @tparam string vendor
 -- @tparam string what description of the missing or mistyped field

@@ -7,9 +7,14 @@
 local http = require "convai.http"
 local config = require "convai.config"
 
-local type, format, setmetatable = type, string.format, setmetatable
+local type, format = type, string.format
 
 local VENDOR = "voicebot.studio"
+local SPEC = {
+  vendor = VENDOR, name = "convai.voicebot", secret = "token", env = "CONVAI_VOICEBOT_TOKEN",
+  base_url_name = "base_url (CONVAI_VOICEBOT_URL)",
+  auth = function(token) return { Authorization = "Bearer " .. token } end,
+}
 
 local _M = {}
 local mt = {}
@@ -26,29 +31,14 @@ mt.__index = mt
 -- @treturn convai.voicebot|nil the client, or nil and an error of kind `invalid_argument`
 function _M.new(opts)
   if type(opts) ~= "table" then return http.invalid("voicebot.new expects an options table") end
-  local token, err = http.check_secret(opts.token, "token", "CONVAI_VOICEBOT_TOKEN")
-  if not token then return nil, err end
-  local transport
-  transport, err = http.new {
-    vendor = VENDOR,
-    base_url = opts.base_url,
-    base_url_name = "base_url (CONVAI_VOICEBOT_URL)",
-    auth = { Authorization = "Bearer " .. token },
-    timeout = opts.timeout,
-    connect_timeout = opts.connect_timeout,
-    cafile = opts.cafile,
-  }
-  if not transport then return nil, err end
-  return setmetatable({ http = transport }, mt)
+  return http.client(mt, SPEC, opts, opts.base_url)
 end
 
 --- Create a client from `CONVAI_VOICEBOT_URL` and `CONVAI_VOICEBOT_TOKEN` (see `convai.config`).
 -- @tparam[opt] table opts extra options (timeout, connect_timeout, cafile)
 -- @treturn convai.voicebot|nil the client, or nil and an `invalid_argument` error
 function _M.from_env(opts)
-  local o = config.voicebot()
-  for k, v in pairs(opts or {}) do o[k] = v end
-  return _M.new(o)
+  return _M.new(http.env_options(config.voicebot, opts))
 end
 
 --- WhatsApp agent usage: business-initiated conversations in the rolling 24 h window.
@@ -87,14 +77,6 @@ function mt:whatsapp_usage(agent_id)
     limit_exhausted = bi.limit_exhausted,
     remaining = limit > usage and limit - usage or 0,
   }
-end
-
---- Close the client's kept-alive connection. Idempotent.
-function mt:close() self.http:close() end
-mt.__close = mt.close
-
-mt.__tostring = function(self)
-  return format("convai.voicebot{base_url=%s, token=<redacted>}", self.http.base_url)
 end
 
 return _M

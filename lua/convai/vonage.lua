@@ -12,11 +12,16 @@ local core = require "convai.core"
 local http = require "convai.http"
 local config = require "convai.config"
 
-local type, pairs, ipairs, tostring, setmetatable = type, pairs, ipairs, tostring, setmetatable
+local type, pairs, ipairs, tostring = type, pairs, ipairs, tostring
 local format, gsub, find = string.format, string.gsub, string.find
 local array = core.array
 
 local VENDOR = "Vonage AI Studio"
+local SPEC = {
+  vendor = VENDOR, name = "convai.vonage", secret = "api_key", env = "CONVAI_VONAGE_KEY",
+  base_url_name = "base_url (CONVAI_VONAGE_URL)",
+  auth = function(key) return { ["X-Vgai-Key"] = key } end,
+}
 
 local _M = {
   REGIONS = {
@@ -30,6 +35,10 @@ local _M = {
 local mt = {}
 mt.__index = mt
 
+local function invalid(fmt, ...)
+  return http.invalid(format(fmt, ...))
+end
+
 --- Create a client.
 -- @tparam table opts
 -- @tparam string opts.api_key the AI Studio API key, sent as `X-Vgai-Key`
@@ -41,8 +50,6 @@ mt.__index = mt
 -- @treturn convai.vonage|nil the client, or nil and an error of kind `invalid_argument`
 function _M.new(opts)
   if type(opts) ~= "table" then return http.invalid("vonage.new expects an options table") end
-  local key, err = http.check_secret(opts.api_key, "api_key", "CONVAI_VONAGE_KEY")
-  if not key then return nil, err end
   local base_url = opts.base_url
   if base_url == nil then
     if opts.region == nil then
@@ -51,40 +58,23 @@ function _M.new(opts)
     end
     base_url = _M.REGIONS[opts.region]
     if not base_url then
-      return http.invalid(format("region must be \"eu\" or \"us\", got %q", tostring(opts.region)))
+      return invalid("region must be \"eu\" or \"us\", got %q", tostring(opts.region))
     end
   end
-  local transport
-  transport, err = http.new {
-    vendor = VENDOR,
-    base_url = base_url,
-    base_url_name = "base_url (CONVAI_VONAGE_URL)",
-    auth = { ["X-Vgai-Key"] = key },
-    timeout = opts.timeout,
-    connect_timeout = opts.connect_timeout,
-    cafile = opts.cafile,
-  }
-  if not transport then return nil, err end
-  return setmetatable({ http = transport }, mt)
+  return http.client(mt, SPEC, opts, base_url)
 end
 
 --- Create a client from `CONVAI_VONAGE_URL` or `CONVAI_VONAGE_REGION`, and `CONVAI_VONAGE_KEY`.
 -- @tparam[opt] table opts extra options (timeout, connect_timeout, cafile)
 -- @treturn convai.vonage|nil the client, or nil and an `invalid_argument` error
 function _M.from_env(opts)
-  local o = config.vonage()
-  for k, v in pairs(opts or {}) do o[k] = v end
-  return _M.new(o)
+  return _M.new(http.env_options(config.vonage, opts))
 end
 
 --- Number of UTF-8 characters in a string (works on LuaJIT, which has no `utf8` library).
 local function chars(s)
   local _, n = gsub(s, "[^\128-\191]", "")
   return n
-end
-
-local function invalid(fmt, ...)
-  return http.invalid(format(fmt, ...))
 end
 
 local function text_param(text, where, limit)
@@ -313,14 +303,6 @@ function mt:trigger_whatsapp(t)
   local decoded = core.json_decode(resp.body)
   if decoded == nil then decoded = resp.body end
   return { status = resp.status, body = decoded }
-end
-
---- Close the client's kept-alive connection. Idempotent.
-function mt:close() self.http:close() end
-mt.__close = mt.close
-
-mt.__tostring = function(self)
-  return format("convai.vonage{base_url=%s, api_key=<redacted>}", self.http.base_url)
 end
 
 return _M
