@@ -15,9 +15,11 @@
 
 #include "clock.h"
 #include "convai.h"
+#include "lcsv.h"
 #include "lerror.h"
 #include "ljson.h"
 #include "lparsers.h"
+#include "lratelimit.h"
 #include "lsession.h"
 
 /* Append " <prefix><v>" to b when v is set. */
@@ -64,5 +66,7 @@ int luaopen_convai_core(lua_State *L) {
   cv_parsers_open(L);
   cv_json_open(L);
   cv_session_open(L);
+  cv_ratelimit_open(L);
+  cv_csv_open(L);
   return 1;
 }
