@@ -29,7 +29,8 @@ describe("convai CLI", function()
 
   it("has --help on every command", function()
     for _, args in ipairs { { "--help" }, { "usage", "--help" }, { "usage", "voicebot", "--help" },
-      { "usage", "avaamo", "--help" }, { "trigger", "whatsapp", "--help" }, { "sandbox", "start", "--help" },
+      { "usage", "avaamo", "--help" }, { "trigger", "--help" }, { "trigger", "whatsapp", "--help" },
+      { "sandbox", "--help" }, { "sandbox", "start", "--help" },
       { "sandbox", "stop", "--help" }, { "sandbox", "status", "--help" } } do
       local code, out = cli(args)
       assert.equal(0, code, table.concat(args, " "))

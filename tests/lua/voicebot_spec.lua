@@ -112,6 +112,8 @@ describe("convai.voicebot", function()
       assert.equal("auth", err.kind)
       assert.equal(401, err.status)
       assert.is_nil(tostring(err):find("wrong-token-XYZ", 1, true))
+      -- the sandbox's request log does not keep a credential that is not its own
+      assert.equal("<redacted>", helper.log()[1].headers.authorization)
       assert.equal(1, select(2, tostring(err):gsub("\n", "\n")) + 1) -- one line
     end)
 

@@ -106,6 +106,24 @@ local function read_request()
   }
 end
 
+-- Credential headers and the value the sandbox itself accepts (public: it is printed by
+-- `convai sandbox start`). Any other value may be a real credential sent here by mistake: the log shows
+-- it as "<redacted>", so that no key or token can be read back from the sandbox.
+local CREDENTIALS = {
+  authorization = "Bearer " .. voicebot.TOKEN,
+  ["access-token"] = avaamo.TOKEN,
+  ["x-vgai-key"] = vonage.KEY,
+}
+
+local function logged_headers(headers)
+  local out = {}
+  for k, v in pairs(headers) do
+    local own = CREDENTIALS[k]
+    out[k] = (own and v ~= own) and "<redacted>" or v
+  end
+  return out
+end
+
 -- Append a request to the log; returns its entry.
 local function record(req, status, fault)
   seq = seq + 1
@@ -115,7 +133,7 @@ local function record(req, status, fault)
     method = req.method,
     path = req.path,
     query = req.args,
-    headers = req.headers,
+    headers = logged_headers(req.headers),
     body = req.body or common.null,
     status = status,
     fault = fault,
