@@ -10,6 +10,8 @@
 ** copied into Lua tables as they come, so the reader never holds more
 ** than one record.
 */
+
+/*** @module convai.core */
 #include <stdio.h>
 
 #include "csv.h"
@@ -52,7 +54,18 @@ static void push_fields(lua_State *L, const cv_csv *p) {
   }
 }
 
-/* core.csv.parse(text) -> rows, header | nil, message */
+/*** Read CSV text (RFC 4180) with a header line.
+Quoted fields may hold commas, quotes (`""`) and line breaks; lines end in
+CRLF, LF or CR; a UTF-8 BOM at the start is skipped, empty lines are skipped,
+nothing is trimmed, and the text must be UTF-8 without NUL bytes.
+@function csv.parse
+@tparam string text the whole file
+@treturn table|nil rows: `{ {line = n, fields = {...}}, ... }` where `line` is
+the physical line the record starts on and `fields[i]` the value of column `header[i]`
+@treturn table header: the column names, in order, as written
+@treturn[2] nil
+@treturn[2] string a message starting "line N" that says what is wrong (or that the input is empty)
+*/
 static int l_parse(lua_State *L) {
   size_t len, off = 0, used, ncols = 0, header_line = 0;
   const char *s = luaL_checklstring(L, 1, &len);

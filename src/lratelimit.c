@@ -15,6 +15,8 @@
 ** bucket stays referenced by the table all along, and nothing else can run
 ** on this Lua state while it sleeps.  EINTR resumes the sleep.
 */
+
+/*** @module convai.core */
 #define _POSIX_C_SOURCE 199309L
 #include <errno.h>
 #include <math.h>
@@ -170,6 +172,24 @@ static int opt_n(lua_State *L, int idx, const cv_bucket *b, int *n) {
 
 /* ------------------------------------------------------------ methods */
 
+/*** Rate limiting.
+Per-agent limits for outbound triggers: Vonage AI Studio allows 1 session per
+second per agent (3 or 5 when raised) and answers 429 beyond it.
+@section ratelimit
+*/
+
+/*** Create a per-agent rate limiter on the monotonic clock.
+Each agent (a string; integers are converted to their decimal text) gets its
+own bucket of `burst` tokens; a token comes back `burst/rate` seconds after it
+was taken, so no agent ever gets more than `burst` requests through in any
+`burst/rate` seconds (the vendor's window is strict).
+@function ratelimit
+@tparam[opt] table opts
+@tparam[opt=1] number opts.rate requests per second per agent (any positive number; 3 or 5 as the vendor grants)
+@tparam[opt=1] integer opts.burst tokens per agent, 1 to 256
+@treturn userdata|nil the limiter (`take`, `wait`, `penalize`, `set_rate`, `rate`, `close`; `__gc`, `__close`)
+@treturn string a message saying which option is wrong
+*/
 static int l_ratelimit(lua_State *L) {
   limiter *lim;
   double rate;
@@ -210,7 +230,12 @@ static int l_ratelimit(lua_State *L) {
   return 1;
 }
 
-/* limiter:take(agent [, n]) -> 0 | seconds to wait */
+/*** Take `n` tokens of an agent without waiting.
+@function limiter:take
+@tparam string agent the agent ID
+@tparam[opt=1] integer n tokens, 1 to the agent's burst
+@treturn number 0 when taken, else the seconds to wait before they are available (nothing taken)
+*/
 static int l_take(lua_State *L) {
   limiter *lim = check_limiter(L);
   cv_bucket *b = get_bucket(L, lim, 2, 1);
@@ -240,6 +265,12 @@ static void nap(double s) {
 }
 
 /* limiter:wait(agent [, n]) -> seconds slept */
+/*** Wait (sleeping the whole Lua state; in OpenResty use `take` and `ngx.sleep`) and take a token.
+@function limiter:wait
+@tparam string agent the agent ID
+@tparam[opt=1] integer n tokens
+@treturn number the seconds slept
+*/
 static int l_wait(lua_State *L) {
   limiter *lim = check_limiter(L);
   cv_bucket *b = get_bucket(L, lim, 2, 1);
@@ -260,6 +291,12 @@ static int l_wait(lua_State *L) {
 
 /* limiter:penalize(agent [, seconds]) -> true; seconds defaults to the
 ** agent's window (burst / rate), for a 429 without Retry-After. */
+/*** Give an agent no tokens for a while, e.g. after a 429 (`Retry-After`).
+@function limiter:penalize
+@tparam string agent the agent ID
+@tparam[opt] number seconds how long; default one window (`burst/rate`)
+@treturn boolean|nil true, or nil and a message when seconds is negative
+*/
 static int l_penalize(lua_State *L) {
   limiter *lim = check_limiter(L);
   cv_bucket *b = get_bucket(L, lim, 2, 1);
@@ -277,6 +314,13 @@ static int l_penalize(lua_State *L) {
 }
 
 /* limiter:set_rate(agent, rate [, burst]) -> true */
+/*** Set one agent's rate (e.g. 3 or 5 sessions per second once the vendor raised it).
+@function limiter:set_rate
+@tparam string agent the agent ID
+@tparam number rate requests per second
+@tparam[opt] integer burst default the limiter's
+@treturn boolean|nil true, or nil and a message
+*/
 static int l_set_rate(lua_State *L) {
   limiter *lim = check_limiter(L);
   double rate;
@@ -291,6 +335,12 @@ static int l_set_rate(lua_State *L) {
 }
 
 /* limiter:rate(agent) -> rate, burst */
+/*** An agent's rate and burst.
+@function limiter:rate
+@tparam string agent the agent ID
+@treturn number rate, requests per second
+@treturn integer burst
+*/
 static int l_rate(lua_State *L) {
   limiter *lim = check_limiter(L);
   cv_bucket *b = get_bucket(L, lim, 2, 0);
