@@ -32,6 +32,7 @@ local COUNTS = {
 local _M = { DEFAULT_BASE_URL = DEFAULT_BASE_URL, SLICES = 9 }
 local mt = {}
 mt.__index = mt
+http.client_methods(mt, SPEC)
 
 --- Create a client.
 -- @tparam table opts

@@ -217,9 +217,20 @@ mt.__tostring = function(self)
   return format("convai.http{%s}", self.base_url)
 end
 
---- Build a vendor client on a transport: check the credential, open the transport, give the client
--- `close`, `__close` and a `__tostring` that shows the base URL and never the credential.
--- @tparam table client_mt the client's metatable (its methods); `close()` (idempotent) is added
+--- Give a client metatable `close` (idempotent), `__close` and a `__tostring` that shows the base URL
+-- and never the credential. Called once per client module, when it loads.
+-- @tparam table client_mt the client's metatable (its methods)
+-- @tparam table spec the client's spec (see `client`)
+function _M.client_methods(client_mt, spec)
+  client_mt.close = function(self) self.http:close() end
+  client_mt.__close = client_mt.close
+  client_mt.__tostring = function(self)
+    return format("%s{base_url=%s, %s=<redacted>}", spec.name, self.http.base_url, spec.secret)
+  end
+end
+
+--- Build a vendor client on a transport: check the credential, open the transport.
+-- @tparam table client_mt the client's metatable (set up by `client_methods`)
 -- @tparam table spec `{vendor, name (e.g. "convai.voicebot"), secret (option name), env (variable
 --   that usually holds it), auth = function(secret) -> headers, base_url_name}`
 -- @tparam table opts the user's options (timeout, connect_timeout, cafile, the secret)
@@ -239,13 +250,6 @@ function _M.client(client_mt, spec, opts, base_url)
     cafile = opts.cafile,
   }
   if not transport then return nil, err end
-  if not client_mt.close then
-    client_mt.close = function(self) self.http:close() end
-    client_mt.__close = client_mt.close
-    client_mt.__tostring = function(self)
-      return format("%s{base_url=%s, %s=<redacted>}", spec.name, self.http.base_url, spec.secret)
-    end
-  end
   return setmetatable({ http = transport }, client_mt)
 end
 

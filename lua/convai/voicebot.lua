@@ -19,6 +19,7 @@ local SPEC = {
 local _M = {}
 local mt = {}
 mt.__index = mt
+http.client_methods(mt, SPEC)
 
 --- Create a client.
 -- @tparam table opts

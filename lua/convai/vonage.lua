@@ -34,6 +34,7 @@ local _M = {
 
 local mt = {}
 mt.__index = mt
+http.client_methods(mt, SPEC)
 
 local function invalid(fmt, ...)
   return http.invalid(format(fmt, ...))
