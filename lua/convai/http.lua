@@ -20,6 +20,41 @@ local _M = { _VERSION = core.version }
 
 local secrets = setmetatable({}, { __mode = "k" })
 
+--- Drivers of coroutines: `coroutine -> driver`. A request made inside a registered coroutine goes
+-- through `driver:request(transport, req)` and a pause through `driver:sleep(seconds)` (`convai.batch`
+-- registers the coroutines it runs, so that their requests overlap on one libcurl multi handle).
+-- Elsewhere a request uses the transport's own blocking session.
+_M.drivers = setmetatable({}, { __mode = "k" })
+
+--- The function that opens a transport's session (`core.session` by default; OpenResty replaces it).
+_M.session_factory = core.session
+
+local running = coroutine.running
+local function driver_of()
+  local co = running()
+  return co and _M.drivers[co]
+end
+
+--- Perform one request of a transport: through the driver of the running coroutine if there is one,
+-- else the transport's session.
+-- @tparam table self transport
+-- @tparam table req `core` request table
+-- @treturn table|nil response, or nil and a `convai.error`
+local function perform(self, req)
+  local driver = driver_of()
+  if driver then return driver:request(self, req) end
+  return self.session:request(req)
+end
+
+--- Pause for `seconds`: yields to the driver of the running coroutine if there is one, else sleeps.
+-- @tparam number seconds
+function _M.sleep(seconds)
+  if seconds <= 0 then return end
+  local driver = driver_of()
+  if driver then return driver:sleep(seconds) end
+  return core.sleep(seconds)
+end
+
 local mt = {}
 mt.__index = mt
 
@@ -105,13 +140,16 @@ function _M.new(opts)
     return _M.invalid("cafile must be a path to a PEM file")
   end
   local session
-  session, err = core.session { timeout = timeout, connect_timeout = connect_timeout, cafile = opts.cafile }
+  session, err = _M.session_factory {
+    timeout = timeout, connect_timeout = connect_timeout, cafile = opts.cafile,
+  }
   if not session then return nil, err end
   local self = setmetatable({
     base_url = base_url,
     vendor = opts.vendor,
     timeout = timeout,
     connect_timeout = connect_timeout,
+    cafile = opts.cafile,
     session = session,
   }, mt)
   secrets[self] = opts.auth
@@ -178,12 +216,12 @@ function mt:send(method, path, query, body)
   local headers = { ["Accept"] = "application/json" }
   for k, v in pairs(secrets[self]) do headers[k] = v end
   if body then headers["Content-Type"] = "application/json" end
-  local resp, err = self.session:request {
+  local resp, err = perform(self, {
     method = method,
     url = self.base_url .. path .. (query or ""),
     headers = headers,
     body = body,
-  }
+  })
   if not resp then
     err.message = self.vendor .. ": " .. err.message
     return nil, err
