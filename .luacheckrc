@@ -3,5 +3,6 @@ std = "max"
 max_line_length = 110
 files["lua/convai/sandbox"] = { read_globals = { "ngx" } }
 files["tests"] = { std = "+busted", max_line_length = 130 }
+files["tests/nginx"] = { globals = { "ngx" } } -- run by nginx (tests/lua/openresty_spec.lua)
 files["bench"] = { std = "max" }
 exclude_files = { "build", ".install" }

@@ -4,6 +4,8 @@
 -- 2. Avaamo agent usage over a date range (the query of Avaamo's documented sample).
 -- 3. If there is capacity, trigger one outbound WhatsApp session at Vonage AI Studio from a template,
 --    then read the usage again: the new conversation is counted.
+-- 4. A small campaign: the same template to examples/recipients.csv at 1 session per second, gated by
+--    the WhatsApp capacity left, journaled (a second run with the same journal would resume).
 --
 -- Configuration comes from the environment (CONVAI_*), e.g. `eval "$(convai sandbox start)"`.
 -- Run: lua5.4 examples/main_job.lua
@@ -18,6 +20,8 @@ local function check(value, err)
   end
   return value
 end
+
+local campaign = require "convai.campaign"
 
 local vb <close> = check(voicebot.from_env())
 local usage = check(vb:whatsapp_usage(1))
@@ -59,3 +63,24 @@ print(string.format("[Vonage AI Studio] WhatsApp session triggered for +44 7700 
 usage = check(vb:whatsapp_usage(1))
 print(string.format("[voicebot.studio] WhatsApp agent 1 now: %d of %d used, %d remaining",
   usage.current_usage, usage.current_limit, usage.remaining))
+
+local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
+local f = check(io.open(here .. "/recipients.csv", "rb"))
+local csv = f:read("a")
+f:close()
+local journal = os.tmpname()
+os.remove(journal) -- a new campaign each run; keep the path to resume one
+local sender = check(campaign.senders.vonage_whatsapp(check(vonage.from_env { retry = false }), {
+  agent_id = "1", namespace = "c8ae5f90_307a_ca4c_b8f6_d1e2a2573574", template = "appointment_reminder",
+  locale = "en_GB", status_url = "https://example.com/whatsapp/status",
+}))
+local c = check(campaign.new { sender = sender, gate = campaign.voicebot_gate(vb, 1), journal = journal,
+  csv = csv, rate = 1 })
+local report = check(c:run())
+local s = report.summary
+print(string.format("[campaign] %d recipients: %d sent, %d failed, %d pending, %d invalid, %d 429s, "
+  .. "%.1f s (journal %s)", s.recipients, s.sent, s.failed, s.pending, s.invalid, s.throttled, s.elapsed,
+  journal))
+for _, e in ipairs(report.entries) do
+  print(string.format("  line %d  %s  %s", e.line, e.to or "-", e.outcome))
+end

@@ -11,6 +11,11 @@
 ** freed (reported as lost by valgrind once the module is unloaded).  The
 ** text is the same as curl_version()'s minus the LDAP part.
 */
+#define _POSIX_C_SOURCE 199309L
+#include <errno.h>
+#include <math.h>
+#include <time.h>
+
 #include <curl/curl.h>
 
 #include "clock.h"
@@ -18,9 +23,11 @@
 #include "lcsv.h"
 #include "lerror.h"
 #include "ljson.h"
+#include "lmulti.h"
 #include "lparsers.h"
 #include "lratelimit.h"
 #include "lsession.h"
+#include "lsys.h"
 
 /* Append " <prefix><v>" to b when v is set. */
 static void add_part(luaL_Buffer *b, const char *prefix, const char *v) {
@@ -54,6 +61,20 @@ static int core_monotonic(lua_State *L) {
   return 1;
 }
 
+/* core.sleep(seconds): nanosleep, resumed after a signal (documented in
+** lsession.c with monotonic). */
+static int core_sleep(lua_State *L) {
+  lua_Number s = luaL_checknumber(L, 1);
+  struct timespec ts, rem;
+  luaL_argcheck(L, s >= 0 && s <= 86400.0 * 365, 1,
+                "seconds must be a number from 0 to 31536000 (one year)");
+  ts.tv_sec = (time_t)floor(s);
+  ts.tv_nsec = (long)((s - floor(s)) * 1e9);
+  if (ts.tv_nsec > 999999999L) ts.tv_nsec = 999999999L;
+  while (nanosleep(&ts, &rem) != 0 && errno == EINTR) ts = rem;
+  return 0;
+}
+
 int luaopen_convai_core(lua_State *L) {
   lua_newtable(L);
   lua_pushliteral(L, CONVAI_VERSION);
@@ -62,11 +83,15 @@ int luaopen_convai_core(lua_State *L) {
   lua_setfield(L, -2, "curl_version");
   lua_pushcfunction(L, core_monotonic);
   lua_setfield(L, -2, "monotonic");
+  lua_pushcfunction(L, core_sleep);
+  lua_setfield(L, -2, "sleep");
   cv_error_open(L);
   cv_parsers_open(L);
   cv_json_open(L);
   cv_session_open(L);
+  cv_multi_open(L);
   cv_ratelimit_open(L);
   cv_csv_open(L);
+  cv_sys_open(L);
   return 1;
 }

@@ -25,7 +25,11 @@ The kinds, a fixed set:
  - `decode`: a response is not JSON or not the documented shape (made by the
    Lua clients);
  - `too_large`: a response over the session's `max_body`, or headers over
-   256 KiB.
+   256 KiB;
+ - `journal`: a campaign journal cannot be read, written or used (another
+   campaign's, or in use by another run), see `convai.campaign`;
+ - `internal`: a Lua error raised inside a batch or campaign task (a bug),
+   caught so that the other tasks go on.
 @section errors
 */
 
@@ -39,7 +43,7 @@ static const char *const kinds[] = {
     "invalid_argument", "auth",    "not_found", "rate_limited",
     "unprocessable",    "server",  "http",      "timeout",
     "network",          "tls",     "decode",    "too_large",
-    NULL};
+    "journal",          "internal", NULL};
 
 int cv_error_kind_valid(const char *kind) {
   int i;
@@ -94,7 +98,8 @@ static int l_error(lua_State *L) {
         lua_pushfstring(L, "unknown error kind '%s' (expected one of "
                            "invalid_argument, auth, not_found, rate_limited, "
                            "unprocessable, server, http, timeout, network, "
-                           "tls, decode, too_large)", kind));
+                           "tls, decode, too_large, journal, internal)",
+                           kind));
   if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
   lua_settop(L, 3);
   lua_createtable(L, 0, 4);

@@ -7,7 +7,9 @@
 **    live connections) and every option is set again, so nothing from one
 **    request (method, body, headers) leaks into the next.
 **  - Everything is validated before libcurl sees it; bad values become
-**    nil, err(invalid_argument) and nothing is sent.
+**    nil, err(invalid_argument) and nothing is sent.  The checks, the
+**    option setting, the callbacks and the result building are shared
+**    with core.multi (transfer.c).
 **  - libcurl callbacks never call Lua (a Lua error would longjmp through
 **    libcurl): they only fill malloc'd buffers.  Those buffers and the
 **    header list belong to the session userdata, so a Lua error (e.g. out
@@ -87,230 +89,51 @@ local resp, err = s:request(req)
 print(("%.3f s"):format(core.monotonic() - t0))
 */
 
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
+
+/*** Pause the whole process for a while (POSIX `nanosleep`, resumed when a
+signal interrupts it, so it never returns early). Defined in lcore.c.
+Inside a `convai.batch` task use `convai.http.sleep` instead, which lets the
+other tasks run meanwhile.
+@function sleep
+@tparam number seconds how long, seconds (fractions allowed, nanosecond
+resolution); from 0 to 31536000 (one year)
+@raise if `seconds` is not a number, is negative, NaN or more than a year
+@usage core.sleep(0.25)
+*/
+
 #include <string.h>
 
 #include <curl/curl.h>
 
-#include "buffer.h"
 #include "convai.h"
-#include "httpcheck.h"
 #include "lerror.h"
 #include "lsession.h"
-#include "resphdr.h"
-
-#define DEFAULT_TIMEOUT 30.0
-#define DEFAULT_CONNECT_TIMEOUT 10.0
-#define DEFAULT_MAX_BODY 16777216.0 /* 16 MiB */
-#define DEFAULT_USER_AGENT "convai/" CONVAI_VERSION
-#define MAX_SECONDS (86400.0 * 365) /* a year: milliseconds fit a long */
-#define MAX_BODY_LIMIT 9007199254740992.0 /* 2^53 */
-#define MAX_HEADER_BYTES (256 * 1024)
-#define ERRLEN 256
-
-enum { TOO_LARGE_NONE, TOO_LARGE_BODY, TOO_LARGE_HEADERS };
+#include "transfer.h"
 
 typedef struct session {
-  CURL *curl;              /* NULL once closed */
-  struct curl_slist *hdrs; /* request headers of the current request */
-  cv_buf body;             /* response body being received */
-  cv_buf head;             /* header lines of the latest response */
-  char *cafile;            /* NULL: libcurl's default CA store */
-  char *user_agent;
-  long timeout_ms, connect_timeout_ms;
-  curl_off_t max_body;
+  cv_transfer t;   /* t.curl is NULL once closed */
+  cv_http_opts opts;
   lua_Integer requests, connections;
-  int too_large; /* TOO_LARGE_*: set by a callback that refused data */
-  int oom;       /* a callback ran out of memory */
-  int busy;      /* the result of a request is being built */
+  int busy;          /* the result of a request is being built */
   int close_pending; /* close() was called while busy */
-  char errbuf[CURL_ERROR_SIZE];
 } session;
 
 /* ------------------------------------------------------------- helpers */
-
-static char *dupstr(const char *s) {
-  size_t n = strlen(s) + 1;
-  char *d = (char *)malloc(n);
-  if (d != NULL) memcpy(d, s, n);
-  return d;
-}
-
-static int ieq(const char *a, size_t alen, const char *b) {
-  size_t i;
-  if (alen != strlen(b)) return 0;
-  for (i = 0; i < alen; i++) {
-    char c = a[i];
-    if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
-    if (c != b[i]) return 0;
-  }
-  return 1;
-}
-
-static int invalid(lua_State *L, const char *msg) {
-  return cv_error_fail(L, "invalid_argument", msg);
-}
-
-/* invalid_argument from request(): nothing was sent. */
-static int rejected(lua_State *L, const char *msg) {
-  int n = invalid(L, msg);
-  lua_pushboolean(L, 0);
-  lua_setfield(L, -2, "request_sent");
-  return n;
-}
-
-/* Seconds (a positive number) to milliseconds, at least 1 (0 would mean
-** "no timeout" to libcurl).  Returns 0 if v is not acceptable. */
-static int to_ms(lua_State *L, int idx, long *ms) {
-  lua_Number v;
-  if (lua_type(L, idx) != LUA_TNUMBER) return 0;
-  v = lua_tonumber(L, idx);
-  if (!(v > 0 && v <= MAX_SECONDS)) return 0;
-  *ms = (long)ceil(v * 1000.0);
-  if (*ms < 1) *ms = 1;
-  return 1;
-}
 
 static session *check_session(lua_State *L) {
   return (session *)luaL_checkudata(L, 1, CV_SESSION_MT);
 }
 
-static void release_transfer(session *s) {
-  curl_slist_free_all(s->hdrs);
-  s->hdrs = NULL;
-  cv_buf_free(&s->body);
-  cv_buf_free(&s->head);
-}
-
 static void close_session(session *s) {
-  if (s->curl == NULL) return;
-  curl_easy_cleanup(s->curl);
-  s->curl = NULL;
-  release_transfer(s);
-  free(s->cafile);
-  free(s->user_agent);
-  s->cafile = s->user_agent = NULL;
+  if (s->t.curl == NULL) return;
+  curl_easy_cleanup(s->t.curl);
+  s->t.curl = NULL;
+  cv_transfer_release(&s->t);
+  cv_http_opts_free(&s->opts);
   curl_global_cleanup(); /* this session's reference */
 }
 
-/* ----------------------------------------------------- libcurl callbacks */
-
-static size_t on_body(char *p, size_t size, size_t n, void *ud) {
-  session *s = (session *)ud;
-  size_t len = size * n;
-  if ((curl_off_t)len > s->max_body - (curl_off_t)s->body.len) {
-    s->too_large = TOO_LARGE_BODY;
-    return 0;
-  }
-  if (!cv_buf_append(&s->body, p, len)) {
-    s->oom = 1;
-    return 0;
-  }
-  return len;
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *ud) {
-  session *s = (session *)ud;
-  size_t len = size * n;
-  cv_hdr_line h;
-  if (cv_header_line(p, len, &h) == CV_HDR_STATUS) {
-    cv_buf_clear(&s->head); /* a new (final or 1xx) response starts */
-    cv_buf_clear(&s->body);
-  }
-  if (len > MAX_HEADER_BYTES - s->head.len) {
-    s->too_large = TOO_LARGE_HEADERS;
-    return 0;
-  }
-  if (!cv_buf_append(&s->head, p, len)) {
-    s->oom = 1;
-    return 0;
-  }
-  return len;
-}
-
 /* --------------------------------------------------------- core.session */
-
-/* Option reading: each returns NULL if fine, else the error message. */
-static const char *opt_seconds(lua_State *L, const char *name,
-                               lua_Number def, long *ms) {
-  lua_getfield(L, 1, name);
-  if (lua_isnil(L, -1)) {
-    lua_pop(L, 1);
-    lua_pushnumber(L, def);
-  }
-  if (!to_ms(L, -1, ms))
-    return lua_pushfstring(L, "option '%s' must be a positive number of "
-                              "seconds (at most one year)", name);
-  lua_pop(L, 1);
-  return NULL;
-}
-
-static const char *opt_string(lua_State *L, const char *name,
-                              const char **out) {
-  size_t len;
-  lua_getfield(L, 1, name); /* left on the stack: keeps *out alive */
-  if (lua_isnil(L, -1)) {
-    *out = NULL;
-    return NULL;
-  }
-  if (lua_type(L, -1) != LUA_TSTRING)
-    return lua_pushfstring(L, "option '%s' must be a string, got %s", name,
-                           luaL_typename(L, -1));
-  *out = lua_tolstring(L, -1, &len);
-  if (len == 0) return lua_pushfstring(L, "option '%s' is empty", name);
-  if (strlen(*out) != len || strpbrk(*out, "\r\n") != NULL)
-    return lua_pushfstring(L, "option '%s' contains CR, LF or NUL", name);
-  return NULL;
-}
-
-static const char *check_opts(lua_State *L, session *cfg, const char **ca,
-                              const char **ua) {
-  static const char *const known[] = {"timeout", "connect_timeout",
-                                      "cafile",  "max_body",
-                                      "user_agent", NULL};
-  const char *msg;
-  FILE *f;
-  lua_Number mb;
-  lua_pushnil(L);
-  while (lua_next(L, 1)) {
-    int i, ok = 0;
-    lua_pop(L, 1);
-    if (lua_type(L, -1) == LUA_TSTRING)
-      for (i = 0; known[i] != NULL; i++)
-        if (strcmp(lua_tostring(L, -1), known[i]) == 0) ok = 1;
-    if (!ok)
-      return lua_type(L, -1) == LUA_TSTRING
-                 ? lua_pushfstring(L, "unknown option '%s' (known: timeout, "
-                                      "connect_timeout, cafile, max_body, "
-                                      "user_agent)", lua_tostring(L, -1))
-                 : "option names must be strings";
-  }
-  if ((msg = opt_seconds(L, "timeout", DEFAULT_TIMEOUT, &cfg->timeout_ms)) ||
-      (msg = opt_seconds(L, "connect_timeout", DEFAULT_CONNECT_TIMEOUT,
-                         &cfg->connect_timeout_ms)))
-    return msg;
-  lua_getfield(L, 1, "max_body");
-  if (lua_isnil(L, -1)) {
-    mb = DEFAULT_MAX_BODY;
-  } else {
-    mb = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : -1;
-    if (!(mb >= 1 && mb <= MAX_BODY_LIMIT && mb == floor(mb)))
-      return "option 'max_body' must be a positive integer number of bytes";
-  }
-  lua_pop(L, 1);
-  cfg->max_body = (curl_off_t)mb;
-  if ((msg = opt_string(L, "cafile", ca)) ||
-      (msg = opt_string(L, "user_agent", ua)))
-    return msg;
-  if (*ca != NULL) {
-    if ((f = fopen(*ca, "rb")) == NULL)
-      return lua_pushfstring(L, "option 'cafile': cannot read '%s'", *ca);
-    fclose(f);
-  }
-  return NULL;
-}
 
 /*** HTTP sessions.
 A session keeps one libcurl handle, so its connection to a host stays open
@@ -352,7 +175,8 @@ cannot be initialised
 @usage local s = assert(core.session { timeout = 5, max_body = 1024 * 1024 })
 */
 static int l_session(lua_State *L) {
-  session cfg, *s;
+  session *s;
+  cv_http_opts cfg;
   const char *ca = NULL, *ua = NULL, *msg;
   if (lua_isnoneornil(L, 1)) {
     lua_settop(L, 0);
@@ -360,274 +184,35 @@ static int l_session(lua_State *L) {
   }
   luaL_checktype(L, 1, LUA_TTABLE);
   memset(&cfg, 0, sizeof cfg);
-  if ((msg = check_opts(L, &cfg, &ca, &ua)) != NULL) return invalid(L, msg);
+  if ((msg = cv_http_read_opts(L, &cfg, &ca, &ua, NULL)) != NULL)
+    return cv_error_fail(L, "invalid_argument", msg);
 
   s = (session *)lua_newuserdatauv(L, sizeof(session), 0);
   memset(s, 0, sizeof *s);
-  cv_buf_init(&s->body);
-  cv_buf_init(&s->head);
+  cv_transfer_init(&s->t);
   luaL_setmetatable(L, CV_SESSION_MT);
-  s->timeout_ms = cfg.timeout_ms;
-  s->connect_timeout_ms = cfg.connect_timeout_ms;
-  s->max_body = cfg.max_body;
+  s->opts.timeout_ms = cfg.timeout_ms;
+  s->opts.connect_timeout_ms = cfg.connect_timeout_ms;
+  s->opts.max_body = cfg.max_body;
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
     return luaL_error(L, "convai: libcurl initialisation failed");
-  s->curl = curl_easy_init(); /* from here on __gc releases everything */
-  if (s->curl == NULL) {
+  s->t.curl = curl_easy_init(); /* from here on __gc releases everything */
+  if (s->t.curl == NULL) {
     curl_global_cleanup();
     return luaL_error(L, "convai: cannot create a libcurl handle");
   }
-  s->user_agent = dupstr(ua != NULL ? ua : DEFAULT_USER_AGENT);
-  if (ca != NULL) s->cafile = dupstr(ca);
-  if (s->user_agent == NULL || (ca != NULL && s->cafile == NULL))
+  if (!cv_http_opts_own(&s->opts, ca, ua))
     return luaL_error(L, "not enough memory");
   return 1;
 }
 
 /* ------------------------------------------------------ session:request */
 
-/* Raise a type error about field `name` of the request table. */
-static int field_error(lua_State *L, const char *name, const char *want) {
-  return luaL_argerror(L, 2, lua_pushfstring(L, "field '%s' must be %s, got %s",
-                                             name, want,
-                                             luaL_typename(L, -1)));
-}
-
-/* Error kind for a libcurl failure. */
-static const char *classify(CURLcode rc) {
-  switch (rc) {
-    case CURLE_OPERATION_TIMEDOUT:
-      return "timeout";
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_ENGINE_NOTFOUND:
-    case CURLE_SSL_ENGINE_SETFAILED:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_ENGINE_INITFAILED:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_SHUTDOWN_FAILED:
-    case CURLE_SSL_CRL_BADFILE:
-    case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-    case CURLE_SSL_INVALIDCERTSTATUS:
-    case CURLE_SSL_CLIENTCERT:
-    case CURLE_USE_SSL_FAILED:
-      return "tls";
-    case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL:
-      return "invalid_argument";
-    case CURLE_FILESIZE_EXCEEDED:
-      return "too_large";
-    default: /* resolve/connect/send/recv failures, partial bodies ... */
-      return "network";
-  }
-}
-
-/* Push fail, err for a failed transfer; returns 2. */
-static int transfer_error(lua_State *L, session *s, CURLcode rc) {
-  long sent = 0;
-  const char *kind = classify(rc);
-  size_t n;
-  if (s->too_large != TOO_LARGE_NONE) kind = "too_large";
-  curl_easy_getinfo(s->curl, CURLINFO_REQUEST_SIZE, &sent);
-  if (s->too_large == TOO_LARGE_HEADERS) {
-    lua_pushfstring(L, "response headers exceed %d bytes", MAX_HEADER_BYTES);
-  } else if (s->too_large == TOO_LARGE_BODY || rc == CURLE_FILESIZE_EXCEEDED) {
-    char num[32];
-    snprintf(num, sizeof num, "%lld", (long long)s->max_body);
-    lua_pushfstring(L, "response body exceeds max_body (%s bytes)", num);
-  } else {
-    n = strlen(s->errbuf);
-    while (n > 0 && (s->errbuf[n - 1] == '\n' || s->errbuf[n - 1] == '\r'))
-      s->errbuf[--n] = '\0';
-    lua_pushstring(L, n > 0 ? s->errbuf : curl_easy_strerror(rc));
-  }
-  luaL_pushfail(L);
-  cv_error_push(L, kind, lua_tostring(L, -2));
-  lua_pushinteger(L, (lua_Integer)rc);
-  lua_setfield(L, -2, "curl_code");
-  lua_pushboolean(L, sent > 0);
-  lua_setfield(L, -2, "request_sent");
-  return 2;
-}
-
-/* Headers table at idx -> s->hdrs.  Returns 0 on out of memory. */
-static int build_headers(lua_State *L, session *s, int idx, int body) {
-  int has_expect = 0;
-  if (idx != 0) {
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-      size_t nlen, vlen;
-      const char *name = lua_tolstring(L, -2, &nlen);
-      const char *value = lua_tolstring(L, -1, &vlen);
-      char *line = (char *)malloc(nlen + vlen + 3);
-      struct curl_slist *l;
-      if (line == NULL) return 0;
-      memcpy(line, name, nlen);
-      if (vlen == 0) { /* "Name;" sends an empty header ("Name:" deletes) */
-        memcpy(line + nlen, ";", 2);
-      } else {
-        memcpy(line + nlen, ": ", 2);
-        memcpy(line + nlen + 2, value, vlen);
-        line[nlen + 2 + vlen] = '\0';
-      }
-      l = curl_slist_append(s->hdrs, line);
-      free(line);
-      if (l == NULL) return 0;
-      s->hdrs = l;
-      if (ieq(name, nlen, "expect")) has_expect = 1;
-      lua_pop(L, 1);
-    }
-  }
-  if (body && !has_expect) { /* no "Expect: 100-continue" round trip */
-    struct curl_slist *l = curl_slist_append(s->hdrs, "Expect:");
-    if (l == NULL) return 0;
-    s->hdrs = l;
-  }
-  return 1;
-}
-
-#define SET(opt, val) \
-  if (rc == CURLE_OK) rc = curl_easy_setopt(c, opt, val)
-
-static CURLcode configure(session *s, const char *method, const char *url,
-                          const char *body, size_t blen, long timeout_ms,
-                          long connect_timeout_ms) {
-  CURL *c = s->curl;
-  CURLcode rc = CURLE_OK;
-  curl_easy_reset(c); /* keeps live connections and caches */
-  SET(CURLOPT_NOSIGNAL, 1L);
-  SET(CURLOPT_ERRORBUFFER, s->errbuf);
-  SET(CURLOPT_URL, url);
-#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
-  SET(CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-  SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-  SET(CURLOPT_FOLLOWLOCATION, 0L);
-  SET(CURLOPT_SSL_VERIFYPEER, 1L);
-  SET(CURLOPT_SSL_VERIFYHOST, 2L);
-  if (s->cafile != NULL) SET(CURLOPT_CAINFO, s->cafile);
-  SET(CURLOPT_MAXFILESIZE_LARGE, s->max_body);
-  SET(CURLOPT_TIMEOUT_MS, timeout_ms);
-  SET(CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms);
-  SET(CURLOPT_USERAGENT, s->user_agent);
-  SET(CURLOPT_HTTPHEADER, s->hdrs);
-  SET(CURLOPT_WRITEFUNCTION, on_body);
-  SET(CURLOPT_WRITEDATA, (void *)s);
-  SET(CURLOPT_HEADERFUNCTION, on_header);
-  SET(CURLOPT_HEADERDATA, (void *)s);
-  if (strcmp(method, "HEAD") == 0) {
-    SET(CURLOPT_NOBODY, 1L);
-  } else if (body != NULL) {
-    SET(CURLOPT_POST, 1L);
-    SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
-    SET(CURLOPT_POSTFIELDS, body); /* the Lua string outlives the transfer */
-    if (strcmp(method, "POST") != 0) SET(CURLOPT_CUSTOMREQUEST, method);
-  } else {
-    SET(CURLOPT_HTTPGET, 1L);
-    if (strcmp(method, "GET") != 0) SET(CURLOPT_CUSTOMREQUEST, method);
-  }
-  return rc;
-}
-
-#undef SET
-
-/* Push the headers of the latest response as a table. */
-static void push_headers(lua_State *L, session *s) {
-  const char *p = s->head.data, *end = p + s->head.len;
-  int t, last;
-  lua_newtable(L);
-  t = lua_gettop(L);
-  lua_pushnil(L); /* name of the last field, for continuation lines */
-  last = t + 1;
-  while (p < end) {
-    const char *nl = (const char *)memchr(p, '\n', (size_t)(end - p));
-    const char *next = nl ? nl + 1 : end;
-    cv_hdr_line h;
-    switch (cv_header_line(p, (size_t)(next - p), &h)) {
-      case CV_HDR_FIELD: {
-        luaL_Buffer b;
-        size_t i;
-        luaL_buffinit(L, &b);
-        for (i = 0; i < h.nlen; i++) {
-          char c = h.name[i];
-          luaL_addchar(&b, (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c);
-        }
-        luaL_pushresult(&b);
-        lua_replace(L, last);
-        lua_pushvalue(L, last);
-        lua_rawget(L, t);
-        if (lua_isnil(L, -1)) {
-          lua_pop(L, 1);
-          lua_pushlstring(L, h.value, h.vlen);
-        } else { /* repeated field: join with ", " */
-          lua_pushliteral(L, ", ");
-          lua_pushlstring(L, h.value, h.vlen);
-          lua_concat(L, 3);
-        }
-        lua_pushvalue(L, last);
-        lua_insert(L, -2);
-        lua_rawset(L, t);
-        break;
-      }
-      case CV_HDR_CONTINUE: /* obs-fold: join to the last field with SP */
-        if (!lua_isnil(L, last) && h.vlen > 0) {
-          lua_pushvalue(L, last);
-          lua_pushvalue(L, last);
-          lua_rawget(L, t);
-          lua_pushliteral(L, " ");
-          lua_pushlstring(L, h.value, h.vlen);
-          lua_concat(L, 3);
-          lua_rawset(L, t);
-        }
-        break;
-      default:
-        break;
-    }
-    p = next;
-  }
-  lua_settop(L, t);
-}
-
-/* Request field helpers: push field, type-check it, leave it on the stack
-** (so pointers into strings stay valid). */
-static const char *opt_field_string(lua_State *L, const char *name,
-                                    size_t *len, int required) {
-  lua_getfield(L, 2, name);
-  if (lua_isnil(L, -1) && !required) return NULL;
-  if (lua_type(L, -1) != LUA_TSTRING) field_error(L, name, "a string");
-  return lua_tolstring(L, -1, len);
-}
-
-static int opt_field_ms(lua_State *L, const char *name, long def, long *ms,
-                        const char **msg) {
-  lua_getfield(L, 2, name);
-  *ms = def;
-  if (lua_isnil(L, -1)) return 1;
-  if (lua_type(L, -1) != LUA_TNUMBER) field_error(L, name, "a number");
-  if (to_ms(L, -1, ms)) return 1;
-  *msg = lua_pushfstring(L, "field '%s' must be a positive number of "
-                            "seconds (at most one year)", name);
-  return 0;
-}
-
-/* deliver(session, curl_code): the response table, or fail, err. */
+/* deliver(transfer, curl_code): the response table, or fail, err. */
 static int deliver(lua_State *L) {
-  session *s = (session *)lua_touserdata(L, 1);
+  cv_transfer *t = (cv_transfer *)lua_touserdata(L, 1);
   CURLcode rc = (CURLcode)lua_tointeger(L, 2);
-  long status = 0;
-  if (rc != CURLE_OK) return transfer_error(L, s, rc);
-  curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
-  lua_createtable(L, 0, 3);
-  lua_pushinteger(L, (lua_Integer)status);
-  lua_setfield(L, -2, "status");
-  push_headers(L, s);
-  lua_setfield(L, -2, "headers");
-  lua_pushlstring(L, s->body.data != NULL ? s->body.data : "", s->body.len);
-  lua_setfield(L, -2, "body");
-  return 1;
+  return cv_transfer_push_result(L, t, rc);
 }
 
 /*** An HTTP session, made by `session`.
@@ -660,6 +245,17 @@ there is a body and `headers` has no `Content-Type`, `Content-Type:
 application/x-www-form-urlencoded`, so give `Content-Type` with a body. A
 header of the same name in `headers` replaces any of these. No
 `Accept-Encoding` is sent and bodies are returned as received.
+
+Requests whose method is not idempotent (RFC 9110 section 9.2.2: anything
+but `GET`, `HEAD`, `OPTIONS`, `TRACE`, `PUT` and `DELETE`, so `POST` and
+`PATCH` in particular) are always sent on a new connection
+(`CURLOPT_FRESH_CONNECT`), closed after the response
+(`CURLOPT_FORBID_REUSE`), never on a kept-alive one: libcurl 7.88 silently
+sends a request again when a reused connection dies before the response
+starts, which for a `POST` could message a person twice. Such a request is
+sent at most once; when its connection fails the error says whether any of
+it was written (`request_sent`). Idempotent requests reuse the kept-alive
+connection (and may be sent a second time by libcurl in that case).
 
 What is returned: the final response whatever its status (3xx, 4xx and 5xx
 included: see `error_for_status`); 1xx interim responses are skipped.
@@ -720,81 +316,34 @@ end
 */
 static int l_request(lua_State *L) {
   session *s = check_session(L);
-  const char *method, *url, *body, *msg = NULL;
-  size_t mlen, ulen, blen = 0;
-  int hidx = 0;
-  long timeout_ms, connect_timeout_ms, nconn = 0;
+  cv_request r;
+  const char *msg;
+  long nconn = 0;
   int top, status;
-  char err[ERRLEN];
   CURLcode rc;
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
-  if (s->curl == NULL || s->close_pending)
-    return rejected(L, "session is closed");
+  if (s->t.curl == NULL || s->close_pending)
+    return cv_rejected(L, "session is closed");
   if (s->busy)
-    return rejected(L, "session is busy (request made from a finalizer "
-                       "during another request on the same session)");
+    return cv_rejected(L, "session is busy (request made from a finalizer "
+                          "during another request on the same session)");
 
   /* 1. types (programmer errors raise) and values (nil, err) */
-  method = opt_field_string(L, "method", &mlen, 0);        /* 3 */
-  if (method == NULL) {
-    method = "GET";
-    mlen = 3;
-  }
-  url = opt_field_string(L, "url", &ulen, 1);              /* 4 */
-  body = opt_field_string(L, "body", &blen, 0);            /* 5 */
-  if (!opt_field_ms(L, "timeout", s->timeout_ms, &timeout_ms, &msg) ||
-      !opt_field_ms(L, "connect_timeout", s->connect_timeout_ms,
-                    &connect_timeout_ms, &msg))
-    return rejected(L, msg);
-  lua_settop(L, 5);
-  lua_getfield(L, 2, "headers");                           /* 6 */
-  if (!lua_isnil(L, 6)) {
-    if (!lua_istable(L, 6)) field_error(L, "headers", "a table");
-    hidx = 6;
-    lua_pushnil(L);
-    while (lua_next(L, hidx)) {
-      size_t nlen, vlen;
-      const char *name, *value;
-      if (lua_type(L, -2) != LUA_TSTRING)
-        luaL_argerror(L, 2, lua_pushfstring(L,
-            "field 'headers' must have string keys, got a %s key",
-            luaL_typename(L, -2)));
-      if (lua_type(L, -1) != LUA_TSTRING)
-        luaL_argerror(L, 2, lua_pushfstring(L,
-            "header '%s' must be a string, got %s", lua_tostring(L, -2),
-            luaL_typename(L, -1)));
-      name = lua_tolstring(L, -2, &nlen);
-      value = lua_tolstring(L, -1, &vlen);
-      if (!cv_check_header(name, nlen, value, vlen, err, sizeof err))
-        return rejected(L, err);
-      lua_pop(L, 1);
-    }
-  }
-  if (!cv_check_method(method, mlen, err, sizeof err) ||
-      !cv_check_url(url, ulen, err, sizeof err))
-    return rejected(L, err);
-  if (body == NULL && (strcmp(method, "POST") == 0 ||
-                       strcmp(method, "PUT") == 0 ||
-                       strcmp(method, "PATCH") == 0))
-    body = ""; /* send "Content-Length: 0" rather than no length at all */
+  if ((msg = cv_request_read(L, 2, &s->opts, 0, &r)) != NULL)
+    return cv_rejected(L, msg);
 
   /* 2. build and send */
-  release_transfer(s);
-  s->too_large = TOO_LARGE_NONE;
-  s->oom = 0;
-  s->errbuf[0] = '\0';
-  if (!build_headers(L, s, hidx, body != NULL))
-    return luaL_error(L, "not enough memory");
-  rc = configure(s, method, url, body, blen, timeout_ms, connect_timeout_ms);
+  rc = cv_transfer_setup(L, &s->t, &s->opts, &r, 0);
   if (rc == CURLE_OUT_OF_MEMORY) return luaL_error(L, "not enough memory");
-  if (rc != CURLE_OK) return rejected(L, curl_easy_strerror(rc));
-  rc = curl_easy_perform(s->curl);
+  if (rc != CURLE_OK) return cv_rejected(L, curl_easy_strerror(rc));
+  rc = curl_easy_perform(s->t.curl);
   s->requests++;
-  if (curl_easy_getinfo(s->curl, CURLINFO_NUM_CONNECTS, &nconn) == CURLE_OK)
+  if (curl_easy_getinfo(s->t.curl, CURLINFO_NUM_CONNECTS, &nconn) ==
+      CURLE_OK)
     s->connections += nconn;
-  if (s->oom || rc == CURLE_OUT_OF_MEMORY) {
-    release_transfer(s);
+  if (s->t.oom || rc == CURLE_OUT_OF_MEMORY) {
+    cv_transfer_release(&s->t);
     return luaL_error(L, "not enough memory");
   }
 
@@ -804,12 +353,12 @@ static int l_request(lua_State *L) {
   luaL_checkstack(L, 4, NULL);
   top = lua_gettop(L);
   lua_pushcfunction(L, deliver);
-  lua_pushlightuserdata(L, s);
+  lua_pushlightuserdata(L, &s->t);
   lua_pushinteger(L, (lua_Integer)rc);
   s->busy = 1;
   status = lua_pcall(L, 2, LUA_MULTRET, 0);
   s->busy = 0;
-  release_transfer(s);
+  cv_transfer_release(&s->t);
   if (s->close_pending) close_session(s);
   if (status != LUA_OK) return lua_error(L);
   return lua_gettop(L) - top;
@@ -871,7 +420,7 @@ static int l_stats(lua_State *L) {
 */
 static int l_tostring(lua_State *L) {
   session *s = check_session(L);
-  lua_pushstring(L, s->curl != NULL && !s->close_pending
+  lua_pushstring(L, s->t.curl != NULL && !s->close_pending
                        ? "convai.session (open)"
                        : "convai.session (closed)");
   return 1;

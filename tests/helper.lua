@@ -66,14 +66,16 @@ end
 -- @treturn string stdout
 -- @treturn string stderr
 function _M.cli(args, env)
-  local parts = {}
+  local unset, set = {}, {}
   for name, value in pairs(env or {}) do
     if value == false then
-      parts[#parts + 1] = "-u " .. name
+      unset[#unset + 1] = "-u " .. name -- env(1) takes its options before any NAME=VALUE
     else
-      parts[#parts + 1] = name .. "=" .. shell_quote(value)
+      set[#set + 1] = name .. "=" .. shell_quote(value)
     end
   end
+  local parts = unset
+  for _, p in ipairs(set) do parts[#parts + 1] = p end
   local quoted = {}
   for i, a in ipairs(args) do quoted[i] = shell_quote(a) end
   local out, err = os.tmpname(), os.tmpname()

@@ -41,6 +41,17 @@ http.client_methods(mt, SPEC)
 -- @tparam[opt=30] number opts.timeout total time per request, seconds
 -- @tparam[opt=10] number opts.connect_timeout connection set-up time, seconds
 -- @tparam[opt] string opts.cafile PEM CA bundle used to verify the server
+-- @tparam[opt] function opts.trace called with an event table before and after each request
+--   (`{phase = "request", method, url, headers, body_bytes}`, `{phase = "response", method, url, status,
+--   elapsed_ms, error}`), credential headers shown as `"<redacted>"`; what `convai --verbose` prints
+-- @tparam[opt] table|boolean opts.retry retry policy (README "Retries"): nil or true for the defaults,
+--   false for a single attempt, or a table `{attempts = 3, base = 0.5, cap = 20, retry_after_cap = 60}`
+--   (attempts in all; seconds) laid over the defaults (also `random` and `sleep`, for tests). A query
+--   is retried after a network error, a timeout, 429 or 500/502/503/504, after a pause of
+--   `random(0, min(cap, base * 2^n))`, or exactly `Retry-After` when it is at most `retry_after_cap`
+-- @tparam[opt=false] boolean|integer opts.follow_redirects false: a 3xx is an `http` error; true: follow
+--   at most 5 redirects; an integer: at most that many. Credential headers never go to another scheme,
+--   host or port
 -- @treturn convai.avaamo|nil the client, or nil and an error of kind `invalid_argument`
 function _M.new(opts)
   if type(opts) ~= "table" then return http.invalid("avaamo.new expects an options table") end
@@ -63,7 +74,7 @@ function _M.check_utc_offset(v)
   n = http.count(n)
   if not n or n < MIN_OFFSET or n > MAX_OFFSET then
     return http.invalid(format("utc_offset must be an integer number of seconds from %d to %d "
-      .. "(e.g. 19800 for UTC+05:30), got %s", MIN_OFFSET, MAX_OFFSET, tostring(v)))
+      .. "(e.g. 19800 for UTC+05:30), got %s", MIN_OFFSET, MAX_OFFSET, http.quote(v)))
   end
   return n
 end
@@ -142,7 +153,7 @@ function mt:usage(q)
   local agent_id = http.positive_integer(q.agent_id)
   if not agent_id then
     return http.invalid(format("agent_id must be a positive integer (from the agent URL), got %s",
-      tostring(q.agent_id)))
+      http.quote(q.agent_id)))
   end
   local utc_offset, err = _M.check_utc_offset(q.utc_offset)
   if not utc_offset then return nil, err end

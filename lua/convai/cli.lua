@@ -19,10 +19,39 @@ local _M = {}
 
 local EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
+local function http_quote(v) return require("convai.http").quote(v) end
+
+--- The `--verbose` printer: a `trace` function for the clients (see `convai.http`) that writes each
+-- request (`> METHOD URL`, its headers with credentials shown as `<redacted>`, the body size) and each
+-- response (`< HTTP status (N ms)`, or the error when none came) to `out`.
+-- @tparam file out e.g. `io.stderr`
+-- @treturn function
+function _M.verbose_trace(out)
+  local http = require "convai.http"
+  return function(ev)
+    if ev.phase == "request" then
+      out:write(format("> %s %s\n", ev.method, ev.url))
+      local headers = http.redact_headers(ev.headers) -- already redacted; twice is harmless
+      for _, name in ipairs(http.sorted_keys(headers)) do
+        out:write(format("> %s: %s\n", name, headers[name]))
+      end
+      if ev.body_bytes then out:write(format("> (body: %d bytes)\n", ev.body_bytes)) end
+    elseif ev.status then
+      out:write(format("< HTTP %d (%d ms)\n", ev.status, ev.elapsed_ms))
+    else
+      local e = ev.error or {}
+      out:write(format("< no response: %s error: %s (%d ms)\n", tostring(e.kind), tostring(e.message),
+        ev.elapsed_ms))
+    end
+    out:flush()
+  end
+end
+
 local function add_output_options(cmd)
   cmd:option("--format", "Output format: table or json."):choices { "table", "json" }:default "table"
   cmd:option("--timeout", "Total time allowed per request, in seconds."):default "30"
   cmd:option("--connect-timeout", "Time allowed to connect, in seconds."):default "10"
+  cmd:flag("-v --verbose", "Print each request (credentials redacted) and response to stderr.")
 end
 
 local function build_parser()
@@ -30,7 +59,8 @@ local function build_parser()
     .. "Avaamo analytics, Vonage AI Studio outbound triggers.")
     :epilog("Credentials and URLs come from the environment: CONVAI_VOICEBOT_URL, CONVAI_VOICEBOT_TOKEN, "
       .. "CONVAI_AVAAMO_URL, CONVAI_AVAAMO_TOKEN, CONVAI_VONAGE_URL or CONVAI_VONAGE_REGION, "
-      .. "CONVAI_VONAGE_KEY.\nExit status: 0 success, 1 API or network failure, 2 invalid arguments.")
+      .. "CONVAI_VONAGE_KEY; CONVAI_CAFILE (a PEM CA bundle to trust for HTTPS)."
+      .. "\nExit status: 0 success, 1 API or network failure, 2 invalid arguments.")
   parser:command_target("command")
   parser:require_command(true)
 
@@ -65,6 +95,8 @@ local function build_parser()
   wa:option("--session-param", "Session parameter NAME=VALUE (repeatable)."):count("*")
   add_output_options(wa)
 
+  require("convai.cli_campaign").define(parser)
+
   local sandbox = parser:command("sandbox", "Run the local emulator of the three APIs (nginx on 127.0.0.1).")
   sandbox:command_target("target")
   sandbox:require_command(true)
@@ -72,6 +104,9 @@ local function build_parser()
     .. "environment at it (eval \"$(convai sandbox start)\").")
   start:option("--port", "TCP port on 127.0.0.1 (0: any free port)."):default "8787"
   start:option("--dir", "State directory (default $CONVAI_SANDBOX_DIR or /tmp/convai-sandbox-UID).")
+  start:flag("--tls", "Also serve HTTPS, with a test CA made now (DIR/tls/ca.pem); the export lines then "
+    .. "point at HTTPS and set CONVAI_CAFILE.")
+  start:option("--tls-port", "HTTPS port with --tls (default: the port after --port).")
   local stop = sandbox:command("stop", "Stop the sandbox.")
   stop:option("--dir", "State directory.")
   local status = sandbox:command("status", "Tell whether the sandbox runs (exit 0) or not (exit 3).")
@@ -93,7 +128,10 @@ end
 local function number_option(args, name, key)
   local v = args[key]
   local n = tonumber(v)
-  if not n then return nil, format("--%s must be a number of seconds, got %q", name, tostring(v)) end
+  if not n or n ~= n or n <= 0 or n == math.huge then
+    return nil, format("--%s must be a positive number of seconds (e.g. 30 or 0.5), got %s", name,
+      http_quote(v))
+  end
   return n
 end
 
@@ -103,7 +141,8 @@ local function client_options(args)
   local connect_timeout
   connect_timeout, err = number_option(args, "connect-timeout", "connect_timeout")
   if not connect_timeout then return nil, err end
-  return { timeout = timeout, connect_timeout = connect_timeout }
+  return { timeout = timeout, connect_timeout = connect_timeout,
+    trace = args.verbose and _M.verbose_trace(io.stderr) or nil }
 end
 
 --- Print rows as aligned columns.
@@ -225,7 +264,9 @@ function commands.whatsapp(args, out)
     session_parameters = {}
     for _, kv in ipairs(args.session_param) do
       local name, value = kv:match("^([^=]+)=(.*)$")
-      if not name then return usage_error(format("--session-param must be NAME=VALUE, got %q", kv)) end
+      if not name then
+        return usage_error(format("--session-param must be NAME=VALUE, got %s", http_quote(kv)))
+      end
       session_parameters[#session_parameters + 1] = { name = name, value = value }
     end
   end
@@ -262,20 +303,48 @@ local function shell_quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
+function commands.run(args, out)
+  return require("convai.cli_campaign").run(args, out)
+end
+
 function commands.start(args, out)
   local port = tonumber(args.port)
   if not port or port % 1 ~= 0 or port < 0 or port > 65535 then
-    return usage_error(format("--port must be an integer from 1 to 65535 (0: any free port), got %q",
-      args.port))
+    return usage_error(format("--port must be an integer from 1 to 65535 (0: any free port), got %s",
+      http_quote(args.port)))
+  end
+  local tls_port
+  if args.tls_port ~= nil then
+    tls_port = tonumber(args.tls_port)
+    if not tls_port or tls_port % 1 ~= 0 or tls_port < 1 or tls_port > 65535 or tls_port == port then
+      return usage_error(format("--tls-port must be an integer from 1 to 65535 other than --port, got %s",
+        http_quote(args.tls_port)))
+    end
+    if not args.tls then return usage_error("--tls-port needs --tls") end
+  elseif args.tls and port == 65535 then
+    return usage_error("--port 65535 leaves no port after it for HTTPS; give --tls-port")
   end
   local sandbox = require "convai.sandbox"
-  local info, err = sandbox.start { port = floor(port), dir = args.dir }
+  local dir, dir_name = args.dir, "--dir"
+  if dir == nil and (os.getenv("CONVAI_SANDBOX_DIR") or "") ~= "" then
+    dir, dir_name = os.getenv("CONVAI_SANDBOX_DIR"), "CONVAI_SANDBOX_DIR"
+  end
+  if dir ~= nil then
+    local _, derr = sandbox.check_path(dir, dir_name)
+    if derr then return usage_error(derr) end
+  end
+  local info, err = sandbox.start { port = floor(port), dir = args.dir, tls = args.tls or nil,
+    tls_port = tls_port and floor(tls_port) }
   if not info then
     io.stderr:write("convai: sandbox: ", tostring(err), "\n")
     return EXIT_FAILED
   end
   out:write(format("# convai sandbox running at %s (pid %s, dir %s)\n", info.url, tostring(info.pid),
     info.dir))
+  if info.tls_url then
+    out:write(format("# HTTPS at %s, certificate signed by the CA in %s; admin API at %s/_sandbox/\n",
+      info.tls_url, tostring(info.cafile), info.url))
+  end
   out:write("# stop it with: convai sandbox stop", args.dir and (" --dir " .. shell_quote(args.dir)) or "",
     "\n")
   for _, kv in ipairs(sandbox.env(info)) do
@@ -297,7 +366,8 @@ end
 function commands.status(args, out)
   local st = require("convai.sandbox").status { dir = args.dir }
   if st.running then
-    out:write(format("running at %s (pid %s)\n", st.url, tostring(st.pid)))
+    out:write(format("running at %s (pid %s)%s\n", st.url, tostring(st.pid),
+      st.tls_url and format(", HTTPS at %s (CA %s)", st.tls_url, tostring(st.cafile)) or ""))
     return EXIT_OK
   end
   out:write("not running\n")

@@ -40,10 +40,58 @@ end
 -- @tparam table self transport
 -- @tparam table req `core` request table
 -- @treturn table|nil response, or nil and a `convai.error`
-local function perform(self, req)
+local function perform_untraced(self, req)
   local driver = driver_of()
-  if driver then return driver:request(self, req) end
-  return self.session:request(req)
+  local resp, err
+  if driver then
+    resp, err = driver:request(self, req)
+  else
+    resp, err = self.session:request(req)
+  end
+  if err and err.kind == "tls" then -- say how to fix it
+    err.message = err.message .. (self.cafile
+      and " (check cafile: it must hold the CA that signed the server's certificate)"
+      or " (to trust a private CA, give the cafile option or set CONVAI_CAFILE)")
+  end
+  return resp, err
+end
+
+--- Header names whose values are credentials, lower-cased: always shown as `<redacted>` by
+-- `redact_headers`, as are the transport's own credential headers.
+_M.CREDENTIAL_HEADERS = {
+  ["authorization"] = true, ["proxy-authorization"] = true, ["access-token"] = true,
+  ["x-vgai-key"] = true, ["cookie"] = true,
+}
+
+--- Copy request headers with every credential value replaced by `"<redacted>"`.
+-- @tparam[opt] table headers `{name = value}`
+-- @tparam[opt] table secret_headers more credential headers `{name = value}` (names in any case)
+-- @treturn table the copy
+function _M.redact_headers(headers, secret_headers)
+  local hidden = {}
+  for name in pairs(secret_headers or {}) do hidden[name:lower()] = true end
+  local out = {}
+  for name, value in pairs(headers or {}) do
+    local lname = type(name) == "string" and name:lower() or name
+    out[name] = (_M.CREDENTIAL_HEADERS[lname] or hidden[lname]) and "<redacted>" or value
+  end
+  return out
+end
+
+--- Perform one request, reporting it to the transport's `trace` function when it has one: a
+-- `{phase = "request", method, url, headers (credentials redacted), body_bytes}` event before, and a
+-- `{phase = "response", method, url, status (nil when no response came), elapsed_ms, error}` event after.
+local function perform(self, req)
+  local trace = self.trace
+  if not trace then return perform_untraced(self, req) end
+  local method = req.method or "GET"
+  trace { phase = "request", method = method, url = req.url,
+    headers = _M.redact_headers(req.headers, secrets[self]), body_bytes = req.body and #req.body or nil }
+  local t0 = core.monotonic()
+  local resp, err = perform_untraced(self, req)
+  trace { phase = "response", method = method, url = req.url, status = resp and resp.status,
+    elapsed_ms = floor((core.monotonic() - t0) * 1000 + 0.5), error = err }
+  return resp, err
 end
 
 --- Pause for `seconds`: yields to the driver of the running coroutine if there is one, else sleeps.
@@ -66,6 +114,23 @@ function _M.invalid(message)
   return nil, core.error("invalid_argument", message)
 end
 
+--- Show a value given by the user in a message, safely: a string is quoted, its first 40 bytes kept
+-- and any byte that is not printable ASCII (CR, LF, NUL, ...) or a `"` shown as `?` (as the C core's
+-- messages do), so that a message is always one clean line; other values as `tostring`, tables and
+-- functions by their type.
+-- @param v
+-- @treturn string
+function _M.quote(v)
+  local t = type(v)
+  if t == "string" then
+    local shown = gsub(v:sub(1, 40), '[^\32-\126]', "?"):gsub('"', "?")
+    return '"' .. shown .. (#v > 40 and '..."' or '"')
+  elseif t == "table" or t == "function" or t == "userdata" or t == "thread" then
+    return "a " .. t
+  end
+  return tostring(v)
+end
+
 --- Check a timeout option.
 -- @param v value given by the user (seconds)
 -- @tparam string name option name for the message
@@ -74,7 +139,7 @@ end
 local function check_timeout(v, name, default)
   if v == nil then return default end
   if type(v) ~= "number" or v ~= v or v <= 0 or v == math.huge then
-    return _M.invalid(format("%s must be a positive number of seconds, got %s", name, tostring(v)))
+    return _M.invalid(format("%s must be a positive number of seconds, got %s", name, _M.quote(v)))
   end
   return v
 end
@@ -87,8 +152,18 @@ function _M.check_base_url(url, name)
   if type(url) ~= "string" or url == "" then
     return _M.invalid(format("%s is required (an http:// or https:// URL)", name))
   end
+  local authority = url:match("^%a+://([^/?#]*)")
+  if authority and authority:find("@", 1, true) then -- checked first: the URL is not shown
+    return _M.invalid(format("%s must not contain user:password@ (convai sends the credential in a "
+      .. "header); remove that part", name))
+  end
   if not url:match("^https?://[^/%s%c]+") or url:find("[%s%c]") then
-    return _M.invalid(format("%s must be an http:// or https:// URL without spaces, got %q", name, url))
+    return _M.invalid(format("%s must be an http:// or https:// URL without spaces, got %s", name,
+      _M.quote(url)))
+  end
+  if url:find("[?#]") then
+    return _M.invalid(format("%s must not contain a query (?) or a fragment (#): the API path is "
+      .. "appended to it; got %s", name, _M.quote(url)))
   end
   return (gsub(url, "/+$", ""))
 end
@@ -118,6 +193,132 @@ function _M.escape(s)
 end
 local escape = _M.escape
 
+-- ------------------------------------------------------------------------------------- retries
+
+--- Default retry policy: 3 attempts in all, backoff base 0.5 s capped at 20 s, Retry-After up to 60 s.
+local RETRY_DEFAULTS = { attempts = 3, base = 0.5, cap = 20, retry_after_cap = 60, random = math.random }
+local RETRY_OPTIONS = "attempts, base, cap, retry_after_cap, random, sleep"
+local MAX_ATTEMPTS = 100
+--- Statuses that may go away on their own. For a trigger only 429 is retried (the vendor refused it).
+local RETRY_STATUS = { [429] = true, [500] = true, [502] = true, [503] = true, [504] = true }
+--- Query methods (RFC 9110 §9.2.1 safe): retried after any transient failure.
+local QUERY_METHODS = { GET = true, HEAD = true }
+--- libcurl codes of TLS failures that may go away: the handshake failed (35, CURLE_SSL_CONNECT_ERROR).
+-- A certificate that does not verify does not get better on its own and is never retried.
+local TLS_TRANSIENT = { [35] = true }
+
+local function seconds(v, lo_ok)
+  return type(v) == "number" and v == v and (v > 0 or (lo_ok and v == 0))
+end
+
+--- Check retry options and lay them over a policy.
+-- @param v nil (keep `base`), false (no retries), true (the defaults) or a table of options
+--   (`attempts`, `base`, `cap`, `retry_after_cap`, `random`, `sleep`; see `new`)
+-- @tparam[opt] table|false base the policy the options override (default: the defaults)
+-- @treturn table|false|nil the policy (false: no retries), or nil and an `invalid_argument` error
+local function check_retry(v, base)
+  local p = {}
+  for k, d in pairs(base or RETRY_DEFAULTS) do p[k] = d end
+  if v == nil then
+    if base == false then return false end
+    return p
+  end
+  if v == false then return false end
+  if v == true then v = {} end
+  if type(v) ~= "table" then
+    return _M.invalid(format("retry must be false (no retries), true (the defaults) or a table of "
+      .. "options (%s), got %s", RETRY_OPTIONS, type(v)))
+  end
+  for k, x in pairs(v) do
+    local bad
+    if k == "attempts" then
+      local n = _M.count(x)
+      if not n or n < 1 or n > MAX_ATTEMPTS then
+        bad = format("an integer from 1 to %d (attempts in all, the first one included; 1 means "
+          .. "no retries)", MAX_ATTEMPTS)
+      end
+    elseif k == "base" or k == "cap" then
+      if not seconds(x) or x == math.huge then bad = "a positive number of seconds" end
+    elseif k == "retry_after_cap" then
+      if not seconds(x, true) then
+        bad = "a number of seconds >= 0 (the longest Retry-After waited for; longer gives up)"
+      end
+    elseif k == "random" or k == "sleep" then
+      if type(x) ~= "function" then
+        bad = k == "random" and "a function returning a number in [0, 1) (default math.random)"
+          or "a function(seconds) that pauses (default convai.http.sleep)"
+      end
+    else
+      return _M.invalid(format("unknown retry option %s (the options are %s)", tostring(k), RETRY_OPTIONS))
+    end
+    if bad then
+      return _M.invalid(format("retry.%s must be %s, got %s", k, bad, tostring(x)))
+    end
+    p[k] = x
+  end
+  return p
+end
+
+--- Whether an error may go away on its own: a retryable status, a network error, a timeout, a failed
+-- TLS handshake.
+local function transient(err)
+  if err.status then return RETRY_STATUS[err.status] == true end
+  local kind = err.kind
+  return kind == "network" or kind == "timeout" or (kind == "tls" and TLS_TRANSIENT[err.curl_code] == true)
+end
+
+--- Decide what follows a failed attempt.
+-- @tparam table policy
+-- @tparam string method
+-- @tparam convai.error err the attempt's error
+-- @tparam integer attempt attempts made so far (1 after the first)
+-- @tparam string vendor
+-- @treturn number|nil seconds to wait before the next attempt, or nil to stop
+-- @treturn[2] string why it stops (`"unsafe"`, `"exhausted"`, `"retry_after_cap"`), nil when the error
+--   is not one that is retried
+-- @treturn[2] string what to add to the error message, or nil
+local function next_wait(policy, method, err, attempt, vendor)
+  if not transient(err) then return nil end
+  if not QUERY_METHODS[method] and err.status ~= 429 and err.request_sent ~= false then
+    return nil, "unsafe", format("not retried: the request may have reached %s, and a retry could "
+      .. "message the person twice", vendor)
+  end
+  if attempt >= policy.attempts then
+    return nil, "exhausted", attempt > 1 and format("gave up after %d attempts", attempt) or nil
+  end
+  local ra = err.retry_after
+  if ra then
+    if ra > policy.retry_after_cap then
+      return nil, "retry_after_cap", format("not retried: Retry-After is %g s, over retry_after_cap "
+        .. "(%g s)", ra, policy.retry_after_cap)
+    end
+    return ra
+  end
+  -- full jitter: a uniform pause in [0, min(cap, base * 2^n)), n = 0 before the first retry
+  local r = tonumber(policy.random()) or 0
+  if r < 0 or r ~= r then r = 0 elseif r > 1 then r = 1 end
+  return r * math.min(policy.cap, policy.base * 2 ^ (attempt - 1))
+end
+
+-- ------------------------------------------------------------------------------------- redirects
+
+local REDIRECT_STATUS = { [301] = true, [302] = true, [303] = true, [307] = true, [308] = true }
+local DEFAULT_REDIRECTS, MAX_REDIRECTS = 5, 50
+
+--- Check `follow_redirects`: false/nil (0), true (5) or the most redirects to follow.
+-- @treturn integer|nil redirects to follow at most, or nil and an `invalid_argument` error
+local function check_redirects(v)
+  if v == nil or v == false then return 0 end
+  if v == true then return DEFAULT_REDIRECTS end
+  local n = _M.count(v)
+  if not n or n < 0 or n > MAX_REDIRECTS then
+    return _M.invalid(format("follow_redirects must be false (the default), true (at most %d) or the "
+      .. "most redirects to follow, an integer from 0 to %d; got %s", DEFAULT_REDIRECTS, MAX_REDIRECTS,
+      tostring(v)))
+  end
+  return n
+end
+
 --- Create a transport.
 -- @tparam table opts
 -- @tparam string opts.base_url vendor base URL (http or https)
@@ -127,6 +328,19 @@ local escape = _M.escape
 -- @tparam[opt=10] number opts.connect_timeout connection set-up time, seconds
 -- @tparam[opt] string opts.cafile PEM CA bundle for TLS verification
 -- @tparam string opts.vendor vendor name used in error messages
+-- @tparam[opt] function opts.trace called with an event table before and after each request (see
+--   `perform`): credentials are redacted in it; for `--verbose` output and debugging
+-- @param[opt] opts.retry retry policy: false (a single attempt), true or nil (the defaults), or a table
+--   laid over the defaults: `attempts` (integer, attempts in all, default 3), `base` (seconds, default
+--   0.5) and `cap` (seconds, default 20) of the backoff (before retry n, n = 1, 2, ..., a pause drawn
+--   uniformly from [0, min(cap, base * 2^(n-1))): full jitter), `retry_after_cap` (seconds, default 60:
+--   a `Retry-After` up to it is waited for exactly, a longer one ends the retries), `random` (function
+--   returning a number in [0, 1), default `math.random`) and `sleep` (function(seconds), default
+--   `convai.http.sleep`), the last two for tests. What is retried: see `send`
+-- @param[opt] opts.follow_redirects false or nil (the default: a 3xx is an `http` error), true (follow
+--   at most 5) or an integer (follow at most that many). Credential headers are never sent to another
+--   scheme, host or port; a POST is not followed on 301 or 302 (it would become a GET), is followed as
+--   a GET on 303 and as a POST on 307 and 308
 -- @treturn table|nil transport, or nil and an `invalid_argument` error
 function _M.new(opts)
   local base_url, err = _M.check_base_url(opts.base_url, opts.base_url_name or "base_url")
@@ -139,6 +353,14 @@ function _M.new(opts)
   if opts.cafile ~= nil and type(opts.cafile) ~= "string" then
     return _M.invalid("cafile must be a path to a PEM file")
   end
+  if opts.trace ~= nil and type(opts.trace) ~= "function" then
+    return _M.invalid("trace must be a function (called with each request and response event)")
+  end
+  local retry, follow_redirects
+  retry, err = check_retry(opts.retry)
+  if retry == nil then return nil, err end
+  follow_redirects, err = check_redirects(opts.follow_redirects)
+  if not follow_redirects then return nil, err end
   local session
   session, err = _M.session_factory {
     timeout = timeout, connect_timeout = connect_timeout, cafile = opts.cafile,
@@ -150,6 +372,9 @@ function _M.new(opts)
     timeout = timeout,
     connect_timeout = connect_timeout,
     cafile = opts.cafile,
+    trace = opts.trace,
+    retry = retry,
+    follow_redirects = follow_redirects,
     session = session,
   }, mt)
   secrets[self] = opts.auth
@@ -206,37 +431,166 @@ function _M.response_error(resp, vendor)
   return core.error(kind, message, { status = status, body = body, retry_after = retry_after })
 end
 
+-- ------------------------------------------------------------------------ following redirects
+
+local URL_PARTS = "^(%a[%w+.-]*)://([^/?#]*)([^?#]*)(.*)$"
+
+--- Scheme, host and port of a URL as one string (`"http://example.com:80"`), nil when it has none.
+-- Two URLs are on the same host when their origins are equal.
+local function origin(url)
+  local scheme, authority = url:match("^(%a[%w+.-]*)://([^/?#]*)")
+  if not scheme then return nil end
+  scheme = scheme:lower()
+  authority = authority:gsub("^.*@", "")
+  local host, rest = authority:match("^(%b[])(.*)$")
+  if not host then host, rest = authority:match("^([^:]*)(.*)$") end
+  local port = rest:match("^:(%d+)$")
+  if port then
+    port = tonumber(port)
+  elseif rest == "" or rest == ":" then
+    port = scheme == "https" and 443 or 80
+  else
+    return nil
+  end
+  return format("%s://%s:%d", scheme, host:lower(), port)
+end
+
+--- Resolve a Location (absolute, scheme-relative, absolute-path or relative) against the URL asked.
+-- @treturn string|nil the http(s) URL to follow, or nil when the Location is not one (or has
+--   `user:password@`, a backslash, a space or a control character)
+local function resolve(base, ref)
+  ref = ref:gsub("#.*$", "")
+  local url
+  if ref:match("^%a[%w+.-]*:") then
+    url = ref
+  else
+    local scheme, authority, path, query = base:match(URL_PARTS)
+    if ref:sub(1, 2) == "//" then
+      url = scheme .. ":" .. ref
+    elseif ref:sub(1, 1) == "/" then
+      url = scheme .. "://" .. authority .. ref
+    elseif ref == "" then
+      url = scheme .. "://" .. authority .. path .. query
+    elseif ref:sub(1, 1) == "?" then
+      url = scheme .. "://" .. authority .. path .. ref
+    else
+      url = scheme .. "://" .. authority .. (path:match("^(.*/)") or "/") .. ref
+    end
+  end
+  local scheme, authority, path, query = url:match(URL_PARTS)
+  -- no space, control character or backslash (URL parsers disagree on it), no user:password@
+  if not scheme or authority == "" or authority:find("@", 1, true) or url:find("[%s%c\\]") then
+    return nil
+  end
+  scheme = scheme:lower()
+  if scheme ~= "http" and scheme ~= "https" then return nil end
+  -- libcurl removes "." and ".." segments from the path (RFC 3986 §5.2.4) itself
+  return scheme .. "://" .. authority .. (path == "" and "/" or path) .. query
+end
+
+--- One attempt: the request, and the redirects it is allowed to follow.
+-- Credentials go only to the base URL's host: after a hop to another scheme, host or port none of the
+-- transport's credential headers is sent again, for the rest of the chain.
+-- @treturn table|nil the 2xx response, or nil and a `convai.error` (a 3xx not followed is kind `http`,
+--   with `location`)
+local function fetch(self, method, url, body)
+  local max, hops, from, credentials = self.follow_redirects or 0, 0, origin(url), true
+  while true do
+    local headers = { ["Accept"] = "application/json" }
+    if credentials then
+      for k, v in pairs(secrets[self]) do headers[k] = v end
+    end
+    if body then headers["Content-Type"] = "application/json" end
+    local resp, err = perform(self, { method = method, url = url, headers = headers, body = body })
+    if not resp then
+      err.message = self.vendor .. ": " .. err.message
+      return nil, err
+    end
+    local status = resp.status
+    if status >= 200 and status <= 299 then return resp end
+    err = _M.response_error(resp, self.vendor)
+    if hops > 0 then
+      err.redirects = hops
+      if not credentials then
+        err.message = format("%s (after a redirect to another host, %s, which was not sent the "
+          .. "credentials)", err.message, origin(url) or "?")
+      end
+    end
+    if not REDIRECT_STATUS[status] then return nil, err end
+    local location = resp.headers.location
+    err.location = location
+    local target, why
+    if max == 0 then
+      why = "redirects are not followed (see the follow_redirects option)"
+    elseif not location then
+      why = "no Location header"
+    elseif hops >= max then
+      why = format("already followed %d (follow_redirects = %d)", hops, max)
+    elseif (status == 301 or status == 302) and not QUERY_METHODS[method] then
+      why = format("a %d would turn the %s into a GET; not followed (the server must answer 307 or "
+        .. "308 to keep a %s)", status, method, method)
+    else
+      target = resolve(url, location)
+      if not target then why = "Location is not an http:// or https:// URL (or has user:password@)" end
+    end
+    if why then
+      local shown = location and (#location > 200 and location:sub(1, 200) .. "..." or location)
+      err.message = format("%s (redirect%s: %s)", err.message, shown and " to " .. shown or "", why)
+      return nil, err
+    end
+    if status == 303 and method ~= "HEAD" then method, body = "GET", nil end
+    if origin(target) ~= from then credentials = false end
+    hops, url = hops + 1, target
+  end
+end
+
 --- Send a request and return the response, or an error for a transport failure or a non-2xx status.
+-- Follows the transport's retry policy (see `new`): a query (GET, HEAD) is retried after a network
+-- error, a timeout, a failed TLS handshake, 500, 502, 503, 504 or 429; any other method only after 429
+-- or a connection that failed before any byte of the request was sent (`err.request_sent == false`).
+-- Redirects are followed only when the transport has `follow_redirects`.
 -- @tparam string method "GET", "POST", ...
 -- @tparam string path path below the base URL, already escaped, starting with "/"
 -- @tparam[opt] string query from `convai.http.query`
 -- @tparam[opt] string body request body (JSON)
--- @treturn table|nil `{status, headers, body}`, or nil and a `convai.error`
-function mt:send(method, path, query, body)
-  local headers = { ["Accept"] = "application/json" }
-  for k, v in pairs(secrets[self]) do headers[k] = v end
-  if body then headers["Content-Type"] = "application/json" end
-  local resp, err = perform(self, {
-    method = method,
-    url = self.base_url .. path .. (query or ""),
-    headers = headers,
-    body = body,
-  })
-  if not resp then
-    err.message = self.vendor .. ": " .. err.message
-    return nil, err
+-- @tparam[opt] table opts `{retry = false | table}`: this call's retry options, laid over the
+--   transport's (false: a single attempt)
+-- @treturn table|nil `{status, headers, body}`, or nil and a `convai.error` with `attempts` (integer,
+--   attempts made) and, when it stopped a retry, `retry`: `"exhausted"` (every attempt failed),
+--   `"unsafe"` (not retried: the request may have reached the vendor) or `"retry_after_cap"` (the
+--   vendor asked for a longer wait than `retry_after_cap`; `retry_after` says how long); the message
+--   says the same
+function mt:send(method, path, query, body, opts)
+  local policy = self.retry
+  if opts ~= nil then
+    if type(opts) ~= "table" then return _M.invalid("send options must be a table {retry = ...}") end
+    local err
+    policy, err = check_retry(opts.retry, policy)
+    if policy == nil then return nil, err end
   end
-  if resp.status < 200 or resp.status > 299 then
-    return nil, _M.response_error(resp, self.vendor)
+  local url = self.base_url .. path .. (query or "")
+  local attempt = 0
+  while true do
+    attempt = attempt + 1
+    local resp, err = fetch(self, method, url, body)
+    if resp then return resp end
+    local wait, why, note
+    if policy then wait, why, note = next_wait(policy, method, err, attempt, self.vendor) end
+    if not wait then
+      err.attempts, err.retry = attempt, why
+      if note then err.message = format("%s (%s)", err.message, note) end
+      return nil, err
+    end
+    if policy.sleep then policy.sleep(wait) else _M.sleep(wait) end
   end
-  return resp
 end
 
 --- Send a request and decode the JSON body of a 2xx answer.
+-- Arguments as `send`.
 -- @treturn any|nil decoded body (integers as integers, `null` as nil), or nil and a `convai.error`
 -- @treturn table the raw response
-function mt:json(method, path, query, body)
-  local resp, err = self:send(method, path, query, body)
+function mt:json(method, path, query, body, opts)
+  local resp, err = self:send(method, path, query, body, opts)
   if not resp then return nil, err end
   local value, derr = core.json_decode(resp.body)
   if value == nil then
@@ -244,6 +598,21 @@ function mt:json(method, path, query, body)
       { status = resp.status, body = resp.body })
   end
   return value, resp
+end
+
+--- A transport that shares this one's connection and credentials, with other retry options.
+-- @param retry false (no retries), true (the defaults) or a table of options laid over this
+--   transport's (see `new`)
+-- @treturn table|nil the transport (closing either closes the shared connection), or nil and an
+--   `invalid_argument` error
+function mt:with_retry(retry)
+  local policy, err = check_retry(retry, self.retry)
+  if policy == nil then return nil, err end
+  local t = {}
+  for k, v in pairs(self) do t[k] = v end
+  t.retry = policy
+  secrets[t] = secrets[self]
+  return setmetatable(t, mt)
 end
 
 --- Close the transport's connection. Idempotent.
@@ -255,11 +624,40 @@ mt.__tostring = function(self)
   return format("convai.http{%s}", self.base_url)
 end
 
---- Give a client metatable `close` (idempotent), `__close` and a `__tostring` that shows the base URL
--- and never the credential. Called once per client module, when it loads.
+--- Run many calls of a client's methods concurrently: `client:batch(calls, opts)`, on every client
+-- (`convai.voicebot`, `convai.avaamo`, `convai.vonage`). Each call is run as a task of a `convai.batch`
+-- scheduler, so its requests overlap with the others' on one libcurl multi handle (at most
+-- `opts.concurrency` in flight, over kept-alive connections), with the client's timeouts and `cafile`;
+-- each call behaves as if made alone (same checks, same results and errors, retries and their waits
+-- included), and a failing call does not affect the others.
+-- @function client:batch
+-- @tparam table calls an array of `{"method_name", arg1, ...}`: a request method of the client and its
+--   arguments, e.g. `{"usage", {agent_id = 7, from_date = "01/04/2020", to_date = "07/04/2020"}}`
+-- @tparam[opt] table opts `concurrency` (most requests in flight, default 16) and the other options of
+--   `convai.batch.new`
+-- @treturn[1] table an array in the order of `calls`: for each `{value = the method's first return, err =
+--   convai.error or nil}`. An entry that is not a table naming a request method of the client (`close`,
+--   `batch` and names starting with `_` are not) gets `err` of kind `invalid_argument`, and is not run;
+--   a call that raises (a wrong argument type) gets `err` of kind `invalid_argument` with the message
+-- @treturn[2] nil
+-- @treturn[2] convai.error kind `invalid_argument`: `calls` is not a table, or a bad option (nothing is
+--   run)
+-- @usage local out = client:batch({
+--   { "usage", { agent_id = 7, from_date = "01/04/2020", to_date = "07/04/2020" } },
+--   { "usage", { agent_id = 8, from_date = "01/04/2020", to_date = "07/04/2020" } },
+-- }, { concurrency = 16 })
+-- for i, r in ipairs(out) do print(i, r.value and r.value.aggregate_stats.session_count, r.err) end
+local function client_batch(self, calls, opts)
+  return require("convai.batch").client_batch(self, calls, opts)
+end
+
+--- Give a client metatable `close` (idempotent), `__close`, `batch` (see `client:batch`) and a
+-- `__tostring` that shows the base URL and never the credential. Called once per client module, when
+-- it loads.
 -- @tparam table client_mt the client's metatable (its methods)
 -- @tparam table spec the client's spec (see `client`)
 function _M.client_methods(client_mt, spec)
+  client_mt.batch = client_batch
   client_mt.close = function(self) self.http:close() end
   client_mt.__close = client_mt.close
   client_mt.__tostring = function(self)
@@ -271,7 +669,8 @@ end
 -- @tparam table client_mt the client's metatable (set up by `client_methods`)
 -- @tparam table spec `{vendor, name (e.g. "convai.voicebot"), secret (option name), env (variable
 --   that usually holds it), auth = function(secret) -> headers, base_url_name}`
--- @tparam table opts the user's options (timeout, connect_timeout, cafile, the secret)
+-- @tparam table opts the user's options (timeout, connect_timeout, cafile, trace, retry,
+--   follow_redirects, the secret)
 -- @tparam string base_url the base URL to use (already defaulted by the caller)
 -- @treturn table|nil the client `{http = transport}`, or nil and an `invalid_argument` error
 function _M.client(client_mt, spec, opts, base_url)
@@ -286,6 +685,9 @@ function _M.client(client_mt, spec, opts, base_url)
     timeout = opts.timeout,
     connect_timeout = opts.connect_timeout,
     cafile = opts.cafile,
+    trace = opts.trace,
+    retry = opts.retry,
+    follow_redirects = opts.follow_redirects,
   }
   if not transport then return nil, err end
   return setmetatable({ http = transport }, client_mt)
@@ -337,6 +739,13 @@ function _M.sorted_keys(t)
   for k in pairs(t) do keys[#keys + 1] = k end
   sort(keys, function(a, b) return tostring(a) < tostring(b) end)
   return keys
+end
+
+-- Inside nginx (ngx_lua, OpenResty) requests go through nginx's cosockets and pauses through ngx.sleep,
+-- so that no convai call blocks the worker's event loop; the API stays the same (see convai.ngx.session).
+local ngx_lua = rawget(_G, "ngx")
+if type(ngx_lua) == "table" and type(ngx_lua.config) == "table" and ngx_lua.config.ngx_lua_version then
+  require("convai.ngx.session").install(_M)
 end
 
 return _M

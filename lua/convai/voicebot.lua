@@ -1,13 +1,19 @@
---- convai.voicebot: client for the voicebot.studio Client API (WhatsApp agent usage).
+--- convai.voicebot: client for the voicebot.studio Client API (WhatsApp agent usage, send-template).
 --
 -- Vendor document: "Get Agent Usage", `GET /whatsapp/agent-usage` (seeds/voicebot-whatsapp-agent-usage.md),
--- with API-NOTES §1: Bearer auth, a per-customer base URL, bodies wrapped in `{"data": ...}`.
+-- with API-NOTES §1: Bearer auth, a per-customer base URL, bodies wrapped in `{"data": ...}`, and the
+-- same API's `POST /whatsapp/send-template` (`phone_number` E.164 digits without "+", as the vendor's
+-- example; `template_components` the WhatsApp components array, `[]` when the template has none;
+-- `agent_id` an integer or null).
 --
 -- @module convai.voicebot
+local core = require "convai.core"
+local cjson = require "cjson.safe"
 local http = require "convai.http"
 local config = require "convai.config"
+local whatsapp = require "convai.whatsapp"
 
-local type, format = type, string.format
+local type, pairs, tostring, format, find = type, pairs, tostring, string.format, string.find
 
 local VENDOR = "voicebot.studio"
 local SPEC = {
@@ -29,6 +35,17 @@ http.client_methods(mt, SPEC)
 -- @tparam[opt=30] number opts.timeout total time per request, seconds
 -- @tparam[opt=10] number opts.connect_timeout connection set-up time, seconds
 -- @tparam[opt] string opts.cafile PEM CA bundle used to verify the server
+-- @tparam[opt] function opts.trace called with an event table before and after each request
+--   (`{phase = "request", method, url, headers, body_bytes}`, `{phase = "response", method, url, status,
+--   elapsed_ms, error}`), credential headers shown as `"<redacted>"`; what `convai --verbose` prints
+-- @tparam[opt] table|boolean opts.retry retry policy (README "Retries"): nil or true for the defaults,
+--   false for a single attempt, or a table `{attempts = 3, base = 0.5, cap = 20, retry_after_cap = 60}`
+--   (attempts in all; seconds) laid over the defaults (also `random` and `sleep`, for tests). A query
+--   is retried after a network error, a timeout, 429 or 500/502/503/504, after a pause of
+--   `random(0, min(cap, base * 2^n))`, or exactly `Retry-After` when it is at most `retry_after_cap`
+-- @tparam[opt=false] boolean|integer opts.follow_redirects false: a 3xx is an `http` error; true: follow
+--   at most 5 redirects; an integer: at most that many. Credential headers never go to another scheme,
+--   host or port
 -- @treturn convai.voicebot|nil the client, or nil and an error of kind `invalid_argument`
 function _M.new(opts)
   if type(opts) ~= "table" then return http.invalid("voicebot.new expects an options table") end
@@ -57,7 +74,7 @@ function mt:whatsapp_usage(agent_id)
   if agent_id ~= nil then
     local id = http.positive_integer(agent_id)
     if not id then
-      return http.invalid(format("agent_id must be a positive integer, got %s", tostring(agent_id)))
+      return http.invalid(format("agent_id must be a positive integer, got %s", http.quote(agent_id)))
     end
     query = http.query { { "agent_id", id } }
   end
@@ -78,6 +95,89 @@ function mt:whatsapp_usage(agent_id)
     limit_exhausted = bi.limit_exhausted,
     remaining = limit > usage and limit - usage or 0,
   }
+end
+
+local SEND_FIELDS = "phone_number, customer_name, template_name, template_components, agent_id"
+
+--- Check the fields of a send-template request and build its body (nothing is sent).
+-- @tparam table t see `send_template`
+-- @treturn table|nil the body `{phone_number, customer_name, template_name, template_components,
+--   agent_id}` (`agent_id` is `cjson.null` when not given, `template_components` a JSON array)
+-- @treturn[2] convai.error kind `invalid_argument`
+function _M.send_template_body(t)
+  if type(t) ~= "table" then return http.invalid("send_template expects a table of fields") end
+  local body = {}
+  local err
+  body.phone_number, err = whatsapp.phone(t.phone_number, "phone_number")
+  if not body.phone_number then return nil, err end
+  local name = t.customer_name
+  if type(name) ~= "string" or not find(name, "%S") then
+    return http.invalid("customer_name is required (the recipient's name, a non-empty string)")
+  end
+  if find(name, "%c") then
+    return http.invalid("customer_name must not contain line breaks or control characters")
+  end
+  body.customer_name = name
+  body.template_name, err = whatsapp.template_name(t.template_name, "template_name")
+  if not body.template_name then return nil, err end
+  if t.template_components == nil then
+    body.template_components = core.array {}
+  else
+    body.template_components, err = whatsapp.components(t.template_components, "template_components")
+    if not body.template_components then return nil, err end
+  end
+  if t.agent_id == nil then
+    body.agent_id = cjson.null
+  else
+    body.agent_id = http.positive_integer(t.agent_id)
+    if not body.agent_id then
+      return http.invalid(format("agent_id must be a positive integer (or nil for the first WhatsApp "
+        .. "agent), got %s", tostring(t.agent_id)))
+    end
+  end
+  for k in pairs(t) do
+    if body[k] == nil then
+      return http.invalid(format("unknown field %s (the fields are %s)", tostring(k), SEND_FIELDS))
+    end
+  end
+  return body
+end
+
+--- Send an approved WhatsApp template to one recipient, opening a business-initiated conversation.
+-- `POST {base_url}/whatsapp/send-template` with `{phone_number, customer_name, template_name,
+-- template_components, agent_id}` (API-NOTES §1). Every field is checked before anything is sent. Not
+-- retried: a retry could message a person twice. The conversation counts against the agent's
+-- business-initiated limit (`whatsapp_usage`).
+-- @tparam table t
+-- @tparam string t.phone_number the recipient, human input accepted (`"+44 7700 900123"`); sent as
+--   E.164 digits without "+", as in the vendor's example
+-- @tparam string t.customer_name the recipient's name
+-- @tparam string t.template_name the approved template name (lowercase letters, digits, `_`)
+-- @tparam[opt] table t.template_components the WhatsApp components array, or the shorthand
+--   `{header = {"v1"}, body = {"v2"}}` (header text at most 60 characters, body text 1,024); `[]` is
+--   sent when not given
+-- @tparam[opt] integer t.agent_id the WhatsApp agent; without it `null` is sent and the vendor uses the
+--   first WhatsApp agent
+-- @treturn table|nil `{status = integer, body = decoded JSON or raw text, message = table|nil}`, where
+--   `message` is the `data` object (the vendor's Message) when the body has one
+-- @treturn[2] nil
+-- @treturn[2] convai.error kind `invalid_argument` (nothing sent), `auth` (401/403), `not_found` (404,
+--   no such agent), `unprocessable` (400/422: fields refused, or the business-initiated limit reached;
+--   `body` holds the vendor's answer), `rate_limited` (429), `server`, `http`, `timeout`, `network`,
+--   `tls`, `too_large`
+function mt:send_template(t)
+  local body, err = _M.send_template_body(t)
+  if not body then return nil, err end
+  local json
+  json, err = core.json_encode(body)
+  if not json then return nil, core.error("invalid_argument", "cannot encode the request: " .. err) end
+  local resp
+  resp, err = self.http:send("POST", "/whatsapp/send-template", nil, json)
+  if not resp then return nil, err end
+  local decoded = core.json_decode(resp.body)
+  if decoded == nil then decoded = resp.body end
+  local message = type(decoded) == "table" and type(decoded.data) == "table" and decoded.data or nil
+  return { status = resp.status, body = decoded, message = message }
 end
 
 return _M

@@ -1,19 +1,24 @@
---- convai.vonage: client for Vonage AI Studio outbound triggers.
+--- convai.vonage: client for Vonage AI Studio outbound triggers: WhatsApp, SMS and voice.
 --
 -- Vendor document: "Triggering an outbound WhatsApp virtual agent", `POST /messaging/conversation`
 -- (seeds/vonage-ai-studio-outbound-whatsapp.md), with API-NOTES §3: `X-Vgai-Key` auth, EU/US hosts,
 -- mandatory namespace, template, locale, to, agent_id, channel and status_url, numbers sent as digits
 -- only (country code first, no "+" or "00"), header text parameters up to 60 characters and body text
--- parameters up to 1,024. The vendor allows 1 session per second per agent (3 or 5 when raised) and
--- answers 429 beyond it; this client sends one request per call and leaves pacing to its caller.
+-- parameters up to 1,024. SMS uses the same endpoint with `channel = "sms"` (to, agent_id, status_url,
+-- session_parameters); voice is `POST /telephony/make-call` (agent_id, to, optional status_url and
+-- session_parameters). The vendor allows 1 session per second per agent (3 or 5 when raised), shared
+-- by every channel, and answers 429 beyond it; this client sends one request per call and leaves
+-- pacing to its caller. The `*_body` functions check a request without sending it (a campaign checks
+-- every recipient before the first send).
 --
 -- @module convai.vonage
 local core = require "convai.core"
 local http = require "convai.http"
 local config = require "convai.config"
+local whatsapp = require "convai.whatsapp"
 
 local type, pairs, ipairs, tostring = type, pairs, ipairs, tostring
-local format, gsub, find = string.format, string.gsub, string.find
+local format, find = string.format, string.find
 local array = core.array
 
 local VENDOR = "Vonage AI Studio"
@@ -28,8 +33,8 @@ local _M = {
     eu = "https://studio-api-eu.ai.vonage.com",
     us = "https://studio-api-us.ai.vonage.com",
   },
-  --- WhatsApp text parameter limits (characters), per component type.
-  TEXT_LIMITS = { header = 60, body = 1024 },
+  --- WhatsApp text parameter limits (characters), per component type (`convai.whatsapp.TEXT_LIMITS`).
+  TEXT_LIMITS = whatsapp.TEXT_LIMITS,
 }
 
 local mt = {}
@@ -48,6 +53,18 @@ end
 -- @tparam[opt=30] number opts.timeout total time per request, seconds
 -- @tparam[opt=10] number opts.connect_timeout connection set-up time, seconds
 -- @tparam[opt] string opts.cafile PEM CA bundle used to verify the server
+-- @tparam[opt] function opts.trace called with an event table before and after each request
+--   (`{phase = "request", method, url, headers, body_bytes}`, `{phase = "response", method, url, status,
+--   elapsed_ms, error}`), credential headers shown as `"<redacted>"`; what `convai --verbose` prints
+-- @tparam[opt] table|boolean opts.retry retry policy (README "Retries"): nil or true for the defaults,
+--   false for a single attempt, or a table `{attempts = 3, base = 0.5, cap = 20, retry_after_cap = 60}`
+--   (attempts in all; seconds) laid over the defaults (also `random` and `sleep`, for tests). A trigger
+--   is retried only after 429 (waiting `Retry-After` when it is at most `retry_after_cap`, else
+--   `random(0, min(cap, base * 2^n))`) or when the connection failed before any byte of it was sent;
+--   never when it may have reached Vonage (the error says so: `err.retry == "unsafe"`)
+-- @tparam[opt=false] boolean|integer opts.follow_redirects false: a 3xx is an `http` error; true: follow
+--   at most 5 redirects; an integer: at most that many. The key never goes to another scheme, host or
+--   port; a POST is not followed on 301/302
 -- @treturn convai.vonage|nil the client, or nil and an error of kind `invalid_argument`
 function _M.new(opts)
   if type(opts) ~= "table" then return http.invalid("vonage.new expects an options table") end
@@ -59,7 +76,7 @@ function _M.new(opts)
     end
     base_url = _M.REGIONS[opts.region]
     if not base_url then
-      return invalid("region must be \"eu\" or \"us\", got %q", tostring(opts.region))
+      return invalid("region must be \"eu\" or \"us\", got %s", http.quote(opts.region))
     end
   end
   return http.client(mt, SPEC, opts, base_url)
@@ -72,115 +89,12 @@ function _M.from_env(opts)
   return _M.new(http.env_options(config.vonage, opts))
 end
 
---- Number of UTF-8 characters in a string (works on LuaJIT, which has no `utf8` library).
-local function chars(s)
-  local _, n = gsub(s, "[^\128-\191]", "")
-  return n
-end
-
-local function text_param(text, where, limit)
-  if type(text) == "number" then text = tostring(text) end
-  if type(text) ~= "string" or text == "" then
-    return invalid("%s must be a non-empty string", where)
-  end
-  if find(text, "[\r\n\t%z]") then
-    return invalid("%s must not contain line breaks or tabs (WhatsApp rejects them in parameters)", where)
-  end
-  if limit and chars(text) > limit then
-    return invalid("%s is %d characters long; WhatsApp allows at most %d in a %s parameter",
-      where, chars(text), limit, where:match("^components%.(%a+)") or "template")
-  end
-  return text
-end
-
-local PARAM_TYPES = {
-  text = true, currency = true, date_time = true, image = true, document = true, video = true,
-  payload = true,
-}
-
---- Check and copy a raw WhatsApp components array.
-local function raw_components(list)
-  local out = array {}
-  for i = 1, #list do
-    local c = list[i]
-    local where = format("components[%d]", i)
-    if type(c) ~= "table" then return invalid("%s must be a table {type=, parameters=}", where) end
-    if c.type ~= "header" and c.type ~= "body" and c.type ~= "button" then
-      return invalid("%s.type must be \"header\", \"body\" or \"button\", got %s", where, tostring(c.type))
-    end
-    local copy = {}
-    for k, v in pairs(c) do copy[k] = v end
-    if c.type == "button" then
-      if c.sub_type ~= "quick_reply" and c.sub_type ~= "url" then
-        return invalid("%s.sub_type must be \"quick_reply\" or \"url\"", where)
-      end
-      local index = tonumber(c.index)
-      if not index or index < 0 or index > 9 or index % 1 ~= 0 then
-        return invalid("%s.index must be an integer from 0 to 9", where)
-      end
-      copy.index = tostring(math.floor(index))
-    end
-    local params = c.parameters
-    if params ~= nil then
-      if type(params) ~= "table" then return invalid("%s.parameters must be an array", where) end
-      copy.parameters = array {}
-      for j = 1, #params do
-        local p = params[j]
-        local pwhere = format("%s.parameters[%d]", where, j)
-        if type(p) ~= "table" or not PARAM_TYPES[p.type] then
-          return invalid("%s must be a table with type text, currency, date_time, image, document, "
-            .. "video or payload", pwhere)
-        end
-        local pcopy = {}
-        for k, v in pairs(p) do pcopy[k] = v end
-        if p.type == "text" then
-          local text, err = text_param(p.text, format("components.%s text %s", c.type, pwhere),
-            _M.TEXT_LIMITS[c.type])
-          if not text then return nil, err end
-          pcopy.text = text
-        end
-        copy.parameters[j] = pcopy
-      end
-    end
-    out[i] = copy
-  end
-  return out
-end
-
---- Build the components array from the shorthand `{header = {"v1"}, body = {"v2", "v3"}}`.
-local function shorthand_components(t)
-  for k in pairs(t) do
-    if k ~= "header" and k ~= "body" then
-      return invalid("components shorthand takes only header= and body= lists, got %s=; "
-        .. "pass the raw WhatsApp components array for buttons or media", tostring(k))
-    end
-  end
-  local out = array {}
-  for _, kind in ipairs { "header", "body" } do
-    local values = t[kind]
-    if values ~= nil then
-      if type(values) ~= "table" then return invalid("components.%s must be a list of strings", kind) end
-      local params = array {}
-      for i = 1, #values do
-        local text, err = text_param(values[i], format("components.%s[%d]", kind, i), _M.TEXT_LIMITS[kind])
-        if not text then return nil, err end
-        params[i] = { type = "text", text = text }
-      end
-      if #params > 0 then out[#out + 1] = { type = kind, parameters = params } end
-    end
-  end
-  return out
-end
-
---- Check `components`: the raw WhatsApp array, or the shorthand `{header = {...}, body = {...}}`.
+--- Check `components`: the raw WhatsApp array, or the shorthand `{header = {...}, body = {...}}`
+-- (`convai.whatsapp.components`).
 -- @param components
--- @treturn table|nil the array to send (marked as a JSON array), or nil and an error
+-- @treturn table|nil the array to send (marked as a JSON array), or nil and an `invalid_argument` error
 function _M.components(components)
-  if type(components) ~= "table" then
-    return http.invalid("components must be the WhatsApp components array or {header={...}, body={...}}")
-  end
-  if components[1] ~= nil or next(components) == nil then return raw_components(components) end
-  return shorthand_components(components)
+  return whatsapp.components(components, "components")
 end
 
 --- Check `session_parameters`: an array of `{name=, value=}` or a map `{name = value}`.
@@ -217,6 +131,61 @@ local function required_string(v, name, hint)
   return v
 end
 
+local function agent_id(v)
+  local id, err = required_string(v, "agent_id", "the AI Studio agent ID")
+  if not id then return nil, err end
+  if not id:match("^[%w_%-]+$") then
+    return invalid("agent_id must contain only letters, digits, '-' and '_'")
+  end
+  return id
+end
+
+local function status_url(v, optional)
+  if v == nil and optional then return nil end
+  if type(v) ~= "string" or v == "" then
+    return invalid("status_url is required (the URL that receives message statuses)")
+  end
+  if not v:match("^https?://[^/%s%c]+") or find(v, "[%s%c]") then
+    return invalid("status_url must be an http:// or https:// URL without spaces")
+  end
+  return v
+end
+
+-- Refuse a key of `t` that is not one of `fields` (a ", "-separated list, also used in the message).
+-- `channel` may be given when it is the one the call sends.
+local function no_unknown(t, body, fields)
+  for k in pairs(t) do
+    local known = type(k) == "string" and find(", " .. fields .. ", ", ", " .. k .. ", ", 1, true)
+    if k == "channel" and body.channel then
+      if t.channel ~= body.channel then
+        return invalid("channel is %s here, got %s (trigger_whatsapp sends whatsapp, trigger_sms sms, "
+          .. "make_call a voice call)", body.channel, tostring(t.channel))
+      end
+    elseif not known then
+      return invalid("unknown field %s (the fields are %s)", tostring(k), fields)
+    end
+  end
+  return true
+end
+
+-- The fields every channel shares: agent_id, to, status_url, session_parameters.
+local function common_fields(t, body, status_url_optional)
+  local err
+  body.agent_id, err = agent_id(t.agent_id)
+  if not body.agent_id then return nil, err end
+  body.to, err = whatsapp.phone(t.to, "to")
+  if not body.to then return nil, err end
+  if t.status_url ~= nil or not status_url_optional then
+    body.status_url, err = status_url(t.status_url)
+    if not body.status_url then return nil, err end
+  end
+  if t.session_parameters ~= nil then
+    body.session_parameters, err = _M.session_parameters(t.session_parameters)
+    if not body.session_parameters then return nil, err end
+  end
+  return body
+end
+
 --- Check the fields of a WhatsApp trigger and build the request body (nothing is sent).
 -- @tparam table t see `trigger_whatsapp`
 -- @treturn table|nil the body table, or nil and an `invalid_argument` error
@@ -224,54 +193,70 @@ function _M.whatsapp_body(t)
   if type(t) ~= "table" then return http.invalid("trigger_whatsapp expects a table of fields") end
   local body = { channel = "whatsapp" }
   local err
-  body.agent_id, err = required_string(t.agent_id, "agent_id", "the AI Studio agent ID")
+  body.agent_id, err = agent_id(t.agent_id)
   if not body.agent_id then return nil, err end
-  if not body.agent_id:match("^[%w_%-]+$") then
-    return invalid("agent_id must contain only letters, digits, '-' and '_'")
-  end
   body.namespace, err = required_string(t.namespace, "namespace", "the WhatsApp template namespace")
   if not body.namespace then return nil, err end
   body.template, err = required_string(t.template, "template", "the approved WhatsApp template name")
   if not body.template then return nil, err end
-  if not body.template:match("^[%l%d_]+$") then
-    return invalid("template %q is not a WhatsApp template name (lowercase letters, digits and _ only)",
-      body.template)
-  end
+  body.template, err = whatsapp.template_name(body.template, "template")
+  if not body.template then return nil, err end
   body.locale, err = required_string(t.locale, "locale", "the template language, e.g. en or en_US")
   if not body.locale then return nil, err end
   if not (body.locale:match("^%l%l%l?$") or body.locale:match("^%l%l%l?_%u%u$")) then
     return invalid("locale %q is not a WhatsApp language code (e.g. en, en_US, pt_BR)", body.locale)
   end
-  if t.to == nil or t.to == "" then return invalid("to is required (the recipient's phone number)") end
-  if type(t.to) ~= "string" and type(t.to) ~= "number" then
-    return invalid("to must be a phone number string, e.g. \"+44 7700 900123\"")
-  end
-  local to, msg = core.normalize_phone(tostring(t.to))
-  if not to then return invalid("to: %s", msg) end
-  body.to = to
-  local status_url = t.status_url
-  if type(status_url) ~= "string" or status_url == "" then
-    return invalid("status_url is required (the URL that receives message statuses)")
-  end
-  if not status_url:match("^https?://[^/%s%c]+") or find(status_url, "[%s%c]") then
-    return invalid("status_url must be an http:// or https:// URL without spaces")
-  end
-  body.status_url = status_url
+  local ok
+  ok, err = common_fields(t, body, false)
+  if not ok then return nil, err end
   if t.components ~= nil then
     body.components, err = _M.components(t.components)
     if not body.components then return nil, err end
   end
-  if t.session_parameters ~= nil then
-    body.session_parameters, err = _M.session_parameters(t.session_parameters)
-    if not body.session_parameters then return nil, err end
-  end
-  for k in pairs(t) do
-    if body[k] == nil and k ~= "components" and k ~= "session_parameters" then
-      return invalid("unknown field %s (the fields are agent_id, namespace, template, locale, to, "
-        .. "status_url, components, session_parameters)", tostring(k))
-    end
-  end
+  ok, err = no_unknown(t, body,
+    "agent_id, namespace, template, locale, to, status_url, components, session_parameters")
+  if not ok then return nil, err end
   return body
+end
+
+--- Check the fields of an SMS trigger and build the request body (nothing is sent).
+-- @tparam table t see `trigger_sms`
+-- @treturn table|nil the body table `{to, agent_id, channel = "sms", status_url, session_parameters?}`
+-- @treturn[2] convai.error kind `invalid_argument`
+function _M.sms_body(t)
+  if type(t) ~= "table" then return http.invalid("trigger_sms expects a table of fields") end
+  local body, err = common_fields(t, { channel = "sms" }, false)
+  if not body then return nil, err end
+  local ok
+  ok, err = no_unknown(t, body, "agent_id, to, status_url, session_parameters")
+  if not ok then return nil, err end
+  return body
+end
+
+--- Check the fields of an outbound call and build the request body (nothing is sent).
+-- @tparam table t see `make_call`
+-- @treturn table|nil the body table `{agent_id, to, status_url?, session_parameters?}`
+-- @treturn[2] convai.error kind `invalid_argument`
+function _M.call_body(t)
+  if type(t) ~= "table" then return http.invalid("make_call expects a table of fields") end
+  local body, err = common_fields(t, {}, true)
+  if not body then return nil, err end
+  local ok
+  ok, err = no_unknown(t, body, "agent_id, to, status_url, session_parameters")
+  if not ok then return nil, err end
+  return body
+end
+
+-- POST a checked body; `{status, body}` with the body decoded when it is JSON.
+local function post(self, path, body)
+  local json, err = core.json_encode(body)
+  if not json then return nil, core.error("invalid_argument", "cannot encode the request: " .. err) end
+  local resp
+  resp, err = self.http:send("POST", path, nil, json)
+  if not resp then return nil, err end
+  local decoded = core.json_decode(resp.body)
+  if decoded == nil then decoded = resp.body end
+  return { status = resp.status, body = decoded }
 end
 
 --- Trigger an outbound WhatsApp virtual-agent session from an approved template.
@@ -295,15 +280,49 @@ end
 function mt:trigger_whatsapp(t)
   local body, err = _M.whatsapp_body(t)
   if not body then return nil, err end
-  local json
-  json, err = core.json_encode(body)
-  if not json then return nil, core.error("invalid_argument", "cannot encode the request: " .. err) end
-  local resp
-  resp, err = self.http:send("POST", "/messaging/conversation", nil, json)
-  if not resp then return nil, err end
-  local decoded = core.json_decode(resp.body)
-  if decoded == nil then decoded = resp.body end
-  return { status = resp.status, body = decoded }
+  return post(self, "/messaging/conversation", body)
+end
+
+--- Trigger an outbound SMS virtual-agent session.
+-- `POST {base}/messaging/conversation` with `{to, agent_id, channel = "sms", status_url,
+-- session_parameters?}` (API-NOTES §3). Every field is checked before anything is sent. Shares the
+-- agent's sessions-per-second limit with WhatsApp and voice. Not retried: a retry could message a
+-- person twice.
+-- @tparam table t
+-- @tparam string t.agent_id the AI Studio agent ID
+-- @tparam string t.to the recipient, human input accepted; sent as digits only, country code first
+-- @tparam string t.status_url where AI Studio posts message statuses
+-- @tparam[opt] table t.session_parameters `{{name=, value=}, ...}` or `{name = value}`
+-- @treturn table|nil `{status = integer, body = decoded JSON or raw text}`
+-- @treturn[2] nil
+-- @treturn[2] convai.error kind `invalid_argument` (nothing sent), `auth`, `not_found`, `unprocessable`
+--   (400/422), `rate_limited` (429; `retry_after` when the vendor sent `Retry-After`), `server`, `http`,
+--   `timeout`, `network`, `tls`, `too_large`
+function mt:trigger_sms(t)
+  local body, err = _M.sms_body(t)
+  if not body then return nil, err end
+  return post(self, "/messaging/conversation", body)
+end
+
+--- Start an outbound voice virtual-agent call.
+-- `POST {base}/telephony/make-call` with `{agent_id, to, status_url?, session_parameters?}`, `to` the
+-- number with its country code and no special characters (API-NOTES §3). Every field is checked before
+-- anything is sent. Shares the agent's sessions-per-second limit with WhatsApp and SMS. Not retried: a
+-- retry could call a person twice.
+-- @tparam table t
+-- @tparam string t.agent_id the AI Studio agent ID
+-- @tparam string t.to the number to call, human input accepted; sent as digits only, country code first
+-- @tparam[opt] string t.status_url where AI Studio posts call statuses
+-- @tparam[opt] table t.session_parameters `{{name=, value=}, ...}` or `{name = value}`
+-- @treturn table|nil `{status = integer, body = decoded JSON or raw text}`
+-- @treturn[2] nil
+-- @treturn[2] convai.error kind `invalid_argument` (nothing sent), `auth`, `not_found`, `unprocessable`
+--   (400/422), `rate_limited` (429; `retry_after` when the vendor sent `Retry-After`), `server`, `http`,
+--   `timeout`, `network`, `tls`, `too_large`
+function mt:make_call(t)
+  local body, err = _M.call_body(t)
+  if not body then return nil, err end
+  return post(self, "/telephony/make-call", body)
 end
 
 return _M

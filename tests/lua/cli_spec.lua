@@ -158,8 +158,11 @@ describe("convai CLI", function()
       assert.same({}, helper.log())
     end)
 
-    it("exits 1 with rate_limited and HTTP 429 beyond the vendor's limit", function()
+    it("exits 1 with rate_limited and HTTP 429 when the vendor refuses every attempt", function()
       assert.equal(0, (cli(TRIGGER)))
+      -- the client retries a 429 (3 attempts), which could pass once the vendor's second is over
+      helper.admin("POST", "/_sandbox/faults",
+        { path = "/vonage/messaging/conversation", fault = "status", status = 429, count = 3 })
       local code, _, err = cli(TRIGGER)
       assert.equal(1, code)
       assert.matches("rate_limited", err)

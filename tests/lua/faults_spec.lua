@@ -1,6 +1,7 @@
 -- Fault injection in the sandbox (POST /_sandbox/faults, lua/convai/sandbox/faults.lua), seen through
 -- the real clients and `convai.core` sessions: the error kind of every fault, bounded waits, the
 -- session still usable afterwards, no descriptor leak, no Lua error in the sandbox's error log.
+-- The clients here make one attempt (`retry = false`); retries over these faults: retry_spec.lua.
 local helper = require "helper"
 local core = require "convai.core"
 local cjson = require "cjson.safe"
@@ -16,17 +17,17 @@ local PORT = tonumber(helper.url:match(":(%d+)$"))
 
 local function vb_client(timeout)
   return assert(voicebot.new { base_url = helper.env("CONVAI_VOICEBOT_URL"),
-    token = helper.env("CONVAI_VOICEBOT_TOKEN"), timeout = timeout or 2 })
+    token = helper.env("CONVAI_VOICEBOT_TOKEN"), timeout = timeout or 2, retry = false })
 end
 
 local function av_client(timeout)
   return assert(avaamo.new { base_url = helper.env("CONVAI_AVAAMO_URL"),
-    access_token = helper.env("CONVAI_AVAAMO_TOKEN"), timeout = timeout or 2 })
+    access_token = helper.env("CONVAI_AVAAMO_TOKEN"), timeout = timeout or 2, retry = false })
 end
 
 local function vg_client(timeout)
   return assert(vonage.new { base_url = helper.env("CONVAI_VONAGE_URL"),
-    api_key = helper.env("CONVAI_VONAGE_KEY"), timeout = timeout or 2 })
+    api_key = helper.env("CONVAI_VONAGE_KEY"), timeout = timeout or 2, retry = false })
 end
 
 local AV_QUERY = { agent_id = 20123, from_date = "10/04/2020", to_date = "13/04/2020", utc_offset = -25200 }

@@ -141,7 +141,7 @@ describe("convai.vonage", function()
     end)
 
     it("gets rate_limited beyond 1 session per second per agent, without Retry-After", function()
-      local c = client()
+      local c = client { retry = false } -- a retried 429 could pass once the second is over
       assert(c:trigger_whatsapp(fields()))
       local r, err = c:trigger_whatsapp(fields { to = "447700900124" })
       assert.is_nil(r)

@@ -3,13 +3,16 @@
 -- paths to the emulations (voicebot.lua, avaamo.lua, vonage.lua), records every vendor request in an
 -- in-memory log and serves the admin and diagnostics API under /_sandbox/. State lives in module
 -- tables of the one worker; init.lua generates the nginx.conf that loads this module. Faults injected
--- through /_sandbox/faults (faults.lua) take over the next requests to a path.
+-- through /_sandbox/faults (faults.lua) take over the next requests to a path. An accepted Vonage
+-- trigger with a status_url starts its status callbacks (callbacks.lua, which also keeps the
+-- /_sandbox/callbacks sink).
 
 local common = require("convai.sandbox.common")
 local voicebot = require("convai.sandbox.voicebot")
 local avaamo = require("convai.sandbox.avaamo")
 local vonage = require("convai.sandbox.vonage")
 local faults = require("convai.sandbox.faults")
+local callbacks = require("convai.sandbox.callbacks")
 
 local _M = {}
 
@@ -39,6 +42,7 @@ function _M.reset()
   voicebot.reset()
   vonage.reset()
   faults.clear()
+  callbacks.reset()
 end
 
 _M.reset()
@@ -149,6 +153,7 @@ local function effective_config()
   return {
     voicebot = voicebot.config(),
     vonage = vonage.config(),
+    callbacks = callbacks.config(),
     latency_ms = settings.latency_ms,
     clock_offset = settings.clock_offset,
   }
@@ -169,6 +174,8 @@ local function set_config(req)
       ok, err = voicebot.validate_config(v)
     elseif k == "vonage" then
       ok, err = vonage.validate_config(v)
+    elseif k == "callbacks" then
+      ok, err = callbacks.validate_config(v)
     elseif k == "latency_ms" then
       ok = type(v) == "number" and v >= 0 and v <= _M.DELAY_MAX
       err = "latency_ms must be a number 0.." .. _M.DELAY_MAX
@@ -195,6 +202,9 @@ local function set_config(req)
   end
   if cfg.vonage then
     vonage.apply_config(cfg.vonage)
+  end
+  if cfg.callbacks then
+    callbacks.apply_config(cfg.callbacks)
   end
   return 200, effective_config()
 end
@@ -263,6 +273,16 @@ local ADMIN = {
     POST = add_fault,
     DELETE = function()
       faults.clear()
+      return 200, { ok = true }
+    end,
+  },
+  ["/_sandbox/callbacks"] = {
+    GET = function()
+      return 200, callbacks.list()
+    end,
+    POST = callbacks.receive,
+    DELETE = function()
+      callbacks.clear()
       return 200, { ok = true }
     end,
   },
@@ -341,11 +361,19 @@ local function vendor(req)
   return 404, { error = "Not Found" }
 end
 
--- The emulation's answer to a vendor request, after latency_ms: status, body, headers.
+local function sandbox_clock()
+  return clock() + settings.clock_offset
+end
+
+-- The emulation's answer to a vendor request, after latency_ms: status, body, headers. An accepted
+-- trigger with a status_url starts its status callbacks once the latency has passed.
 local function answer(req)
-  local status, body, headers = vendor(req)
+  local status, body, headers, job = vendor(req)
   if settings.latency_ms > 0 then
     ngx.sleep(settings.latency_ms / 1000)
+  end
+  if job then
+    callbacks.schedule(job, sandbox_clock)
   end
   return status, body, headers
 end

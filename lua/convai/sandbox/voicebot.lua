@@ -1,10 +1,16 @@
--- Sandbox emulation of the voicebot.studio Client API, WhatsApp agent usage
+-- Sandbox emulation of the voicebot.studio Client API, WhatsApp agent usage and send-template
 -- (seeds/voicebot-whatsapp-agent-usage.md, API-NOTES section 1):
---   GET /voicebot/third-party/v1/whatsapp/agent-usage[?agent_id=N]  (Authorization: Bearer <token>)
--- It also keeps the per-agent rolling 24 h window of business-initiated conversations that the Vonage
--- emulation opens (`open_conversation`). Plain Lua: handlers are pure functions of a request table.
+--   GET  /voicebot/third-party/v1/whatsapp/agent-usage[?agent_id=N]  (Authorization: Bearer <token>)
+--   POST /voicebot/third-party/v1/whatsapp/send-template             (Authorization: Bearer <token>)
+-- It keeps the per-agent rolling 24 h window of business-initiated conversations that send-template
+-- and the Vonage emulation open (`open_conversation`). Error bodies follow Laravel, as the agent-usage
+-- 422 does: `{"message": ..., "errors": {field: [...]}}`. Send-template refuses a new conversation once
+-- the agent's limit is reached: 422 `{"message": "Business-initiated conversation limit reached.",
+-- "error": "limit_exhausted"}` (the vendor documents no error: the sandbox's choice). Plain Lua:
+-- handlers are pure functions of a request table.
 
 local common = require("convai.sandbox.common")
+local whatsapp = require("convai.sandbox.whatsapp")
 
 local _M = {}
 
@@ -206,22 +212,18 @@ local function bearer_ok(headers)
   return token == _M.TOKEN
 end
 
---- Handle a request under `PREFIX`.
--- @tparam table req `{method, path, args, headers (lower-cased), body, now (sandbox clock, s)}`
--- @treturn integer HTTP status
--- @treturn table body to encode as JSON
--- @treturn table|nil extra response headers
-function _M.handle(req)
-  if req.path ~= _M.PREFIX .. "/whatsapp/agent-usage" then
-    return 404, { message = "Not Found." }
-  end
-  if req.method ~= "GET" and req.method ~= "HEAD" then
-    return 405, { message = "The " .. req.method .. " method is not supported for route "
-      .. "third-party/v1/whatsapp/agent-usage. Supported methods: GET, HEAD." }, { Allow = "GET, HEAD" }
-  end
-  if not bearer_ok(req.headers) then
-    return unauthenticated()
-  end
+local USAGE = _M.PREFIX .. "/whatsapp/agent-usage"
+local SEND_TEMPLATE = _M.PREFIX .. "/whatsapp/send-template"
+
+--- The answer to a send-template that would open a conversation beyond the agent's limit.
+_M.LIMIT_REACHED = { message = "Business-initiated conversation limit reached.", error = "limit_exhausted" }
+
+local function not_supported(method, route, allowed)
+  return 405, { message = "The " .. method .. " method is not supported for route third-party/v1/"
+    .. route .. ". Supported methods: " .. allowed .. "." }, { Allow = allowed }
+end
+
+local function agent_usage(req)
   local agent = 1
   if req.args.agent_id ~= nil then
     local raw = common.arg(req.args.agent_id)
@@ -245,6 +247,120 @@ function _M.handle(req)
       },
     },
   }
+end
+
+local function present(v)
+  return v ~= nil and v ~= common.null
+end
+
+-- Laravel-style validation of a send-template body: nil when valid, else the 422 body.
+local function validate_send(body)
+  local errors, order = {}, {}
+  local function fail(field, message)
+    if not errors[field] then
+      errors[field] = { message }
+      order[#order + 1] = message
+    end
+  end
+  local phone = body.phone_number
+  if not present(phone) or phone == "" then
+    fail("phone_number", "The phone number field is required.")
+  elseif type(phone) ~= "string" or not whatsapp.is_number((phone:gsub("^%+", ""))) then
+    fail("phone_number", "The phone number field must be an E.164 number: country code first, "
+      .. "8 to 15 digits, no spaces.")
+  end
+  for _, field in ipairs({ "customer_name", "template_name" }) do
+    local v, label = body[field], field:gsub("_", " ")
+    if not present(v) or v == "" then
+      fail(field, "The " .. label .. " field is required.")
+    elseif type(v) ~= "string" then
+      fail(field, "The " .. label .. " field must be a string.")
+    end
+  end
+  local components = body.template_components
+  if not present(components) then
+    fail("template_components", "The template components field must be present.")
+  else
+    local err = whatsapp.check_components(components, "template_components")
+    if err then
+      fail("template_components", err)
+    end
+  end
+  if present(body.agent_id) and not common.is_integer(body.agent_id) then
+    fail("agent_id", "The agent id field must be an integer.")
+  end
+  if #order == 0 then
+    return nil
+  end
+  local message = order[1]
+  if #order > 1 then
+    message = message .. " (and " .. (#order - 1) .. " more error" .. (#order > 2 and "s" or "") .. ")"
+  end
+  return { message = message, errors = errors }
+end
+
+local function iso8601(t)
+  return os.date("!%Y-%m-%dT%H:%M:%S", math.floor(t)) .. string.format(".%06dZ",
+    math.floor((t % 1) * 1e6))
+end
+
+local function send_template(req)
+  local body = common.decode(req.body)
+  if type(body) ~= "table" or not common.is_object(body) then
+    body = {} -- Laravel reads a body that is not a JSON object as no input at all
+  end
+  local invalid = validate_send(body)
+  if invalid then
+    return 422, invalid
+  end
+  local agent = present(body.agent_id) and body.agent_id or 1
+  if agent < 1 or agent > _M.MAX_AGENT then
+    return 404, { message = "Agent not found." }
+  end
+  local phone = body.phone_number:gsub("^%+", "")
+  local opened, why = _M.open_conversation(agent, phone, req.now)
+  if not opened and why ~= "open" then
+    return 422, _M.LIMIT_REACHED
+  end
+  return 200, {
+    data = {
+      id = whatsapp.uuid(),
+      agent_id = agent,
+      phone_number = phone,
+      customer_name = body.customer_name,
+      template_name = body.template_name,
+      status = "sent",
+      conversation_opened = opened,
+      created_at = iso8601(req.now),
+    },
+  }
+end
+
+--- Handle a request under `PREFIX`.
+-- @tparam table req `{method, path, args, headers (lower-cased), body, now (sandbox clock, s)}`
+-- @treturn integer HTTP status
+-- @treturn table body to encode as JSON
+-- @treturn table|nil extra response headers
+function _M.handle(req)
+  -- as Laravel: the route and its methods first, then the auth middleware
+  local handler
+  if req.path == USAGE then
+    if req.method ~= "GET" and req.method ~= "HEAD" then
+      return not_supported(req.method, "whatsapp/agent-usage", "GET, HEAD")
+    end
+    handler = agent_usage
+  elseif req.path == SEND_TEMPLATE then
+    if req.method ~= "POST" then
+      return not_supported(req.method, "whatsapp/send-template", "POST")
+    end
+    handler = send_template
+  else
+    return 404, { message = "Not Found." }
+  end
+  if not bearer_ok(req.headers) then
+    return unauthenticated()
+  end
+  return handler(req)
 end
 
 return _M

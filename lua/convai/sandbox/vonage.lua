@@ -1,12 +1,18 @@
--- Sandbox emulation of Vonage AI Studio's outbound trigger
+-- Sandbox emulation of Vonage AI Studio's outbound triggers
 -- (seeds/vonage-ai-studio-outbound-whatsapp.md, API-NOTES section 3):
 --   POST /vonage/messaging/conversation  (X-Vgai-Key), channel "whatsapp" or "sms"
--- Validates the body as documented, enforces the per-agent sessions-per-second limit (429 without any
--- rate-limit header, as the vendor documents none) and opens a business-initiated conversation on the
--- linked voicebot agent for each accepted WhatsApp trigger. Plain Lua: no ngx API here.
+--   POST /vonage/telephony/make-call     (X-Vgai-Key), a voice call
+-- Validates the body as documented (400 with a JSON error naming the field), enforces the per-agent
+-- sessions-per-second limit shared by the three channels (429 without any rate-limit header, as the
+-- vendor documents none) and opens a business-initiated conversation on the linked voicebot agent for
+-- each accepted WhatsApp trigger. An accepted trigger answers 200 `{"session_id": ..., "message_uuid":
+-- ...}` (the vendor documents no success body: the sandbox's choice) and, when it carries a
+-- status_url, hands a callback job to app.lua (callbacks.lua posts the statuses). Plain Lua: no ngx
+-- API here.
 
 local common = require("convai.sandbox.common")
 local voicebot = require("convai.sandbox.voicebot")
+local whatsapp = require("convai.sandbox.whatsapp")
 
 local _M = {}
 
@@ -19,19 +25,17 @@ _M.DEFAULT_RATE = 1
 --- Length of the sliding rate window, seconds.
 _M.RATE_WINDOW = 1.0
 --- Meta's limits for text parameters, in characters.
-_M.HEADER_TEXT_MAX = 60
-_M.BODY_TEXT_MAX = 1024
+_M.HEADER_TEXT_MAX = whatsapp.HEADER_TEXT_MAX
+_M.BODY_TEXT_MAX = whatsapp.BODY_TEXT_MAX
+
+local CONVERSATION = _M.PREFIX .. "/messaging/conversation"
+local MAKE_CALL = _M.PREFIX .. "/telephony/make-call"
 
 local REQUIRED = {
   whatsapp = { "namespace", "template", "locale", "to", "agent_id", "channel", "status_url" },
   sms = { "to", "agent_id", "channel", "status_url" },
+  voice = { "agent_id", "to" },
 }
-local COMPONENT_TYPES = { header = true, body = true, button = true }
-local PARAMETER_TYPES = {
-  text = true, currency = true, date_time = true, image = true, document = true, video = true,
-  payload = true,
-}
-local BUTTON_SUB_TYPES = { quick_reply = true, url = true }
 
 -- accepted[agent_id] = list of acceptance times (real clock, seconds), oldest first
 local accepted
@@ -153,61 +157,6 @@ local function absent(v)
   return v == nil or v == common.null or v == ""
 end
 
-local function check_parameter(where, ctype, p)
-  if not common.is_object(p) or type(p.type) ~= "string" then
-    return where .. " must be an object with a string type"
-  end
-  if not PARAMETER_TYPES[p.type] then
-    return where .. ".type must be one of text, currency, date_time, image, document, video, payload"
-  end
-  if p.type == "text" then
-    if type(p.text) ~= "string" or p.text == "" then
-      return where .. ".text must be a non-empty string"
-    end
-    local max = ctype == "header" and _M.HEADER_TEXT_MAX or ctype == "body" and _M.BODY_TEXT_MAX
-    local len = common.utf8_len(p.text)
-    if max and len > max then
-      return string.format("%s.text: %s text parameters are limited to %d characters (got %d)",
-        where, ctype, max, len)
-    end
-  end
-  return nil
-end
-
-local function check_components(components)
-  if not common.is_array(components) then
-    return "components must be an array"
-  end
-  for i, c in ipairs(components) do
-    local where = "components[" .. (i - 1) .. "]"
-    if not common.is_object(c) then
-      return where .. " must be an object"
-    end
-    if not COMPONENT_TYPES[c.type] then
-      return where .. ".type must be header, body or button"
-    end
-    if c.type == "button" then
-      if not BUTTON_SUB_TYPES[c.sub_type] then
-        return where .. ".sub_type must be quick_reply or url"
-      end
-      local index = tonumber(c.index)
-      if not index or not common.is_integer(index) or index < 0 or index > 9 then
-        return where .. ".index must be an integer 0..9"
-      end
-    end
-    if not common.is_array(c.parameters) then
-      return where .. ".parameters must be an array"
-    end
-    for j, p in ipairs(c.parameters) do
-      local err = check_parameter(where .. ".parameters[" .. (j - 1) .. "]", c.type, p)
-      if err then
-        return err
-      end
-    end
-  end
-  return nil
-end
-
 local function check_session_parameters(list)
   if not common.is_array(list) then
     return "session_parameters must be an array"
@@ -221,11 +170,13 @@ local function check_session_parameters(list)
   return nil
 end
 
--- Validate a decoded body. Returns nil when valid, else a message and the list of missing fields.
-local function validate(body)
-  local channel = body.channel
+-- Validate a decoded body of `kind` ("conversation" or "voice"). Returns nil when valid, else a
+-- message and the list of missing fields.
+local function validate(body, kind)
+  local required = kind == "voice" and REQUIRED.voice or body.channel == "sms" and REQUIRED.sms
+    or REQUIRED.whatsapp
   local missing = {}
-  for _, field in ipairs(REQUIRED[channel] or REQUIRED.whatsapp) do
+  for _, field in ipairs(required) do
     if absent(body[field]) then
       missing[#missing + 1] = field
     end
@@ -233,25 +184,25 @@ local function validate(body)
   if #missing > 0 then
     return "Missing mandatory field(s): " .. table.concat(missing, ", "), missing
   end
-  if not REQUIRED[channel] then
+  if kind ~= "voice" and body.channel ~= "whatsapp" and body.channel ~= "sms" then
     return 'channel must be "whatsapp" or "sms"'
   end
-  for _, field in ipairs(REQUIRED[channel]) do
+  for _, field in ipairs(required) do
     local v = body[field]
     if type(v) ~= "string" and not (field == "agent_id" and common.is_integer(v)) then
       return field .. " must be a string"
     end
   end
-  local to = body.to
-  if not to:match("^%d+$") or #to < 8 or #to > 15 or to:sub(1, 1) == "0" then
+  if not whatsapp.is_number(body.to) then
     return "to must be the number in international format: country code first, digits only "
       .. "(no +, no 00, no spaces), 8 to 15 digits"
   end
-  if not body.status_url:match("^[Hh][Tt][Tt][Pp][Ss]?://[^/%s?#]+[^%s]*$") then
+  if not absent(body.status_url) and (type(body.status_url) ~= "string"
+      or not body.status_url:match("^[Hh][Tt][Tt][Pp][Ss]?://[^/%s?#]+[^%s]*$")) then
     return "status_url must be an http(s) URL"
   end
   if not absent(body.components) then
-    local err = check_components(body.components)
+    local err = whatsapp.check_components(body.components)
     if err then
       return err
     end
@@ -282,20 +233,21 @@ local function rate_allows(agent, clock)
   return keep < _M.rate(agent)
 end
 
-local function session_id()
-  local r = math.random
-  return string.format("%08x-%04x-4%03x-%04x-%06x%06x", r(0, 0x7fffffff), r(0, 0xffff), r(0, 0xfff),
-    0x8000 + r(0, 0x3fff), r(0, 0xffffff), r(0, 0xffffff))
-end
-
 --- Handle a request under `PREFIX`.
 -- @tparam table req `{method, path, args, headers (lower-cased), body, now (sandbox clock, s),
 --   clock (real clock, s)}`
 -- @treturn integer HTTP status
 -- @treturn table body to encode as JSON
 -- @treturn table|nil extra response headers
+-- @treturn table|nil for an accepted trigger with a status_url, the status callbacks to send:
+--   `{url, message_uuid, to, channel = "whatsapp"|"sms"|"voice"}`
 function _M.handle(req)
-  if req.path ~= _M.PREFIX .. "/messaging/conversation" then
+  local kind
+  if req.path == CONVERSATION then
+    kind = "conversation"
+  elseif req.path == MAKE_CALL then
+    kind = "voice"
+  else
     return 404, { error = "Not Found" }
   end
   if req.method ~= "POST" then
@@ -308,7 +260,7 @@ function _M.handle(req)
   if type(body) ~= "table" or not common.is_object(body) or not req.body:match("^%s*{") then
     return bad_request("Body must be a JSON object" .. (err and ": " .. err or ""))
   end
-  local message, missing = validate(body)
+  local message, missing = validate(body, kind)
   if message then
     return bad_request(message, missing)
   end
@@ -320,10 +272,16 @@ function _M.handle(req)
   local list = accepted[agent]
   list[#list + 1] = req.clock
 
-  if body.channel == "whatsapp" then
+  local channel = kind == "voice" and "voice" or body.channel
+  if channel == "whatsapp" then
     voicebot.open_conversation(_M.voicebot_agent(agent), body.to, req.now)
   end
-  return 200, { session_id = session_id() }
+  local uuid = whatsapp.uuid()
+  local job
+  if not absent(body.status_url) then
+    job = { url = body.status_url, message_uuid = uuid, to = body.to, channel = channel }
+  end
+  return 200, { session_id = whatsapp.uuid(), message_uuid = uuid }, nil, job
 end
 
 return _M

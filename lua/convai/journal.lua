@@ -1,0 +1,169 @@
+--- convai.journal: the append-only, fsync'd record of a campaign (issue "Outbound campaigns" §5).
+--
+-- One JSON object per line. The first line identifies the campaign:
+--
+--     {"journal":"convai.campaign","version":1,"campaign":{...fingerprint...}}
+--
+-- then one record per event, each keyed by the recipient's normalised number (`to`):
+--
+--  - `pending`: written (and on the disk) before the request leaves;
+--  - `sent` (with `status` and the vendor's `body`), `failed` (with `kind`, `status`, `message`): the
+--    outcome;
+--  - `throttled` (a 429: the vendor did not take it, the recipient is retried) and `unsent` (the
+--    connection failed before any byte of the request left: retried);
+--  - `unknown`: written on resume for a `pending` that has no outcome (the process died mid-request, so the
+--    vendor may or may not have it; never re-sent).
+--
+-- Records are written whole and `fsync`ed (`core.journal`); a journal cut mid-record (power loss) is read up
+-- to its last whole line, and the partial line is removed before anything is appended.
+--
+-- @module convai.journal
+local core = require "convai.core"
+
+local type, pairs, tostring, setmetatable = type, pairs, tostring, setmetatable
+local format, find, sub = string.format, string.find, string.sub
+local open = io.open
+
+local _M = { VERSION = 1 }
+
+--- States a recipient can end in; `pending` (no outcome yet) and the retryable `throttled`/`unsent` are not
+-- final.
+_M.FINAL = { sent = true, failed = true, unknown = true }
+
+local RECORDS = {
+  pending = true, sent = true, failed = true, throttled = true, unsent = true, unknown = true,
+}
+
+--- Read a journal file.
+-- @tparam string path
+-- @treturn table|nil `{header = table|nil, state = {[to] = last record}, records = n, valid_bytes = n,
+--   size = n, partial = boolean}`; a missing file reads as empty (`header` nil, `exists` false)
+-- @treturn[2] nil
+-- @treturn[2] string what is wrong (unreadable, or not a convai campaign journal)
+function _M.read(path)
+  local f, err = open(path, "rb")
+  if not f then
+    if find(err or "", "No such file", 1, true) then
+      return { exists = false, state = {}, records = 0, valid_bytes = 0, size = 0, partial = false }
+    end
+    return nil, format("cannot read journal: %s", tostring(err))
+  end
+  local data = f:read("a") or ""
+  f:close()
+  local result = { exists = true, state = {}, records = 0, valid_bytes = 0, size = #data, partial = false }
+  local pos, lineno = 1, 0
+  while pos <= #data do
+    local nl = find(data, "\n", pos, true)
+    if not nl then result.partial = true break end -- cut mid-record: ignore the tail
+    local line = sub(data, pos, nl - 1)
+    lineno = lineno + 1
+    local rec = core.json_decode(line)
+    if type(rec) ~= "table" then
+      -- Only the last line can be damaged by a crash; damage before it is not ours to repair.
+      if nl < #data then
+        return nil, format("journal %s: line %d is not a journal record; the file is damaged or not a "
+          .. "convai journal (move it away to start over)", path, lineno)
+      end
+      result.partial = true
+      break
+    end
+    if lineno == 1 then
+      if rec.journal ~= "convai.campaign" or type(rec.campaign) ~= "table" then
+        return nil, format("%s is not a convai campaign journal (its first line is not the campaign record)",
+          path)
+      end
+      if rec.version ~= _M.VERSION then
+        return nil, format("journal %s has version %s; this convai writes version %d", path,
+          tostring(rec.version), _M.VERSION)
+      end
+      result.header = rec
+    else
+      if not RECORDS[rec.r] or type(rec.to) ~= "string" then
+        return nil, format("journal %s: line %d is not a journal record", path, lineno)
+      end
+      result.state[rec.to] = rec
+      result.records = result.records + 1
+    end
+    pos = nl + 1
+    result.valid_bytes = nl
+  end
+  return result
+end
+
+--- Compare a journal's campaign record with this campaign's fingerprint.
+-- @tparam table header the journal's first record
+-- @tparam table fingerprint this campaign's
+-- @treturn boolean|nil true when they match
+-- @treturn[2] string which field differs
+function _M.same_campaign(header, fingerprint)
+  local theirs = header.campaign
+  for k, v in pairs(fingerprint) do
+    if theirs[k] ~= v then
+      return nil, format("%s is %s in the journal but %s now", k, tostring(theirs[k]), tostring(v))
+    end
+  end
+  for k in pairs(theirs) do
+    if fingerprint[k] == nil then return nil, format("%s is set in the journal but not now", k) end
+  end
+  return true
+end
+
+local mt = {}
+mt.__index = mt
+
+--- Open a journal for appending: creates it with the campaign record, or checks that an existing one belongs
+-- to this campaign and drops a partial last record.
+-- @tparam string path
+-- @tparam table fingerprint the campaign's identity (strings and numbers)
+-- @tparam[opt] table existing the result of `read(path)` (read again when nil)
+-- @treturn table|nil the writer (`write(record)`, `close()`), or nil and a message
+function _M.open(path, fingerprint, existing)
+  local err
+  if not existing then
+    existing, err = _M.read(path)
+    if not existing then return nil, err end
+  end
+  if existing.header then
+    local same, why = _M.same_campaign(existing.header, fingerprint)
+    if not same then
+      return nil, format("journal %s belongs to another campaign (%s); use another --journal file", path, why)
+    end
+  elseif existing.size > 0 and existing.valid_bytes > 0 then
+    return nil, format("%s is not a convai campaign journal", path)
+  end
+  local file
+  file, err = core.journal(path)
+  if not file then return nil, err end
+  if file:size() ~= existing.size then
+    file:close()
+    return nil, format("journal %s changed while it was read; is another run using it?", path)
+  end
+  if existing.partial or existing.header == nil then
+    local ok, terr = file:truncate(existing.valid_bytes)
+    if not ok then file:close() return nil, terr end
+  end
+  local self = setmetatable({ file = file, path = path }, mt)
+  if existing.header == nil then
+    local ok, werr = self:write { journal = "convai.campaign", version = _M.VERSION, campaign = fingerprint }
+    if not ok then file:close() return nil, werr end
+  end
+  return self
+end
+
+--- Append one record (a table) as a JSON line, durably.
+-- @tparam table record
+-- @treturn boolean|nil true, or nil and a message (disk full, I/O error)
+function mt:write(record)
+  local line, err = core.json_encode(record)
+  if not line then return nil, "cannot encode journal record: " .. tostring(err) end
+  return self.file:append(line .. "\n")
+end
+
+--- Close the journal (releases its lock). Idempotent.
+function mt:close()
+  self.file:close()
+end
+
+mt.__close = mt.close
+
+return _M

@@ -1,0 +1,60 @@
+--- convai.ngx: convai inside nginx (OpenResty, or Debian's nginx with its Lua module).
+--
+-- Loading `convai.http` (which every vendor client does) inside nginx makes the clients use
+-- `convai.ngx.session`, an HTTP/1.1 transport on nginx cosockets, so their API is the one of plain Lua
+-- and no call blocks the worker's event loop. This module gathers what only makes sense in nginx:
+--
+--  - `limiter`: per-agent rate limits (Vonage sessions per second) shared by all workers, on a
+--    `lua_shared_dict` (`convai.ngx.limiter`);
+--  - `capacity`: the WhatsApp capacity of voicebot.studio agents, cached in a `lua_shared_dict`
+--    (`convai.ngx.capacity`);
+--  - `status_handler`: the content handler for Vonage `status_url` callbacks (`convai.ngx.status`);
+--  - `session`: the transport itself, for direct use (`convai.ngx.session`).
+--
+-- See the README's "OpenResty" section and examples/openresty/nginx.conf.
+--
+-- @module convai.ngx
+local session = require "convai.ngx.session"
+
+local _M = {}
+
+--- Open a cosocket HTTP session (see `convai.ngx.session.new`).
+-- @tparam[opt] table opts `timeout`, `connect_timeout` (seconds), `max_body` (bytes), `user_agent`,
+--   `keepalive_timeout` (seconds), `pool_size`
+-- @treturn table|nil the session, or nil and an `invalid_argument` error
+function _M.session(opts)
+  return session.new(opts)
+end
+
+--- A per-agent rate limiter shared by every worker (see `convai.ngx.limiter.new`).
+-- @tparam table opts `{dict = "name of a lua_shared_dict", rate = sessions per second, rates = {[agent] =
+--   rate}, margin = seconds, max_wait = seconds}`
+-- @treturn table|nil the limiter (`wait`, `penalize`, `rate`, `wrap`), or nil and an `invalid_argument`
+--   error
+-- @usage local lim = assert(require("convai.ngx").limiter { dict = "convai_limits", rates = { A = 5 } })
+function _M.limiter(opts)
+  return require("convai.ngx.limiter").new(opts)
+end
+
+--- A WhatsApp capacity cache shared by every worker (see `convai.ngx.capacity.new`).
+-- @tparam table opts `{dict = "name of a lua_shared_dict", client = voicebot client, ttl = seconds}`
+-- @treturn table|nil the cache (`get`, `reserve`, `invalidate`), or nil and an `invalid_argument` error
+function _M.capacity(opts)
+  return require("convai.ngx.capacity").new(opts)
+end
+
+--- Handle the current request as a Vonage `status_url` callback (see `convai.ngx.status.handler`).
+-- @tparam function fn called with each status
+-- @tparam[opt] table opts `{max_body = bytes, ack = "before" | "after"}`
+-- @treturn integer the HTTP status answered
+function _M.status_handler(fn, opts)
+  return require("convai.ngx.status").handler(fn, opts)
+end
+
+--- Is this Lua running inside nginx's ngx_lua?
+-- @treturn boolean
+function _M.in_nginx()
+  return session.in_nginx()
+end
+
+return _M

@@ -1,0 +1,538 @@
+-- The "Bad input" table of the README (issue 4 §5), row by row: for every user-facing input (CLI flags,
+-- the environment the CLI reads, the Lua arguments), each bad value gives a clear message saying what is
+-- wrong; from the CLI exit status 2 and nothing on stdout; nothing sent (the sandbox log stays empty)
+-- and nothing written (the case's scratch directory, which holds CONVAI_SANDBOX_DIR, is unchanged).
+--
+-- Adding a row: append to CLI_ROWS or LUA_ROWS below, and add a README row whose first cell is the
+-- same `input` in backticks (the last test checks that the two lists match).
+--
+--  * CLI_ROWS: `{ input = "...", cli = function(value, tmp) return argv, env end, cases = {...} }`.
+--    `tmp` is a fresh scratch directory: write input files there (a CSV, say) and point every output
+--    (journal, report) into it; nothing may be added to it by the run. `env` (optional) overrides the
+--    sandbox environment (use "" to unset a variable). `commands = API` runs the row once per API command
+--    (`cli` then gets the command's base argv as a third argument). Helpers: `flag(base, "--x")` sets,
+--    replaces or (with NIL) drops a flag of `base`; `env_of(base, "VAR")` sets a variable.
+--  * LUA_ROWS: `{ input = "...", call = function(value) return result, err end, cases = {...} }`.
+--  * cases: `{ value, message }`: `message` must appear verbatim in the error (`NIL` stands for nil or a
+--    missing flag); an optional third field shows the value in failure messages.
+local helper = require "helper"
+local voicebot = require "convai.voicebot"
+local avaamo = require "convai.avaamo"
+local vonage = require "convai.vonage"
+
+local NIL = setmetatable({}, { __tostring = function() return "(missing)" end })
+local function v_or_nil(v) if v == NIL then return nil end return v end
+
+local VB_URL, AV_URL, VG_URL = helper.env("CONVAI_VOICEBOT_URL"), helper.env("CONVAI_AVAAMO_URL"),
+  helper.env("CONVAI_VONAGE_URL")
+local VB_TOKEN, AV_TOKEN, VG_KEY = helper.env("CONVAI_VOICEBOT_TOKEN"), helper.env("CONVAI_AVAAMO_TOKEN"),
+  helper.env("CONVAI_VONAGE_KEY")
+
+-- Base command lines (valid as they are).
+local VB = { "usage", "voicebot", "--agent-id", "3" }
+local AV = { "usage", "avaamo", "--agent-id", "20123", "--from", "10/04/2020", "--to", "13/04/2020" }
+local WA = { "trigger", "whatsapp", "--agent-id", "bad-input", "--namespace", "ns", "--template", "order_update",
+  "--locale", "en", "--to", "+44 7700 900123", "--status-url", "https://example.com/s" }
+local SB = { "sandbox", "start", "--port", "0" }
+local API = { VB, AV, WA }
+
+--- `base` with `name` set to `value` (replacing it if present; NIL removes it).
+local function with_flag(base, name, value)
+  local t, found = {}, false
+  local i = 1
+  while i <= #base do
+    if base[i] == name then
+      found = true
+      if value ~= NIL then
+        t[#t + 1] = name
+        t[#t + 1] = value
+      end
+      i = i + 2
+    else
+      t[#t + 1] = base[i]
+      i = i + 1
+    end
+  end
+  if not found and value ~= NIL then
+    t[#t + 1] = name
+    t[#t + 1] = value
+  end
+  return t
+end
+
+local function flag(base, name)
+  return function(v, _, cmd) return with_flag(cmd or base, name, v) end
+end
+
+local function env_of(base, name)
+  return function(v) return base, { [name] = v } end
+end
+
+local function append(base, ...)
+  local t = {}
+  for i, a in ipairs(base) do t[i] = a end
+  for _, a in ipairs { ... } do t[#t + 1] = a end
+  return t
+end
+
+local POSITIVE_SECONDS = " must be a positive number of seconds"
+
+local CLI_ROWS = {
+  -- usage voicebot
+  { input = "usage voicebot --agent-id", cli = flag(VB, "--agent-id"), cases = {
+    { "x1", 'agent_id must be a positive integer, got "x1"' },
+    { "0", "agent_id must be a positive integer, got 0" },
+    { "-3", 'agent_id must be a positive integer, got "-3"' },
+    { "1.5", 'agent_id must be a positive integer, got "1.5"' },
+    { "1/../../x", 'agent_id must be a positive integer, got "1/../../x"' },
+  } },
+  { input = "CONVAI_VOICEBOT_URL", cli = env_of(VB, "CONVAI_VOICEBOT_URL"), cases = {
+    { "", "base_url (CONVAI_VOICEBOT_URL) is required (an http:// or https:// URL)" },
+    { "ftp://x/v1", "base_url (CONVAI_VOICEBOT_URL) must be an http:// or https:// URL without spaces" },
+    { "http://x/v1?a=1", "base_url (CONVAI_VOICEBOT_URL) must not contain a query (?) or a fragment (#)" },
+    { "http://u:p@x/v1", "base_url (CONVAI_VOICEBOT_URL) must not contain user:password@" },
+  } },
+  { input = "CONVAI_VOICEBOT_TOKEN", cli = env_of(VB, "CONVAI_VOICEBOT_TOKEN"), cases = {
+    { "", "token is required: a non-empty string (set CONVAI_VOICEBOT_TOKEN)" },
+    { "a b", "token contains a space or a control character (CR, LF, NUL...)" },
+    { "tok\r\n", "token contains a space or a control character (CR, LF, NUL...)" },
+  } },
+  -- usage avaamo
+  { input = "usage avaamo --agent-id", cli = flag(AV, "--agent-id"), cases = {
+    { NIL, "missing option '--agent-id'" },
+    { "x", 'agent_id must be a positive integer (from the agent URL), got "x"' },
+    { "0", 'agent_id must be a positive integer (from the agent URL), got "0"' },
+    { "1/../../x", 'agent_id must be a positive integer (from the agent URL), got "1/../../x"' },
+  } },
+  { input = "usage avaamo --from", cli = flag(AV, "--from"), cases = {
+    { "31/02/2024", 'from_date: "31/02/2024" is not a calendar date (expected dd/mm/yyyy)' },
+    { "2024-01-01", 'from_date: "2024-01-01" is not a date in the format dd/mm/yyyy' },
+    { "10/04/2020&x=1", 'from_date: "10/04/2020&x=1" is not a date in the format dd/mm/yyyy' },
+  } },
+  { input = "usage avaamo --to", cli = flag(AV, "--to"), cases = {
+    { "00/04/2020", 'to_date: "00/04/2020" is not a calendar date (expected dd/mm/yyyy)' },
+    { "1/4/2020", 'to_date: "1/4/2020" is not a date in the format dd/mm/yyyy' },
+    { "09/04/2020", "To Date cannot be before From Date" },
+  } },
+  { input = "usage avaamo --utc-offset", cli = flag(AV, "--utc-offset"), cases = {
+    { "99999", "utc_offset must be an integer number of seconds from -43200 to 50400" },
+    { "-50000", "utc_offset must be an integer number of seconds from -43200 to 50400" },
+    { "1.5", "utc_offset must be an integer number of seconds from -43200 to 50400" },
+    { "UTC+1", 'utc_offset must be an integer number of seconds from -43200 to 50400 (e.g. 19800 for UTC+05:30), '
+      .. 'got "UTC+1"' },
+  } },
+  { input = "CONVAI_AVAAMO_URL", cli = env_of(AV, "CONVAI_AVAAMO_URL"), cases = {
+    { "cx.avaamo.com", "base_url (CONVAI_AVAAMO_URL) must be an http:// or https:// URL without spaces" },
+    { "https://cx.avaamo.com/#x", "base_url (CONVAI_AVAAMO_URL) must not contain a query (?) or a fragment (#)" },
+  } },
+  { input = "CONVAI_AVAAMO_TOKEN", cli = env_of(AV, "CONVAI_AVAAMO_TOKEN"), cases = {
+    { "", "access_token is required: a non-empty string (set CONVAI_AVAAMO_TOKEN)" },
+    { "tok\n", "access_token contains a space or a control character" },
+  } },
+  -- trigger whatsapp
+  { input = "trigger whatsapp --agent-id", cli = flag(WA, "--agent-id"), cases = {
+    { NIL, "missing option '--agent-id'" },
+    { "1/../../x", "agent_id must contain only letters, digits, '-' and '_'" },
+    { "a b", "agent_id must not contain spaces or control characters" },
+  } },
+  { input = "trigger whatsapp --namespace", cli = flag(WA, "--namespace"), cases = {
+    { NIL, "missing option '--namespace'" },
+    { "", "namespace is required (the WhatsApp template namespace)" },
+    { "n s", "namespace must not contain spaces or control characters" },
+  } },
+  { input = "trigger whatsapp --template", cli = flag(WA, "--template"), cases = {
+    { NIL, "missing option '--template'" },
+    { "Order_Update", 'template "Order_Update" is not a WhatsApp template name (lowercase letters, digits and _ only)' },
+    { "order update", "template must not contain spaces or control characters" },
+  } },
+  { input = "trigger whatsapp --locale", cli = flag(WA, "--locale"), cases = {
+    { NIL, "missing option '--locale'" },
+    { "english", 'locale "english" is not a WhatsApp language code (e.g. en, en_US, pt_BR)' },
+    { "en-GB", 'locale "en-GB" is not a WhatsApp language code' },
+  } },
+  { input = "trigger whatsapp --to", cli = flag(WA, "--to"), cases = {
+    { NIL, "missing option '--to'" },
+    { "12", "to: phone number must have 8 to 15 digits including the country code, got 2" },
+    { "+44 7700 900123 4567", "to: phone number must have 8 to 15 digits including the country code, got 16" },
+    { "call me", "to: phone number contains the letter 'c'" },
+  } },
+  { input = "trigger whatsapp --status-url", cli = flag(WA, "--status-url"), cases = {
+    { NIL, "missing option '--status-url'" },
+    { "ftp://example.com/s", "status_url must be an http:// or https:// URL without spaces" },
+    { "example.com/s", "status_url must be an http:// or https:// URL without spaces" },
+  } },
+  { input = "trigger whatsapp --header-param", cli = flag(WA, "--header-param"), cases = {
+    { string.rep("x", 61), "components.header[1] is 61 characters long; WhatsApp allows at most 60 in a header "
+      .. "parameter", "61 characters" },
+    { "a\tb", "components.header[1] must not contain line breaks or tabs" },
+    { "", "components.header[1] must be a non-empty string" },
+  } },
+  { input = "trigger whatsapp --body-param", cli = flag(WA, "--body-param"), cases = {
+    { string.rep("y", 1025), "components.body[1] is 1025 characters long; WhatsApp allows at most 1024 in a body "
+      .. "parameter", "1025 characters" },
+    { "line\nbreak", "components.body[1] must not contain line breaks or tabs" },
+  } },
+  { input = "trigger whatsapp --session-param", cli = flag(WA, "--session-param"), cases = {
+    { "novalue", '--session-param must be NAME=VALUE, got "novalue"' },
+    { "=v", '--session-param must be NAME=VALUE, got "=v"' },
+  } },
+  { input = "CONVAI_VONAGE_URL, CONVAI_VONAGE_REGION", cli = function(v)
+    return WA, { CONVAI_VONAGE_URL = v[1], CONVAI_VONAGE_REGION = v[2] }
+  end, cases = {
+    { { "", "" }, 'give region ("eu" or "us", the agent\'s region) or base_url (set CONVAI_VONAGE_REGION or '
+      .. "CONVAI_VONAGE_URL)", "both unset" },
+    { { "", "ap" }, 'region must be "eu" or "us", got "ap"', "region ap" },
+    { { "studio-api-eu.ai.vonage.com", "" }, "base_url (CONVAI_VONAGE_URL) must be an http:// or https:// URL",
+      "URL without scheme" },
+  } },
+  { input = "CONVAI_VONAGE_KEY", cli = env_of(WA, "CONVAI_VONAGE_KEY"), cases = {
+    { "", "api_key is required: a non-empty string (set CONVAI_VONAGE_KEY)" },
+    { "key\r\nX-Injected: 1", "api_key contains a space or a control character" },
+  } },
+  -- flags and environment of every API command
+  { input = "--format", commands = API, cli = flag(nil, "--format"), cases = {
+    { "xml", "argument for option '--format' must be one of 'table', 'json'" },
+  } },
+  { input = "--timeout", commands = API, cli = flag(nil, "--timeout"), cases = {
+    { "abc", "--timeout" .. POSITIVE_SECONDS .. ' (e.g. 30 or 0.5), got "abc"' },
+    { "0", "--timeout" .. POSITIVE_SECONDS },
+    { "-1", "--timeout" .. POSITIVE_SECONDS },
+    { "1e999", "--timeout" .. POSITIVE_SECONDS },
+  } },
+  { input = "--connect-timeout", commands = API, cli = flag(nil, "--connect-timeout"), cases = {
+    { "soon", "--connect-timeout" .. POSITIVE_SECONDS },
+    { "0", "--connect-timeout" .. POSITIVE_SECONDS },
+  } },
+  { input = "--verbose", commands = API, cli = function(v, _, cmd) return append(cmd, "--verbose=" .. v) end,
+    cases = { { "yes", "option '--verbose' does not take arguments" } } },
+  { input = "other arguments", commands = API, cli = function(v, _, cmd) return append(cmd, table.unpack(v)) end,
+    cases = {
+      { { "--api-key", "k" }, "unknown option '--api-key'", "--api-key k (credentials come from the environment)" },
+      { { "--token=k" }, "unknown option '--token'", "--token=k (the value is not shown)" },
+      { { "extra" }, "too many arguments", "an extra argument" },
+    } },
+  { input = "CONVAI_CAFILE", commands = API, cli = function(v, _, cmd) return cmd, { CONVAI_CAFILE = v } end,
+    cases = { { "/nonexistent/ca.pem", "option 'cafile': cannot read '/nonexistent/ca.pem'" } } },
+  -- sandbox start
+  { input = "sandbox start --port", cli = flag(SB, "--port"), cases = {
+    { "http", '--port must be an integer from 1 to 65535 (0: any free port), got "http"' },
+    { "70000", "--port must be an integer from 1 to 65535 (0: any free port)" },
+    { "-1", "--port must be an integer from 1 to 65535 (0: any free port)" },
+    { "80.5", "--port must be an integer from 1 to 65535 (0: any free port)" },
+  } },
+  { input = "sandbox start --dir", cli = function(v, tmp)
+    return with_flag(SB, "--dir", v == "" and v or tmp .. "/" .. v)
+  end, cases = {
+    { "", "--dir must be a non-empty path" },
+    { "a;b", "--dir must not contain spaces, control characters or any of ; { } \" ' \\ $ # (they would break "
+      .. "the nginx configuration); choose another path" },
+    { "a b", "--dir must not contain spaces" },
+    { "a{b", "--dir must not contain spaces" },
+  } },
+  { input = "CONVAI_SANDBOX_DIR", cli = function(v, tmp) return SB, { CONVAI_SANDBOX_DIR = tmp .. "/" .. v } end,
+    cases = { { "x;y", "CONVAI_SANDBOX_DIR must not contain spaces, control characters" } } },
+  { input = "sandbox start --tls", cli = function(v) return append(SB, "--tls=" .. v) end, cases = {
+    { "yes", "option '--tls' does not take arguments" },
+  } },
+  { input = "sandbox start --tls-port", cli = function(v) return append(SB, table.unpack(v)) end, cases = {
+    { { "--tls", "--tls-port", "https" }, '--tls-port must be an integer from 1 to 65535 other than --port, got "https"',
+      "https" },
+    { { "--tls", "--tls-port", "0" }, "--tls-port must be an integer from 1 to 65535 other than --port", "0" },
+    { { "--tls-port", "9443" }, "--tls-port needs --tls", "without --tls" },
+    { { "--tls", "--port", "65535" }, "--port 65535 leaves no port after it for HTTPS; give --tls-port",
+      "--port 65535 and no --tls-port" },
+  } },
+}
+
+-- Clients on the sandbox (valid), for the rows about request arguments.
+local function vb() return assert(voicebot.new { base_url = VB_URL, token = VB_TOKEN }) end
+local function av() return assert(avaamo.new { base_url = AV_URL, access_token = AV_TOKEN }) end
+local function vg() return assert(vonage.new { base_url = VG_URL, api_key = VG_KEY }) end
+
+-- voicebot.new / avaamo.new / vonage.new with one option changed.
+local function new_with(new, base, key)
+  return function(v)
+    local o = {}
+    for k, x in pairs(base) do o[k] = x end
+    o[key] = v_or_nil(v)
+    return new(o)
+  end
+end
+local VB_OPTS = { base_url = VB_URL, token = VB_TOKEN }
+local AV_OPTS = { base_url = AV_URL, access_token = AV_TOKEN }
+local VG_OPTS = { base_url = VG_URL, api_key = VG_KEY }
+
+local AV_Q = { agent_id = 20123, from_date = "10/04/2020", to_date = "13/04/2020", utc_offset = -25200 }
+local function av_usage(key)
+  return function(v)
+    local q = {}
+    for k, x in pairs(AV_Q) do q[k] = x end
+    q[key] = v_or_nil(v)
+    return av():usage(q)
+  end
+end
+
+local WA_T = { agent_id = "bad-input", namespace = "ns", template = "order_update", locale = "en",
+  to = "+44 7700 900123", status_url = "https://example.com/s" }
+local function trigger(key)
+  return function(v)
+    local t = {}
+    for k, x in pairs(WA_T) do t[k] = x end
+    t[key] = v_or_nil(v)
+    return vg():trigger_whatsapp(t)
+  end
+end
+
+local SECONDS = "must be a positive number of seconds"
+
+local LUA_ROWS = {
+  { input = "voicebot.new{}", call = function(v) return voicebot.new(v_or_nil(v)) end, cases = {
+    { NIL, "voicebot.new expects an options table" }, { "token", "voicebot.new expects an options table" },
+  } },
+  { input = "voicebot.new{base_url=}", call = new_with(voicebot.new, VB_OPTS, "base_url"), cases = {
+    { NIL, "base_url (CONVAI_VOICEBOT_URL) is required (an http:// or https:// URL)" },
+    { "1-acme.eu.healvi-chat/third-party/v1", "base_url (CONVAI_VOICEBOT_URL) must be an http:// or https:// "
+      .. 'URL without spaces, got "1-acme.eu.healvi-chat/third-party/v1"' },
+    { "http://x/v1\r\nX: 1", "base_url (CONVAI_VOICEBOT_URL) must be an http:// or https:// URL without spaces" },
+    { "http://x/v1?a=1", "must not contain a query (?) or a fragment (#)" },
+    { "https://u:pw@x/v1", "must not contain user:password@ (convai sends the credential in a header)" },
+  } },
+  { input = "voicebot.new{token=}", call = new_with(voicebot.new, VB_OPTS, "token"), cases = {
+    { NIL, "token is required: a non-empty string (set CONVAI_VOICEBOT_TOKEN)" },
+    { 42, "token is required: a non-empty string" },
+    { "a b", "token contains a space or a control character (CR, LF, NUL...); copy the credential again "
+      .. "without line breaks" },
+    { "t\0", "token contains a space or a control character" },
+  } },
+  { input = "timeout= (every client)", call = new_with(voicebot.new, VB_OPTS, "timeout"), cases = {
+    { 0, "timeout " .. SECONDS .. ", got 0" }, { -1, "timeout " .. SECONDS }, { "30", 'timeout ' .. SECONDS
+      .. ', got "30"' }, { 1 / 0, "timeout " .. SECONDS },
+  } },
+  { input = "connect_timeout= (every client)", call = new_with(avaamo.new, AV_OPTS, "connect_timeout"), cases = {
+    { 0, "connect_timeout " .. SECONDS }, { "10", "connect_timeout " .. SECONDS },
+  } },
+  { input = "cafile= (every client)", call = new_with(vonage.new, VG_OPTS, "cafile"), cases = {
+    { 3, "cafile must be a path to a PEM file" },
+    { "/nonexistent/ca.pem", "option 'cafile': cannot read '/nonexistent/ca.pem'" },
+  } },
+  { input = "trace= (every client)", call = new_with(voicebot.new, VB_OPTS, "trace"), cases = {
+    { true, "trace must be a function" },
+  } },
+  { input = "voicebot:whatsapp_usage(agent_id)", call = function(v) return vb():whatsapp_usage(v) end, cases = {
+    { 0, "agent_id must be a positive integer, got 0" }, { -1, "agent_id must be a positive integer" },
+    { 1.5, "agent_id must be a positive integer, got 1.5" }, { "x", 'agent_id must be a positive integer, got "x"' },
+    { "1/../../x", 'agent_id must be a positive integer, got "1/../../x"' },
+    { "7\r\n", 'agent_id must be a positive integer, got "7??"' }, { {}, "agent_id must be a positive integer, got a table" },
+  } },
+  { input = "avaamo.new{}", call = function(v) return avaamo.new(v_or_nil(v)) end, cases = {
+    { NIL, "avaamo.new expects an options table" },
+  } },
+  { input = "avaamo.new{access_token=}", call = new_with(avaamo.new, AV_OPTS, "access_token"), cases = {
+    { NIL, "access_token is required: a non-empty string (set CONVAI_AVAAMO_TOKEN)" },
+    { "tok\n", "access_token contains a space or a control character" },
+  } },
+  { input = "avaamo.new{base_url=}", call = new_with(avaamo.new, AV_OPTS, "base_url"), cases = {
+    { "cx.avaamo.com", "base_url (CONVAI_AVAAMO_URL) must be an http:// or https:// URL without spaces" },
+    { "", "base_url (CONVAI_AVAAMO_URL) is required" },
+  } },
+  { input = "avaamo:usage{}", call = function(v) return av():usage(v_or_nil(v)) end, cases = {
+    { NIL, "usage expects a table {agent_id=, from_date=, to_date=, utc_offset=}" },
+    { 20123, "usage expects a table" },
+  } },
+  { input = "avaamo:usage{agent_id=}", call = av_usage("agent_id"), cases = {
+    { NIL, "agent_id must be a positive integer (from the agent URL), got nil" },
+    { 0, "agent_id must be a positive integer (from the agent URL), got 0" },
+    { "1/../../x", 'agent_id must be a positive integer (from the agent URL), got "1/../../x"' },
+    { "20123 ", "agent_id must be a positive integer" },
+  } },
+  { input = "avaamo:usage{utc_offset=}", call = av_usage("utc_offset"), cases = {
+    { 50401, "utc_offset must be an integer number of seconds from -43200 to 50400 (e.g. 19800 for UTC+05:30), "
+      .. "got 50401" },
+    { -43201, "utc_offset must be an integer number of seconds from -43200 to 50400" },
+    { 3600.5, "utc_offset must be an integer number of seconds from -43200 to 50400" },
+    { "+5:30", 'utc_offset must be an integer number of seconds from -43200 to 50400 (e.g. 19800 for UTC+05:30), '
+      .. 'got "+5:30"' },
+  } },
+  { input = "avaamo:usage{from_date=, to_date=}", call = function(v)
+    return av():usage { agent_id = 20123, from_date = v[1], to_date = v[2] }
+  end, cases = {
+    { { "31/02/2024" }, 'from_date: "31/02/2024" is not a calendar date (expected dd/mm/yyyy)', "from 31/02/2024" },
+    { { nil, "2024-04-13" }, 'to_date: "2024-04-13" is not a date in the format dd/mm/yyyy (2-digit day, 2-digit '
+      .. "month, 4-digit year, e.g. 05/03/2024)", "to 2024-04-13" },
+    { { 20200410 }, "from_date must be a dd/mm/yyyy string, got number", "from 20200410 (a number)" },
+    { { "13/04/2020", "10/04/2020" }, "To Date cannot be before From Date", "from after to" },
+  } },
+  { input = "avaamo.date_range(from_date, to_date, utc_offset)", call = function(v)
+    return avaamo.date_range(v[1], v[2], 0)
+  end, cases = {
+    { { "29/02/2023" }, 'from_date: "29/02/2023" is not a calendar date', "from 29/02/2023" },
+    { { nil, "10/4/2020" }, 'to_date: "10/4/2020" is not a date in the format dd/mm/yyyy', "to 10/4/2020" },
+    { { "02/01/2020", "01/01/2020" }, "To Date cannot be before From Date", "from after to" },
+  } },
+  { input = "vonage.new{}", call = function(v) return vonage.new(v_or_nil(v)) end, cases = {
+    { NIL, "vonage.new expects an options table" },
+    { { api_key = VG_KEY }, 'give region ("eu" or "us", the agent\'s region) or base_url (set '
+      .. "CONVAI_VONAGE_REGION or CONVAI_VONAGE_URL)", "neither region nor base_url" },
+  } },
+  { input = "vonage.new{region=}", call = function(v) return vonage.new { region = v, api_key = VG_KEY } end, cases = {
+    { "ap", 'region must be "eu" or "us", got "ap"' }, { "EU", 'region must be "eu" or "us", got "EU"' },
+  } },
+  { input = "vonage.new{api_key=}", call = new_with(vonage.new, VG_OPTS, "api_key"), cases = {
+    { NIL, "api_key is required: a non-empty string (set CONVAI_VONAGE_KEY)" },
+    { "key\r\nX-Injected: 1", "api_key contains a space or a control character" },
+  } },
+  { input = "vonage.new{base_url=}", call = new_with(vonage.new, VG_OPTS, "base_url"), cases = {
+    { "studio-api-eu.ai.vonage.com", "base_url (CONVAI_VONAGE_URL) must be an http:// or https:// URL" },
+  } },
+  { input = "vonage:trigger_whatsapp{}", call = function(v) return vg():trigger_whatsapp(v_or_nil(v)) end, cases = {
+    { NIL, "trigger_whatsapp expects a table of fields" },
+    { { agent_id = "a", namespace = "n", template = "t", locale = "en", to = "+447700900123",
+      status_url = "https://x.example/s", templat = "t" }, "unknown field templat", "an unknown field" },
+  } },
+  { input = "vonage:trigger_whatsapp{agent_id=}", call = trigger("agent_id"), cases = {
+    { NIL, "agent_id is required (the AI Studio agent ID)" },
+    { "1/../../x", "agent_id must contain only letters, digits, '-' and '_'" },
+    { "agent 1", "agent_id must not contain spaces or control characters" },
+  } },
+  { input = "vonage:trigger_whatsapp{namespace=}", call = trigger("namespace"), cases = {
+    { NIL, "namespace is required (the WhatsApp template namespace)" },
+    { "ns\n", "namespace must not contain spaces or control characters" },
+  } },
+  { input = "vonage:trigger_whatsapp{template=}", call = trigger("template"), cases = {
+    { NIL, "template is required (the approved WhatsApp template name)" },
+    { "Order-Update", 'template "Order-Update" is not a WhatsApp template name (lowercase letters, digits and _ only)' },
+  } },
+  { input = "vonage:trigger_whatsapp{locale=}", call = trigger("locale"), cases = {
+    { NIL, "locale is required (the template language, e.g. en or en_US)" },
+    { "en_gb", 'locale "en_gb" is not a WhatsApp language code (e.g. en, en_US, pt_BR)' },
+  } },
+  { input = "vonage:trigger_whatsapp{to=}", call = trigger("to"), cases = {
+    { NIL, "to is required (the recipient's phone number)" },
+    { "+1 555", "to: phone number must have 8 to 15 digits including the country code, got 4" },
+    { "+44 7700 9OO123", "to: phone number contains the letter 'O'" },
+    { {}, 'to must be a phone number string, e.g. "+44 7700 900123"' },
+  } },
+  { input = "vonage:trigger_whatsapp{status_url=}", call = trigger("status_url"), cases = {
+    { NIL, "status_url is required (the URL that receives message statuses)" },
+    { "https://example.com/a b", "status_url must be an http:// or https:// URL without spaces" },
+  } },
+  { input = "vonage.components(components)", call = trigger("components"), cases = {
+    { "Ann", "components must be the WhatsApp components array or {header={...}, body={...}}" },
+    { { footer = { "x" } }, "components shorthand takes only header= and body= lists, got footer=", "footer=" },
+    { { header = "Ann" }, "components.header must be a list of strings", "header = a string" },
+    { { header = { string.rep("h", 61) } }, "components.header[1] is 61 characters long; WhatsApp allows at most "
+      .. "60 in a header parameter", "a 61-character header parameter" },
+    { { body = { "ok", string.rep("b", 1025) } }, "components.body[2] is 1025 characters long; WhatsApp allows at "
+      .. "most 1024 in a body parameter", "a 1025-character body parameter" },
+    { { body = { "tab\there" } }, "components.body[1] must not contain line breaks or tabs (WhatsApp rejects them "
+      .. "in parameters)", "a tab" },
+    { { body = { "" } }, "components.body[1] must be a non-empty string", "an empty parameter" },
+    { { { type = "footer" } }, 'components[1].type must be "header", "body" or "button", got footer', "raw: type footer" },
+    { { { type = "body", parameters = { { type = "emoji" } } } }, "components[1].parameters[1] must be a table with "
+      .. "type text, currency, date_time, image, document, video or payload", "raw: parameter type emoji" },
+    { { { type = "button", sub_type = "call" } }, 'components[1].sub_type must be "quick_reply" or "url"',
+      "raw: button sub_type call" },
+    { { { type = "button", sub_type = "url", index = 10 } }, "components[1].index must be an integer from 0 to 9",
+      "raw: button index 10" },
+  } },
+  { input = "vonage.session_parameters(session_parameters)", call = trigger("session_parameters"), cases = {
+    { "id=1", "session_parameters must be an array of {name=, value=} or a table {name = value}" },
+    { { { value = "v" } }, "session_parameters[1] needs a non-empty string name", "an entry without name" },
+    { { patient = { id = 1 } }, 'session_parameters "patient" needs a string value, got table', "a table value" },
+  } },
+}
+
+local function show(case)
+  local v = case[3] or case[1]
+  if type(v) == "string" and #v > 60 then v = v:sub(1, 60) .. "..." end
+  return tostring(v)
+end
+
+local function run(cmd)
+  local p = assert(io.popen(cmd))
+  local out = p:read("a")
+  p:close()
+  return out
+end
+
+local function listing(dir)
+  return run("cd '" .. dir .. "' && find . | sort")
+end
+
+local function assert_nothing_sent(what)
+  local log = helper.log()
+  assert.same({}, log, what .. ": something was sent")
+end
+
+-- One line (or argparse's two: the error and the hint), no Lua traceback.
+local function assert_clear(err, what)
+  assert.is_nil(err:find("traceback", 1, true), what .. ": a Lua traceback\n" .. err)
+  assert.matches("^convai: ", err, 1, false, what)
+end
+
+describe("bad input", function()
+  before_each(helper.reset)
+
+  describe("from the CLI: exit 2, a clear message, nothing sent, nothing written", function()
+    for _, row in ipairs(CLI_ROWS) do
+      it(row.input, function()
+        for _, cmd in ipairs(row.commands or { false }) do
+          for _, case in ipairs(row.cases) do
+            local tmp = run("mktemp -d"):gsub("%s+$", "")
+            local args, env = row.cli(case[1], tmp, cmd or nil)
+            env = env or {}
+            if env.CONVAI_SANDBOX_DIR == nil then env.CONVAI_SANDBOX_DIR = tmp .. "/sandbox" end
+            local what = row.input .. " " .. show(case) .. " (" .. table.concat(args, " ", 1, 2) .. ")"
+            local before = listing(tmp)
+            local code, out, err = helper.cli(args, env)
+            if code == 0 and args[1] == "sandbox" then helper.cli({ "sandbox", "stop" }, env) end
+            assert.equal(2, code, what .. "\n" .. out .. err)
+            assert.equal("", out, what)
+            assert.truthy(err:find(case[2], 1, true), what .. ": expected\n  " .. case[2] .. "\ngot\n  " .. err)
+            assert_clear(err, what)
+            assert.equal(before, listing(tmp), what .. ": something was written")
+            assert_nothing_sent(what)
+            os.execute("rm -rf '" .. tmp .. "'")
+          end
+        end
+      end)
+    end
+  end)
+
+  describe("from Lua: nil and an invalid_argument error with a clear message, nothing sent", function()
+    for _, row in ipairs(LUA_ROWS) do
+      it(row.input, function()
+        for _, case in ipairs(row.cases) do
+          local what = row.input .. " " .. show(case)
+          local res, err = row.call(case[1])
+          assert.is_nil(res, what)
+          assert.is_table(err, what)
+          assert.equal("invalid_argument", err.kind, what)
+          assert.truthy(err.message:find(case[2], 1, true), what .. ": expected\n  " .. case[2] .. "\ngot\n  "
+            .. err.message)
+          assert.is_nil(err.message:find("[%c]"), what .. ": the message is not one clean line")
+          assert_nothing_sent(what)
+        end
+      end)
+    end
+  end)
+
+  it("the README's Bad input table has exactly these rows", function()
+    local f = assert(io.open(helper.root .. "/README.md"))
+    local text = f:read("a")
+    f:close()
+    local section = text:match("\n## Bad input\n(.-)\n## ") or text:match("\n## Bad input\n(.*)$")
+    assert.truthy(section, "README.md has no '## Bad input' section")
+    local documented, tested = {}, {}
+    for line in section:gmatch("[^\n]+") do
+      local input = line:match("^| `([^`]+)`")
+      if input then documented[#documented + 1] = input end
+    end
+    for _, rows in ipairs { CLI_ROWS, LUA_ROWS } do
+      for _, row in ipairs(rows) do tested[#tested + 1] = row.input end
+    end
+    table.sort(documented)
+    table.sort(tested)
+    assert.same(tested, documented)
+  end)
+end)

@@ -1,0 +1,414 @@
+-- Campaigns (issue 3): CSV input, validation before the first send, rate, gate, journal and resume,
+-- against the sandbox over real HTTP.
+local helper = require "helper"
+local core = require "convai.core"
+local campaign = require "convai.campaign"
+local journal = require "convai.journal"
+local vonage = require "convai.vonage"
+local voicebot = require "convai.voicebot"
+
+local STATUS_URL = "https://example.com/status"
+local TRIGGER = "/vonage/messaging/conversation"
+
+local tmpdir = os.tmpname()
+os.remove(tmpdir)
+assert(os.execute("mkdir -p " .. tmpdir))
+
+local function path(name) return tmpdir .. "/" .. name end
+
+local function write(name, text)
+  local f = assert(io.open(path(name), "wb"))
+  f:write(text)
+  f:close()
+  return path(name)
+end
+
+local function read(p)
+  local f = io.open(p, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+-- Numbers +44 7700 900000 + i, as a CSV with a body parameter.
+local function numbers_csv(n, extra)
+  local lines = { "to,body.1" }
+  for i = 1, n do lines[#lines + 1] = string.format("+44 7700 9%05d,Hello %d", i, i) end
+  if extra then lines[#lines + 1] = extra end
+  return table.concat(lines, "\n") .. "\n"
+end
+
+local function sender(fields)
+  local client = assert(vonage.from_env { retry = false })
+  local t = { agent_id = "A", namespace = "ns", template = "welcome", locale = "en_US", status_url = STATUS_URL }
+  for k, v in pairs(fields or {}) do t[k] = v end
+  return assert(campaign.senders.vonage_whatsapp(client, t))
+end
+
+-- Triggers the sandbox received, per number: {[to] = {total = n, accepted = n}}.
+local function triggers()
+  local per = {}
+  for _, e in ipairs(helper.log()) do
+    if e.method == "POST" and e.path == TRIGGER then
+      local body = helper.decode(e.body)
+      local p = per[body.to] or { total = 0, accepted = 0 }
+      p.total = p.total + 1
+      if e.status == 200 then p.accepted = p.accepted + 1 end
+      per[body.to] = p
+    end
+  end
+  return per
+end
+
+local function count(t)
+  local n = 0
+  for _ in pairs(t) do n = n + 1 end
+  return n
+end
+
+local journal_seq = 0
+local function new_journal()
+  journal_seq = journal_seq + 1
+  return path("j" .. journal_seq .. ".journal")
+end
+
+teardown(function() os.execute("rm -rf " .. tmpdir) end)
+
+describe("convai.campaign", function()
+  before_each(function()
+    helper.reset()
+    -- Agent A takes 50 sessions per second unless a test says otherwise.
+    helper.config { vonage = { agents = { A = { rate = 50 } } } }
+  end)
+  describe("recipients CSV", function()
+    it("reads RFC 4180: quotes, embedded commas, quotes and newlines, CRLF, a BOM, UTF-8", function()
+      local text = "\239\187\191to,name,body.1,body.2\r\n"
+        .. "+447700900001,\"Doe, Jane\",\"say \"\"hi\"\"\",\"two\r\nlines\"\r\n"
+        .. "447700900002,Zoë,ok,fine\r\n"
+      local input = assert(campaign.parse_csv(text))
+      assert.equal(2, #input.rows)
+      local r = input.rows[1]
+      assert.equal("+447700900001", r.to)
+      assert.equal("Doe, Jane", r.name)
+      assert.same({ 'say "hi"', "two\r\nlines" }, r.body)
+      assert.equal(2, r.line)
+      assert.equal("Zoë", input.rows[2].name)
+      assert.equal(4, input.rows[2].line) -- the quoted newline takes a line
+      assert.same({ header = 0, body = 2 }, input.params)
+    end)
+
+    it("refuses a file it cannot trust as a whole, with the line", function()
+      local cases = {
+        { "name\nx\n", 'line 1: there is no "to" column' },
+        { "to,colour\n1,red\n", 'line 1: unknown column "colour"' },
+        { "to,body.2\n1,2\n", "column body.1 is missing" },
+        { "to,to\n1,2\n", "appears twice" },
+        { "to,body.1\n+447700900001,\"open\n", "line 2" },
+        { "to,body.1\n+447700900001,a,b\n", "line 2" },
+      }
+      for _, c in ipairs(cases) do
+        local v, err = campaign.parse_csv(c[1])
+        assert.is_nil(v)
+        assert.equal("invalid_argument", err.kind)
+        assert.matches(c[2], err.message, 1, true)
+      end
+    end)
+
+    it("reports invalid rows with their line numbers and sends every valid one once", function()
+      local csv = "to,header.1,body.1,session.plan\n"
+        .. "+44 7700 900001,Hi,Body,gold\n"          -- line 2 ok
+        .. "12345,Hi,Body,\n"                          -- line 3: bad number
+        .. "+44 7700 900003,,Body,\n"                  -- line 4: missing header.1
+        .. "+44 7700 900004,Hi," .. string.rep("x", 1025) .. ",\n" -- line 5: body over 1,024
+        .. "0044 7700 900001,Hi,Again,\n"              -- line 6: duplicate of line 2
+        .. "+44 7700 900006," .. string.rep("é", 61) .. ",Body,\n" -- line 7: header over 60 characters
+        .. "+44 7700 900007,Hi,Body,\n"                -- line 8 ok
+      local c = assert(campaign.new { sender = sender(), journal = new_journal(), csv = csv, rate = 50 })
+      local lines = {}
+      for _, i in ipairs(c.invalid) do lines[#lines + 1] = i.line end
+      assert.same({ 3, 4, 5, 7 }, lines)
+      assert.matches("8 to 15 digits", c.invalid[1].message)
+      assert.matches("header.1 is empty", c.invalid[2].message)
+      assert.matches("1024", c.invalid[3].message)
+      assert.matches("60", c.invalid[4].message)
+      assert.same({ { line = 6, to = "447700900001", first_line = 2 } }, c.duplicates)
+      local report = assert(c:run())
+      assert.equal(2, report.summary.sent)
+      assert.equal(4, report.summary.invalid)
+      assert.equal(1, report.summary.duplicates)
+      local per = triggers()
+      assert.same({ ["447700900001"] = { total = 1, accepted = 1 }, ["447700900007"] = { total = 1, accepted = 1 } },
+        per)
+      local first = helper.decode(helper.log()[1].body)
+      assert.same({ { name = "plan", value = "gold" } }, first.session_parameters)
+      local outcomes = {}
+      for _, e in ipairs(report.entries) do outcomes[#outcomes + 1] = e.line .. ":" .. e.outcome end
+      assert.same({ "2:sent", "3:invalid", "4:invalid", "5:invalid", "6:duplicate", "7:invalid", "8:sent" },
+        outcomes)
+    end)
+  end)
+
+  describe("rate", function()
+    it("sends 60 recipients at 5/s through 400 ms latency with no 429 and at least 95% of the rate", function()
+      helper.config { latency_ms = 400, vonage = { agents = { A = { rate = 5 } } } }
+      local c = assert(campaign.new { sender = sender(), journal = new_journal(), csv = numbers_csv(60), rate = 5 })
+      local report = assert(c:run())
+      assert.equal(60, report.summary.sent)
+      assert.equal(0, report.summary.throttled)
+      -- 60 sessions at 5/s: the first leaves at 0 and the last at 11.8 s, answered 0.4 s later.
+      local achieved = 59 / (report.summary.elapsed - 0.4)
+      assert.is_true(achieved >= 0.95 * 5, ("achieved %.3f/s"):format(achieved))
+      for _, p in pairs(triggers()) do assert.equal(1, p.total) end
+    end)
+
+    it("waits after a 429 and retries the same recipient; each number is accepted once", function()
+      helper.config { vonage = { agents = { A = { rate = 1 } } } }
+      local c = assert(campaign.new { sender = sender(), journal = new_journal(), csv = numbers_csv(4), rate = 3,
+        rate_margin = 0 })
+      local report = assert(c:run())
+      assert.equal(4, report.summary.sent)
+      assert.is_true(report.summary.throttled >= 1)
+      local per = triggers()
+      assert.equal(4, count(per))
+      for _, p in pairs(per) do assert.equal(1, p.accepted) end
+    end)
+  end)
+
+  describe("gate", function()
+    it("sends exactly the capacity, leaves the rest pending, and finishes after the limit is raised", function()
+      local cfg = { voicebot = { agents = { ["7"] = { limit = 30 } } },
+        vonage = { agents = { A = { rate = 50, voicebot_agent = 7 } } } }
+      helper.config(cfg)
+      local vb = assert(voicebot.from_env())
+      local j = new_journal()
+      local csv = numbers_csv(50)
+      local c = assert(campaign.new { sender = sender(), gate = campaign.voicebot_gate(vb, 7), journal = j,
+        csv = csv, rate = 50 })
+      local report = assert(c:run())
+      assert.equal("capacity", report.summary.stopped)
+      assert.equal(30, report.summary.sent)
+      assert.equal(20, report.summary.pending)
+      assert.equal(30, count(triggers()))
+      assert.is_true(assert(vb:whatsapp_usage(7)).limit_exhausted)
+
+      cfg.voicebot.agents["7"].limit = 50
+      helper.config(cfg)
+      c = assert(campaign.new { sender = sender(), gate = campaign.voicebot_gate(vb, 7), journal = j, csv = csv,
+        rate = 50 })
+      report = assert(c:run())
+      assert.equal("done", report.summary.stopped)
+      assert.equal(50, report.summary.sent)
+      assert.equal(20, report.summary.sent_now)
+      local per = triggers()
+      assert.equal(50, count(per))
+      for _, p in pairs(per) do assert.equal(1, p.total) end
+    end)
+  end)
+
+  describe("journal", function()
+    it("writes pending before the request and the outcome after, and resume sends nothing twice", function()
+      local j = new_journal()
+      local csv = numbers_csv(3)
+      assert(assert(campaign.new { sender = sender(), journal = j, csv = csv, rate = 50 }):run())
+      local text = read(j)
+      local kinds = {}
+      for line in text:gmatch("[^\n]+") do
+        local rec = helper.decode(line)
+        kinds[#kinds + 1] = rec.r or "header"
+      end
+      assert.same({ "header", "pending", "sent", "pending", "sent", "pending", "sent" }, kinds)
+      local report = assert(assert(campaign.new { sender = sender(), journal = j, csv = csv, rate = 50 }):run())
+      assert.equal(3, report.summary.sent)
+      assert.equal(0, report.summary.sent_now)
+      assert.equal(3, count(triggers()))
+      assert.equal(3, #helper.log())
+    end)
+
+    it("turns a pending without outcome into unknown on resume, never re-sent", function()
+      local j = new_journal()
+      local csv = numbers_csv(2)
+      local c = assert(campaign.new { sender = sender(), journal = j, csv = csv, rate = 50 })
+      -- A run that died after writing pending for the first number.
+      local w = assert(journal.open(j, c.fingerprint))
+      assert(w:write { r = "pending", to = "447700900001", line = 2 })
+      w:close()
+      local report = assert(c:run())
+      assert.equal(1, report.summary.unknown)
+      assert.equal(1, report.summary.sent)
+      assert.same({ ["447700900002"] = { total = 1, accepted = 1 } }, triggers())
+      assert.matches('"r":"unknown"', read(j))
+    end)
+
+    it("reads a journal cut mid-record up to the last whole record, and repairs it", function()
+      local j = new_journal()
+      local csv = numbers_csv(3)
+      assert(assert(campaign.new { sender = sender(), journal = j, csv = csv, rate = 50 }):run())
+      local text = read(j)
+      -- Keep the header and the first pending/sent pair, then half of the next record.
+      local keep = 0
+      for _ = 1, 3 do keep = text:find("\n", keep + 1, true) end
+      local cut = text:sub(1, keep) .. text:sub(keep + 1, keep + 12)
+      write(j:match("[^/]+$"), cut)
+      local state = assert(journal.read(j))
+      assert.is_true(state.partial)
+      assert.equal(2, state.records)
+      helper.reset()
+      local report = assert(assert(campaign.new { sender = sender(), journal = j, csv = csv, rate = 50 }):run())
+      assert.equal(3, report.summary.sent)
+      assert.equal(2, count(triggers())) -- the two that the cut journal did not know
+      for line in read(j):gmatch("[^\n]*\n") do assert(helper.decode(line), "whole JSON lines only") end
+    end)
+
+    it("refuses the journal of another campaign, sending nothing", function()
+      local j = new_journal()
+      local csv = numbers_csv(2)
+      assert(assert(campaign.new { sender = sender(), journal = j, csv = csv, rate = 50 }):run())
+      helper.reset()
+      local before = read(j)
+      for _, other in ipairs {
+        { sender = sender { template = "other" }, csv = csv },
+        { sender = sender { agent_id = "B" }, csv = csv },
+        { sender = sender(), csv = numbers_csv(3) },
+      } do
+        local c = assert(campaign.new { sender = other.sender, journal = j, csv = other.csv, rate = 50 })
+        local report, err = c:run()
+        assert.is_nil(report)
+        assert.equal("journal", err.kind)
+        assert.matches("belongs to another campaign", err.message)
+      end
+      assert.same({}, helper.log())
+      assert.equal(before, read(j))
+    end)
+
+    it("refuses a journal in use by another run", function()
+      local j = new_journal()
+      local c = assert(campaign.new { sender = sender(), journal = j, csv = numbers_csv(1), rate = 50 })
+      local held = assert(core.journal(j))
+      local report, err = c:run()
+      held:close()
+      assert.is_nil(report)
+      assert.matches("in use by another process", err.message)
+      assert.same({}, helper.log())
+    end)
+
+    it("retries failed recipients only when asked", function()
+      local j = new_journal()
+      local csv = numbers_csv(2)
+      local _, fstatus = helper.admin("POST", "/_sandbox/faults", { path = TRIGGER, fault = "status", status = 500, count = 1 })
+      assert.equal(201, fstatus)
+      local report = assert(assert(campaign.new { sender = sender(), journal = j, csv = csv, rate = 50 }):run())
+      assert.equal(1, report.summary.failed)
+      assert.same({ server = 1 }, report.summary.failed_by_kind)
+      report = assert(assert(campaign.new { sender = sender(), journal = j, csv = csv, rate = 50 }):run())
+      assert.equal(1, report.summary.failed)
+      assert.equal(0, report.summary.sent_now)
+      report = assert(assert(campaign.new { sender = sender(), journal = j, csv = csv, rate = 50,
+        retry_failed = true }):run())
+      assert.equal(2, report.summary.sent)
+      assert.equal(1, report.summary.sent_now)
+    end)
+
+    it("dry run: checks and reports, sends and writes nothing", function()
+      local j = new_journal()
+      local report = assert(assert(campaign.new { sender = sender(), journal = j, csv = numbers_csv(3, "123,x"),
+        rate = 50, dry_run = true }):run())
+      assert.equal(3, report.summary.would_send)
+      assert.equal(1, report.summary.invalid)
+      assert.same({}, helper.log())
+      assert.is_nil(read(j))
+    end)
+  end)
+
+  describe("report", function()
+    it("writes one row per input row as CSV or JSON", function()
+      local c = assert(campaign.new { sender = sender(), journal = new_journal(), csv = numbers_csv(2, "123,x"),
+        rate = 50 })
+      local report = assert(c:run())
+      assert(campaign.write_report(report, path("r.csv")))
+      local parsed = assert(core.csv.parse(read(path("r.csv"))))
+      assert.equal(3, #parsed)
+      assert.same({ "2", "447700900001", "sent", "200", "", "" }, parsed[1].fields)
+      assert.equal("invalid", parsed[3].fields[3])
+      assert(campaign.write_report(report, path("r.json")))
+      local j = helper.decode(read(path("r.json")))
+      assert.equal(3, #j.recipients)
+      assert.equal(2, j.summary.sent)
+      local ok, err = campaign.write_report(report, path("r.txt"))
+      assert.is_nil(ok)
+      assert.matches("%.csv or %.json", err)
+    end)
+  end)
+end)
+
+describe("convai.campaign channels", function()
+  before_each(function()
+    helper.reset()
+    helper.config { vonage = { agents = { A = { rate = 50 } } } }
+  end)
+
+  local function paths()
+    local n = {}
+    for _, e in ipairs(helper.log()) do n[e.method .. " " .. e.path] = (n[e.method .. " " .. e.path] or 0) + 1 end
+    return n
+  end
+
+  it("sends SMS and voice calls through Vonage, with session parameters", function()
+    local client = assert(vonage.from_env { retry = false })
+    local sms = assert(campaign.senders.vonage_sms(client, { agent_id = "A", status_url = STATUS_URL }))
+    local csv = "to,session.ref\n+44 7700 900001,r1\n+44 7700 900002,r2\n"
+    local report = assert(assert(campaign.new { sender = sms, journal = new_journal(), csv = csv, rate = 50 }):run())
+    assert.equal(2, report.summary.sent)
+    local body = helper.decode(helper.log()[1].body)
+    assert.equal("sms", body.channel)
+    assert.same({ { name = "ref", value = "r1" } }, body.session_parameters)
+    local voice = assert(campaign.senders.vonage_voice(client, { agent_id = "A" }))
+    report = assert(assert(campaign.new { sender = voice, journal = new_journal(), csv = csv, rate = 50 }):run())
+    assert.equal(2, report.summary.sent)
+    assert.same({ ["POST " .. TRIGGER] = 2, ["POST /vonage/telephony/make-call"] = 2 }, paths())
+    -- Template parameters make no sense for SMS: refused before anything is sent.
+    local c, err = campaign.new { sender = sms, journal = new_journal(), csv = "to,body.1\n+447700900001,x\n" }
+    assert.is_nil(c)
+    assert.matches("template parameters", err.message)
+  end)
+
+  it("sends voicebot.studio templates with the customer name, which it requires", function()
+    local client = assert(voicebot.from_env { retry = false })
+    local s = assert(campaign.senders.voicebot_template(client, { agent_id = 7, template = "welcome" }))
+    local csv = "to,name,body.1\n+44 7700 900001,Jane,hi\n+44 7700 900002,,hi\n"
+    local c = assert(campaign.new { sender = s, journal = new_journal(), csv = csv, rate = 50 })
+    assert.equal(1, #c.invalid)
+    assert.equal(3, c.invalid[1].line)
+    assert.matches("customer_name is required", c.invalid[1].message)
+    local report = assert(c:run())
+    assert.equal(1, report.summary.sent)
+    local log = helper.log()
+    assert.equal(1, #log)
+    assert.matches("/whatsapp/send%-template$", log[1].path)
+    local body = helper.decode(log[1].body)
+    assert.equal("Jane", body.customer_name)
+    assert.equal("447700900001", body.phone_number)
+    assert.equal(1, assert(client:whatsapp_usage(7)).current_usage)
+  end)
+end)
+
+describe("convai.campaign at the voicebot.studio limit", function()
+  before_each(helper.reset)
+
+  it("stops cleanly when send-template answers limit_exhausted, leaving the rest pending", function()
+    helper.config { voicebot = { agents = { ["7"] = { limit = 2 } } } }
+    local client = assert(voicebot.from_env { retry = false })
+    local s = assert(campaign.senders.voicebot_template(client, { agent_id = 7, template = "welcome" }))
+    local csv = "to,name\n+44 7700 900001,A\n+44 7700 900002,B\n+44 7700 900003,C\n+44 7700 900004,D\n"
+    local j = new_journal()
+    local report = assert(assert(campaign.new { sender = s, journal = j, csv = csv, rate = 50,
+      concurrency = 1 }):run())
+    assert.equal("capacity", report.summary.stopped)
+    assert.equal(2, report.summary.sent)
+    assert.equal(0, report.summary.failed)
+    assert.equal(2, report.summary.pending)
+    helper.config { voicebot = { agents = { ["7"] = { limit = 10 } } } }
+    report = assert(assert(campaign.new { sender = s, journal = j, csv = csv, rate = 50 }):run())
+    assert.equal(4, report.summary.sent)
+  end)
+end)

@@ -1,0 +1,278 @@
+--- The test application run by nginx for tests/lua/openresty_spec.lua (LuaJIT, ngx_lua). Each location
+-- of tests/lua/openresty_spec.lua's nginx.conf calls one function here; answers are JSON. The sandbox
+-- is CONVAI_TEST_SANDBOX, read by the master in init_by_lua.
+local core = require "convai.core"
+local http = require "convai.http"
+local voicebot = require "convai.voicebot"
+local vonage = require "convai.vonage"
+local cngx = require "convai.ngx"
+local nsession = require "convai.ngx.session"
+local status = require "convai.ngx.status"
+
+local _M = {}
+local cfg = {}
+
+local VOICEBOT_TOKEN, VONAGE_KEY = "sandbox-voicebot-token", "sandbox-vonage-key"
+
+local function plain_error(err)
+  if type(err) ~= "table" then return { kind = "?", message = tostring(err) } end
+  return { kind = err.kind, message = err.message, status = err.status, curl_code = err.curl_code,
+    request_sent = err.request_sent, retry_after = err.retry_after }
+end
+
+local function send(value, code)
+  ngx.status = code or 200
+  ngx.header["Content-Type"] = "application/json"
+  ngx.print(core.json_encode(value))
+end
+
+local function outcome(res, err, extra)
+  local out = extra or {}
+  if res then out.ok, out.result = true, res else out.ok, out.error = false, plain_error(err) end
+  return out
+end
+
+local function voicebot_client(args)
+  return voicebot.new { base_url = cfg.sandbox .. "/voicebot/third-party/v1",
+    token = args.token or VOICEBOT_TOKEN, timeout = tonumber(args.timeout),
+    retry = args.retry == "1" }
+end
+
+--- init_by_lua (the master): clients made here are copied into every worker; a request made here
+-- goes through the blocking libcurl core.
+function _M.init()
+  cfg.sandbox = assert(os.getenv("CONVAI_TEST_SANDBOX"), "CONVAI_TEST_SANDBOX is not set")
+  local vb = assert(voicebot_client {})
+  local u, err = vb:whatsapp_usage(1)
+  cfg.init = outcome(u, err, { stats = vb.http.session:stats(), session = tostring(vb.http.session) })
+  vb:close()
+  cfg.shared_vb = assert(voicebot_client {})
+  cfg.vg = assert(vonage.new { base_url = cfg.sandbox .. "/vonage", api_key = VONAGE_KEY, retry = false })
+  cfg.limiter = assert(cngx.limiter { dict = "limits", rates = { A = 5 } })
+  cfg.capacity = assert(cngx.capacity { dict = "cache", client = cfg.shared_vb, ttl = 30 })
+end
+
+-- One paced trigger of a burst; records its outcome in the dict.
+local function burst_one(gen, agent, i)
+  local dict = ngx.shared.results
+  local w = ngx.worker.id()
+  local res, err = cfg.limiter:wrap(cfg.vg):trigger_whatsapp {
+    agent_id = agent, namespace = "ns", template = "burst_test", locale = "en",
+    to = string.format("+44770%d%05d%d", w, i, gen % 10), status_url = "http://127.0.0.1:9/status",
+  }
+  local key = res and ("status:" .. res.status) or ("error:" .. tostring(err.kind))
+  dict:incr(("burst:%d:%s"):format(gen, key), 1, 0)
+  dict:incr(("burst:%d:w%d"):format(gen, w), 1, 0)
+end
+
+local last_gen = 0
+local function burst_poll(premature)
+  if premature then return end
+  local go = ngx.shared.results:get("burst:go")
+  if not go then return end
+  local spec = core.json_decode(go)
+  if spec.gen == last_gen then return end
+  last_gen = spec.gen
+  ngx.timer.at(0, function()
+    local threads = {}
+    for i = 1, spec.n do threads[i] = ngx.thread.spawn(burst_one, spec.gen, spec.agent, i) end
+    for i = 1, spec.n do ngx.thread.wait(threads[i]) end
+  end)
+end
+
+--- init_worker_by_lua: every worker polls for a burst to run (tests of the shared limiter).
+function _M.init_worker()
+  local ok, err = ngx.timer.every(0.05, burst_poll)
+  if not ok then ngx.log(ngx.ERR, "cannot start the burst poller: ", err) end
+end
+
+local function record(s)
+  ngx.shared.statuses:rpush("list", core.json_encode(s))
+end
+
+local RECEIVERS = {
+  plain = function() return status.handler(record) end,
+  small = function() return status.handler(record, { max_body = 4096 }) end,
+  slow = function()
+    return status.handler(function(s)
+      ngx.sleep(1)
+      record(s)
+    end)
+  end,
+  after = function()
+    return status.handler(function(s)
+      if s.message_uuid == "fail-me" then return nil, "convai-test-expected failure" end
+      record(s)
+    end, { ack = "after" })
+  end,
+  raises = function()
+    return status.handler(function(s)
+      if s.message_uuid == "fail-me" then error("convai-test-expected failure") end
+      record(s)
+    end)
+  end,
+}
+
+--- content_by_lua of /status/<kind>: the status_url receivers.
+function _M.receiver(kind)
+  return RECEIVERS[kind]()
+end
+
+--- set_by_lua: a request where nginx has no cosockets.
+function _M.set_phase()
+  local s = assert(nsession.new {})
+  local resp, err = s:request { url = cfg.sandbox .. "/_sandbox/health" }
+  return resp and "sent" or (err.kind .. ":" .. tostring(err.request_sent))
+end
+
+local function raw_request(args)
+  local s, err = nsession.new { max_body = tonumber(args.max_body), timeout = tonumber(args.timeout) or 10 }
+  if not s then return outcome(nil, err) end
+  local t0 = ngx.now()
+  local url = args.url or (cfg.sandbox .. (args.path or "/_sandbox/health"))
+  local resp
+  resp, err = s:request { url = url, method = args.method }
+  ngx.update_time()
+  return outcome(resp and { status = resp.status, body = resp.body, headers = resp.headers }, err,
+    { elapsed = ngx.now() - t0, stats = s:stats() })
+end
+
+local ROUTES = {}
+
+function ROUTES.load()
+  return {
+    core_version = core.version, ngx_lua_version = ngx.config.ngx_lua_version,
+    jit = jit and jit.version or nil, factory_is_cosocket = http.session_factory == nsession.new,
+    in_nginx = cngx.in_nginx(), session = tostring(cfg.shared_vb.http.session), init = cfg.init,
+    worker = ngx.worker.id(),
+  }
+end
+
+function ROUTES.ping() return { pong = true } end
+
+function ROUTES.raw(args) return raw_request(args) end
+
+function ROUTES.usage(args)
+  local vb = args.shared == "1" and cfg.shared_vb or assert(voicebot_client(args))
+  local u, err = vb:whatsapp_usage(args.agent)
+  return outcome(u, err, { stats = vb.http.session:stats() })
+end
+
+function ROUTES.sleep(args)
+  local t0 = ngx.now()
+  http.sleep(tonumber(args.s))
+  ngx.update_time()
+  return { slept = ngx.now() - t0 }
+end
+
+function ROUTES.timer(args)
+  local id = args.id
+  local ok, err = ngx.timer.at(0, function(premature)
+    if premature then return end
+    ngx.shared.results:set("timer:" .. id, core.json_encode(raw_request(args)))
+  end)
+  return { scheduled = ok and true or false, error = err }
+end
+
+function ROUTES.result(args)
+  local v = ngx.shared.results:get("timer:" .. args.id)
+  return v and core.json_decode(v) or { pending = true }
+end
+
+function ROUTES.trigger(args)
+  ngx.req.read_body()
+  local fields = core.json_decode(ngx.req.get_body_data() or "{}")
+  local client = args.paced == "1" and cfg.limiter:wrap(cfg.vg) or cfg.vg
+  return outcome(client:trigger_whatsapp(fields))
+end
+
+function ROUTES.burst_start(args)
+  local gen = tonumber(args.gen)
+  ngx.shared.results:set("burst:go", core.json_encode { gen = gen, n = tonumber(args.n), agent = args.agent })
+  return { started = gen }
+end
+
+function ROUTES.burst_result(args)
+  local dict = ngx.shared.results
+  local out = { workers = {}, outcomes = {} }
+  for _, key in ipairs(dict:get_keys(0)) do
+    local rest = key:match("^burst:" .. args.gen .. ":(.+)$")
+    if rest then
+      local w = rest:match("^w(%d+)$")
+      if w then out.workers[w] = dict:get(key) else out.outcomes[rest] = dict:get(key) end
+    end
+  end
+  return out
+end
+
+function ROUTES.statuses()
+  local dict = ngx.shared.statuses
+  local list = {}
+  while true do
+    local v = dict:lpop("list")
+    if not v then break end
+    list[#list + 1] = core.json_decode(v)
+  end
+  return { statuses = core.array(list) }
+end
+
+function ROUTES.limiter()
+  local out = {}
+  local _, err = cngx.limiter { dict = "nope" }
+  out.no_dict = plain_error(err)
+  _, err = cngx.limiter { dict = "limits", rate = 0 }
+  out.bad_rate = plain_error(err)
+  local lim = assert(cngx.limiter { dict = "limits", rate = 2, max_wait = 1, prefix = "check:" })
+  ngx.update_time()
+  local t0 = ngx.now()
+  for _ = 1, 3 do assert(lim:wait("B")) end
+  ngx.update_time()
+  out.three_at_2_per_s = ngx.now() - t0            -- slots 0.55 s apart: at least 1.1 s
+  local _, werr = lim:wait("")
+  out.bad_agent = plain_error(werr)
+  assert(lim:penalize("C", 5))
+  _, werr = lim:wait("C")                           -- held for 5 s > max_wait
+  out.held = plain_error(werr)
+  local rate, interval = lim:rate("B")
+  out.rate, out.interval = rate, interval
+  local paced = lim:wrap(cfg.vg)
+  ngx.update_time()
+  t0 = ngx.now()
+  out.calls = {}
+  for i = 1, 2 do -- voice calls count against the same limit
+    local res, cerr = paced:make_call { agent_id = "E", to = "+44770090020" .. i }
+    out.calls[i] = res and res.status or plain_error(cerr)
+  end
+  ngx.update_time()
+  out.two_calls = ngx.now() - t0                    -- at least one interval, 0.55 s
+  out.tostring = tostring(paced)
+  local _, verr = paced:trigger_whatsapp { agent_id = "D", template = "x" }
+  out.invalid_trigger = plain_error(verr)
+  out.claimed_for_invalid = false
+  for _, key in ipairs(ngx.shared.limits:get_keys(0)) do
+    if key:find("check:D:", 1, true) == 1 then out.claimed_for_invalid = true end
+  end
+  return out
+end
+
+function ROUTES.capacity(args)
+  local agent = tonumber(args.agent)
+  if args.reserve then
+    local ok, usage = cfg.capacity:reserve(agent, tonumber(args.reserve))
+    return { reserved = ok, usage = usage }
+  end
+  if args.invalidate then
+    cfg.capacity:invalidate(agent)
+    return { invalidated = true }
+  end
+  return outcome(cfg.capacity:get(agent))
+end
+
+--- content_by_lua of /t/<name>.
+function _M.handle(name)
+  local route = ROUTES[name]
+  if not route then return send({ error = "no route " .. tostring(name) }, 404) end
+  send(route(ngx.req.get_uri_args()))
+end
+
+return _M
