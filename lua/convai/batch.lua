@@ -110,10 +110,7 @@ local function positive_integer(v)
   return type(v) == "number" and v >= 1 and v == floor(v) and v < huge
 end
 
---- A scheduler of tasks, made by `new`. Besides the methods below it is the driver of its tasks'
--- coroutines in `convai.http.drivers` (`request` and `sleep`, called by `convai.http`).
--- @type scheduler
-local Scheduler = {}
+local Scheduler = {} -- the methods of a scheduler (documented below)
 Scheduler.__index = Scheduler
 
 --- Make a scheduler.
@@ -128,7 +125,7 @@ Scheduler.__index = Scheduler
 -- @tparam[opt] string opts.user_agent `User-Agent` of every request, as in `core.multi`
 -- @tparam[opt] integer opts.max_host_connections connections to one host at once (default: `concurrency`)
 -- @tparam[opt] integer opts.max_total_connections connections in all (default: `concurrency`)
--- @treturn[1] scheduler the scheduler
+-- @treturn[1] Scheduler the scheduler
 -- @treturn[2] nil
 -- @treturn[2] convai.error kind `invalid_argument` naming the bad option
 -- @usage local sched = assert(batch.new { concurrency = 8 })
@@ -166,200 +163,6 @@ function _M.new(opts)
     sleepers = {},      -- heap by wake time
     by_co = {},         -- coroutine -> task, for the tasks not finished
   }, Scheduler)
-end
-
--- Finish a task: it returned (ok) or raised.
-local function finish(self, task, finished, ok, ...)
-  task.done = true
-  self.tasks = self.tasks - 1
-  http.drivers[task.co] = nil
-  self.by_co[task.co] = nil
-  if ok then
-    task.results = pack(...)
-  else
-    local e = ...
-    task.traceback = traceback(task.co, tostring(e))
-    task.error = type(e) == "string" and task.traceback or e
-  end
-  finished[#finished + 1] = task
-end
-
--- Resume a task with values and file it according to what it yields next.
-local function resume(self, task, finished, ...)
-  local r = pack(co_resume(task.co, ...))
-  if not r[1] or co_status(task.co) == "dead" then
-    return finish(self, task, finished, unpack(r, 1, r.n))
-  end
-  local what = r[2]
-  if what == WAIT_REPLY then
-    return -- the request is in self.waiting
-  elseif what == WAIT_SLOT then
-    push(self.slots, task)
-  elseif what == WAIT_SLEEP then
-    self.seq = self.seq + 1
-    task.wake, task.seq = r[3], self.seq
-    heap_push(self.sleepers, task)
-  else -- a plain coroutine.yield() in the task: run it again at the next step
-    push(self.later, task)
-  end
-end
-
--- Resume the ready tasks, granting free slots to waiting tasks as they come.
-local function run_ready(self, finished)
-  while true do
-    while self.inflight + self.reserved < self.concurrency and qlen(self.slots) > 0 do
-      self.reserved = self.reserved + 1
-      push(self.ready, pop(self.slots))
-    end
-    local task = pop(self.ready)
-    if not task then return end
-    resume(self, task, finished)
-  end
-end
-
---- Run `fn(...)` as a new task. It starts at the next `step` (or `run`).
--- @tparam function fn the task's body
--- @param ... its arguments
--- @treturn table the task: `done` (boolean) is set when it has finished, then `results` (the values
---   `fn` returned, packed: `{n = count, ...}`) or, if it raised, `error` (the value raised; a string
---   gets the task's traceback appended) and `traceback` (string)
--- @raise if `fn` is not a function or the scheduler is closed
-function Scheduler:spawn(fn, ...)
-  if type(fn) ~= "function" then error("convai.batch: spawn expects a function, got " .. type(fn), 2) end
-  if self.closed then error("convai.batch: the scheduler is closed", 2) end
-  local args = pack(...)
-  local co = co_create(function() return fn(unpack(args, 1, args.n)) end)
-  local task = { done = false, co = co }
-  http.drivers[co] = self
-  self.by_co[co] = task
-  self.tasks = self.tasks + 1
-  push(self.ready, task)
-  return task
-end
-
---- The driver side of a request made in a task (called by `convai.http`, not by users): give the
--- request the transport's `timeout`, `connect_timeout` and `cafile`, wait for a slot, add it to the
--- multi and yield until it completes.
--- @tparam table transport a `convai.http` transport
--- @tparam table req a `core` request table
--- @treturn table|nil what `session:request` would return: the response, or nil and a `convai.error`
-function Scheduler:request(transport, req)
-  local r = {
-    method = req.method, url = req.url, headers = req.headers, body = req.body,
-    timeout = req.timeout or transport.timeout,
-    connect_timeout = req.connect_timeout or transport.connect_timeout,
-    cafile = req.cafile or transport.cafile,
-  }
-  if self.inflight + self.reserved >= self.concurrency or qlen(self.slots) > 0 then
-    co_yield(WAIT_SLOT) -- resumed with a slot reserved for this task
-    self.reserved = self.reserved - 1
-  end
-  local id, err = self.multi:add(r)
-  if not id then return nil, err end
-  self.inflight = self.inflight + 1
-  self.waiting[id] = self.by_co[co_running()]
-  return co_yield(WAIT_REPLY)
-end
-
---- The driver side of `convai.http.sleep` in a task (called by `convai.http`): yield until `seconds`
--- have passed; the other tasks run meanwhile.
--- @tparam number seconds
-function Scheduler.sleep(_, seconds)
-  co_yield(WAIT_SLEEP, monotonic() + seconds)
-end
-
---- Drive the tasks once: resume the tasks that can run, start their requests (at most `concurrency`
--- in flight), wait for requests to complete (at most `wait` seconds, less when a sleeping task wakes
--- sooner; not at all when a task can run now) and resume the tasks whose request completed or whose
--- sleep ended.
--- @tparam[opt=0] number wait longest time to block, seconds
--- @treturn table the array of tasks that finished during this step (possibly empty)
--- @raise if called from inside one of this scheduler's tasks
-function Scheduler:step(wait)
-  if self.stepping then error("convai.batch: step or run called from inside a task", 2) end
-  if self.closed then return {} end
-  wait = wait or 0
-  self.stepping = true
-  local finished = {}
-  local ok, err = pcall(function()
-    while qlen(self.later) > 0 do push(self.ready, pop(self.later)) end
-    run_ready(self, finished)
-    local sleepers = self.sleepers
-    local timeout = wait
-    if qlen(self.later) > 0 then
-      timeout = 0
-    elseif sleepers[1] then
-      timeout = min(timeout, sleepers[1].wake - monotonic())
-      if timeout < 0 then timeout = 0 end
-    end
-    if self.multi:pending() > 0 then
-      local done = assert(self.multi:perform(timeout))
-      for i = 1, #done do
-        local d = done[i]
-        local task = self.waiting[d.id]
-        self.waiting[d.id] = nil
-        self.inflight = self.inflight - 1
-        if task then
-          if d.response then
-            resume(self, task, finished, d.response)
-          else
-            resume(self, task, finished, nil, d.error)
-          end
-          run_ready(self, finished) -- the freed slot goes to the next request at once
-        end
-      end
-    elseif timeout > 0 and sleepers[1] then
-      core.sleep(timeout)
-    end
-    local now = monotonic()
-    while sleepers[1] and sleepers[1].wake <= now do
-      resume(self, heap_pop(sleepers), finished)
-    end
-    run_ready(self, finished)
-  end)
-  self.stepping = false
-  if not ok then error(err, 0) end
-  return finished
-end
-
---- How many tasks have not finished.
--- @treturn integer
-function Scheduler:active()
-  return self.tasks
-end
-
---- Step until every task has finished.
--- @treturn table the scheduler
-function Scheduler:run()
-  while self.tasks > 0 and not self.closed do
-    self:step(1)
-  end
-  return self
-end
-
---- Close the scheduler: the requests in flight are aborted and the unfinished tasks are dropped (marked
--- `done` with `error` "convai.batch: closed before the task finished"). Idempotent.
-function Scheduler:close()
-  if self.closed then return end
-  self.closed = true
-  self.multi:close()
-  for co, task in pairs(self.by_co) do
-    if not task.done then
-      task.done = true
-      task.error = "convai.batch: closed before the task finished"
-      http.drivers[co] = nil
-      if co_close then co_close(co) end
-    end
-  end
-  self.tasks = 0
-end
-
-Scheduler.__close = Scheduler.close
-
---- `tostring(scheduler)`: its state, e.g. `"convai.batch (3 tasks, 2 requests in flight)"`.
-function Scheduler.__tostring(self)
-  if self.closed then return "convai.batch (closed)" end
-  return format("convai.batch (%d tasks, %d requests in flight)", self.tasks, self.inflight)
 end
 
 --- Run functions concurrently and return their results in input order.
@@ -457,6 +260,204 @@ function _M.client_batch(client, calls, opts)
   sched:close()
   if not ok then error(rerr, 0) end
   return out
+end
+
+--- A scheduler of tasks, made by `new`. Besides the methods below it is the driver of its tasks'
+-- coroutines in `convai.http.drivers` (`request` and `sleep`, called by `convai.http`).
+-- @type Scheduler
+
+-- Finish a task: it returned (ok) or raised.
+local function finish(self, task, finished, ok, ...)
+  task.done = true
+  self.tasks = self.tasks - 1
+  http.drivers[task.co] = nil
+  self.by_co[task.co] = nil
+  if ok then
+    task.results = pack(...)
+  else
+    local e = ...
+    task.traceback = traceback(task.co, tostring(e))
+    task.error = type(e) == "string" and task.traceback or e
+  end
+  finished[#finished + 1] = task
+end
+
+-- Resume a task with values and file it according to what it yields next.
+local function resume(self, task, finished, ...)
+  local r = pack(co_resume(task.co, ...))
+  if not r[1] or co_status(task.co) == "dead" then
+    return finish(self, task, finished, unpack(r, 1, r.n))
+  end
+  local what = r[2]
+  if what == WAIT_REPLY then
+    return -- the request is in self.waiting
+  elseif what == WAIT_SLOT then
+    push(self.slots, task)
+  elseif what == WAIT_SLEEP then
+    self.seq = self.seq + 1
+    task.wake, task.seq = r[3], self.seq
+    heap_push(self.sleepers, task)
+  else -- a plain coroutine.yield() in the task: run it again at the next step
+    push(self.later, task)
+  end
+end
+
+-- Resume the ready tasks, granting free slots to waiting tasks as they come.
+local function run_ready(self, finished)
+  while true do
+    while self.inflight + self.reserved < self.concurrency and qlen(self.slots) > 0 do
+      self.reserved = self.reserved + 1
+      push(self.ready, pop(self.slots))
+    end
+    local task = pop(self.ready)
+    if not task then return end
+    resume(self, task, finished)
+  end
+end
+
+--- Run `fn(...)` as a new task. It starts at the next `step` (or `run`).
+-- @tparam function fn the task's body
+-- @param ... its arguments
+-- @treturn table the task: `done` (boolean) is set when it has finished, then `results` (the values
+--   `fn` returned, packed: `{n = count, ...}`) or, if it raised, `error` (the value raised; a string
+--   gets the task's traceback appended) and `traceback` (string)
+-- @raise if `fn` is not a function or the scheduler is closed
+function Scheduler:spawn(fn, ...)
+  if type(fn) ~= "function" then error("convai.batch: spawn expects a function, got " .. type(fn), 2) end
+  if self.closed then error("convai.batch: the scheduler is closed", 2) end
+  local args = pack(...)
+  local co = co_create(function() return fn(unpack(args, 1, args.n)) end)
+  local task = { done = false, co = co }
+  http.drivers[co] = self
+  self.by_co[co] = task
+  self.tasks = self.tasks + 1
+  push(self.ready, task)
+  return task
+end
+
+--- The driver side of a request made in a task (called by `convai.http`, not by users): give the
+-- request the transport's `timeout`, `connect_timeout` and `cafile`, wait for a slot, add it to the
+-- multi and yield until it completes.
+-- @tparam table transport a `convai.http` transport
+-- @tparam table req a `core` request table
+-- @treturn table|nil what `session:request` would return: the response, or nil and a `convai.error`
+function Scheduler:request(transport, req)
+  local r = {
+    method = req.method, url = req.url, headers = req.headers, body = req.body,
+    timeout = req.timeout or transport.timeout,
+    connect_timeout = req.connect_timeout or transport.connect_timeout,
+    cafile = req.cafile or transport.cafile,
+  }
+  if self.inflight + self.reserved >= self.concurrency or qlen(self.slots) > 0 then
+    co_yield(WAIT_SLOT) -- resumed with a slot reserved for this task
+    self.reserved = self.reserved - 1
+  end
+  local id, err = self.multi:add(r)
+  if not id then return nil, err end
+  self.inflight = self.inflight + 1
+  self.waiting[id] = self.by_co[co_running()]
+  return co_yield(WAIT_REPLY)
+end
+
+--- The driver side of `convai.http.sleep` in a task (called by `convai.http`): yield until `seconds`
+-- have passed; the other tasks run meanwhile.
+-- @tparam number seconds
+function Scheduler:sleep(seconds) -- luacheck: ignore 212 (self)
+  co_yield(WAIT_SLEEP, monotonic() + seconds)
+end
+
+--- Drive the tasks once: resume the tasks that can run, start their requests (at most `concurrency`
+-- in flight), wait for requests to complete (at most `wait` seconds, less when a sleeping task wakes
+-- sooner; not at all when a task can run now) and resume the tasks whose request completed or whose
+-- sleep ended.
+-- @tparam[opt=0] number wait longest time to block, seconds
+-- @treturn table the array of tasks that finished during this step (possibly empty)
+-- @raise if called from inside one of this scheduler's tasks
+function Scheduler:step(wait)
+  if self.stepping then error("convai.batch: step or run called from inside a task", 2) end
+  if self.closed then return {} end
+  wait = wait or 0
+  self.stepping = true
+  local finished = {}
+  local ok, err = pcall(function()
+    while qlen(self.later) > 0 do push(self.ready, pop(self.later)) end
+    run_ready(self, finished)
+    local sleepers = self.sleepers
+    local timeout = wait
+    if qlen(self.later) > 0 then
+      timeout = 0
+    elseif sleepers[1] then
+      timeout = min(timeout, sleepers[1].wake - monotonic())
+      if timeout < 0 then timeout = 0 end
+    end
+    if self.multi:pending() > 0 then
+      local done = assert(self.multi:perform(timeout))
+      for i = 1, #done do
+        local d = done[i]
+        local task = self.waiting[d.id]
+        self.waiting[d.id] = nil
+        self.inflight = self.inflight - 1
+        if task then
+          if d.response then
+            resume(self, task, finished, d.response)
+          else
+            resume(self, task, finished, nil, d.error)
+          end
+          run_ready(self, finished) -- the freed slot goes to the next request at once
+        end
+      end
+    elseif timeout > 0 and sleepers[1] then
+      core.sleep(timeout)
+    end
+    local now = monotonic()
+    while sleepers[1] and sleepers[1].wake <= now do
+      resume(self, heap_pop(sleepers), finished)
+    end
+    run_ready(self, finished)
+  end)
+  self.stepping = false
+  if not ok then error(err, 0) end
+  return finished
+end
+
+--- How many tasks have not finished.
+-- @treturn integer
+function Scheduler:active()
+  return self.tasks
+end
+
+--- Step until every task has finished.
+-- @treturn table the scheduler
+function Scheduler:run()
+  while self.tasks > 0 and not self.closed do
+    self:step(1)
+  end
+  return self
+end
+
+--- Close the scheduler: the requests in flight are aborted and the unfinished tasks are dropped (marked
+-- `done` with `error` "convai.batch: closed before the task finished"). Idempotent.
+function Scheduler:close()
+  if self.closed then return end
+  self.closed = true
+  self.multi:close()
+  for co, task in pairs(self.by_co) do
+    if not task.done then
+      task.done = true
+      task.error = "convai.batch: closed before the task finished"
+      http.drivers[co] = nil
+      if co_close then co_close(co) end
+    end
+  end
+  self.tasks = 0
+end
+
+Scheduler.__close = Scheduler.close
+
+--- `tostring(scheduler)`: its state, e.g. `"convai.batch (3 tasks, 2 requests in flight)"`.
+function Scheduler.__tostring(self)
+  if self.closed then return "convai.batch (closed)" end
+  return format("convai.batch (%d tasks, %d requests in flight)", self.tasks, self.inflight)
 end
 
 return _M

@@ -293,11 +293,14 @@ mt.__index = mt
 -- @tparam[opt] integer opts.concurrency most requests in flight (default `max(4, ceil(rate * 4))`,
 --   at most 64)
 -- @tparam[opt=false] boolean opts.retry_failed send again to recipients whose last outcome was `failed`
+-- @tparam[opt=false] boolean opts.skip_invalid go on with the valid rows when some rows are invalid (they
+--   are reported as `invalid` and never sent); by default any invalid row refuses the whole campaign
 -- @tparam[opt=false] boolean opts.dry_run check everything and report, without sending or writing
 -- @tparam[opt] function opts.progress called with a progress table at most every 0.2 s and at the end
 -- @tparam[opt] function opts.interrupted returns true to stop cleanly (default: a trapped SIGINT/SIGTERM,
 --   see `core.trap_interrupts`)
--- @treturn table|nil the campaign, or nil and an `invalid_argument` error (a CSV line number in the message)
+-- @treturn table|nil the campaign, or nil and an `invalid_argument` error (a CSV line number in the message;
+--   for invalid rows without `skip_invalid`, `err.invalid` lists them as `{line, to, message}`)
 function _M.new(opts)
   if type(opts) ~= "table" then return invalid("campaign.new expects an options table") end
   local sender = opts.sender
@@ -346,6 +349,17 @@ function _M.new(opts)
       by_to[to] = r
       recipients[#recipients + 1] = r
     end
+  end
+  if #invalid_rows > 0 and not opts.skip_invalid then
+    local parts = {}
+    for i = 1, min(#invalid_rows, 3) do
+      parts[i] = format("line %d: %s", invalid_rows[i].line, invalid_rows[i].message)
+    end
+    local e = core.error("invalid_argument", format("recipients CSV: %d invalid row%s (%s%s); nothing was "
+      .. "sent: fix them, or skip them with skip_invalid (--skip-invalid)", #invalid_rows,
+      #invalid_rows == 1 and "" or "s", concat(parts, "; "), #invalid_rows > 3 and "; ..." or ""))
+    e.invalid = invalid_rows
+    return nil, e
   end
   local fingerprint = {}
   for k, v in pairs(sender.fingerprint or {}) do fingerprint[k] = v end

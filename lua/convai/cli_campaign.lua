@@ -40,6 +40,8 @@ function _M.define(parser)
   run:option("--report", "Write one row per recipient to OUT.csv or OUT.json.")
   run:flag("--dry-run", "Check everything and show what would be sent; send and write nothing.")
   run:flag("--retry-failed", "Send again to recipients whose last outcome was failed.")
+  run:flag("--skip-invalid", "Send to the valid rows even if some rows are invalid (by default any invalid "
+    .. "row stops the campaign before the first send).")
   run:flag("-v --verbose", "Print each request and response on stderr (credentials redacted).")
   run:option("--format", "Summary format: table or json."):choices { "table", "json" }:default "table"
   run:option("--timeout", "Total time allowed per request, in seconds."):default "30"
@@ -223,7 +225,7 @@ function _M.run(args, out)
   local drawn = false
   local c, err = campaign.new {
     sender = sender, gate = gate, rate = f.rate, journal = args.journal, csv = csv,
-    retry_failed = args.retry_failed, dry_run = args.dry_run,
+    retry_failed = args.retry_failed, dry_run = args.dry_run, skip_invalid = args.skip_invalid,
     progress = tty and function(p)
       io.stderr:write("\r\27[K", progress_line(p))
       drawn = true
@@ -233,7 +235,19 @@ function _M.run(args, out)
     client:close()
     if gate_client then gate_client:close() end
   end
-  if not c then close_all() return fail(err) end
+  if not c then
+    close_all()
+    if type(err) == "table" and err.invalid then
+      for _, i in ipairs(err.invalid) do
+        io.stderr:write(format("convai: invalid argument: recipients line %d: %s\n", i.line, i.message))
+      end
+      io.stderr:write(format("convai: invalid argument: %d invalid row%s in %s; nothing was sent: fix "
+        .. "them, or pass --skip-invalid to send to the valid rows\n", #err.invalid,
+        #err.invalid == 1 and "" or "s", args.recipients))
+      return EXIT_USAGE
+    end
+    return fail(err)
+  end
   for _, i in ipairs(c.invalid) do
     io.stderr:write(format("convai: recipients line %d: %s (not sent)\n", i.line, i.message))
   end

@@ -77,6 +77,27 @@ end
 
 local POSITIVE_SECONDS = " must be a positive number of seconds"
 
+-- campaign run: a recipients CSV written into the row's scratch directory, the journal there too.
+local GOOD_CSV = "to,header.1,body.1,session.order\n+44 7700 900123,Ann,A-1,A-1\n"
+local function campaign_cli(csv_text, edit)
+  return function(v, tmp)
+    local csv = tmp .. "/recipients.csv"
+    local f = assert(io.open(csv, "wb"))
+    f:write(type(csv_text) == "function" and csv_text(v) or csv_text)
+    f:close()
+    local args = { "campaign", "run", csv, "--journal", tmp .. "/campaign.journal", "--agent-id", "bad-input-camp",
+      "--namespace", "ns", "--template", "order_update", "--locale", "en", "--status-url", "https://example.com/s" }
+    if edit then args = edit(args, v, tmp) end
+    return args
+  end
+end
+local function campaign_flag(name)
+  return campaign_cli(GOOD_CSV, function(args, v) return with_flag(args, name, v) end)
+end
+local function csv_with(header, row)
+  return function(v) return header .. "\n" .. row:gsub("VALUE", function() return v end) .. "\n" end
+end
+
 local CLI_ROWS = {
   -- usage voicebot
   { input = "usage voicebot --agent-id", cli = flag(VB, "--agent-id"), cases = {
@@ -241,6 +262,85 @@ local CLI_ROWS = {
     { { "--tls-port", "9443" }, "--tls-port needs --tls", "without --tls" },
     { { "--tls", "--port", "65535" }, "--port 65535 leaves no port after it for HTTPS; give --tls-port",
       "--port 65535 and no --tls-port" },
+  } },
+  -- campaign run
+  { input = "campaign run RECIPIENTS", cli = campaign_cli(GOOD_CSV, function(args, v, tmp)
+    args[3] = tmp .. "/" .. v
+    return args
+  end), cases = {
+    { "missing.csv", "cannot read the recipients file" },
+  } },
+  { input = "campaign run --journal", cli = campaign_cli(GOOD_CSV, function(args, v, tmp)
+    return with_flag(args, "--journal", v == "DIR" and tmp or v)
+  end), cases = {
+    { NIL, "missing option '--journal'" },
+    { "DIR", "cannot open journal" },
+  } },
+  { input = "campaign run --channel", cli = campaign_flag("--channel"), cases = {
+    { "fax", "argument for option '--channel' must be one of 'whatsapp', 'sms', 'voice'" },
+  } },
+  { input = "campaign run --provider", cli = campaign_cli(GOOD_CSV, function(args, v)
+    args = with_flag(args, "--provider", v)
+    if v == "voicebot" then args = with_flag(with_flag(args, "--channel", "sms"), "--namespace", NIL) end
+    return args
+  end), cases = {
+    { "twilio", "argument for option '--provider' must be one of 'vonage', 'voicebot'" },
+    { "voicebot", "--provider voicebot sends WhatsApp templates only; use --channel whatsapp" },
+  } },
+  { input = "campaign run --agent-id", cli = campaign_flag("--agent-id"), cases = {
+    { NIL, "--agent-id is required for vonage whatsapp campaigns" },
+    { "1/../../x", "agent_id must contain only letters, digits, '-' and '_'" },
+  } },
+  { input = "campaign run --template", cli = campaign_flag("--template"), cases = {
+    { NIL, "--template is required for vonage whatsapp campaigns" },
+    { "Order_Update", 'template "Order_Update" is not a WhatsApp template name' },
+  } },
+  { input = "campaign run --status-url", cli = campaign_flag("--status-url"), cases = {
+    { NIL, "--status-url is required for vonage whatsapp campaigns" },
+    { "example.com/s", "status_url must be an http:// or https:// URL without spaces" },
+  } },
+  { input = "campaign run --rate", cli = campaign_flag("--rate"), cases = {
+    { "0", '--rate must be a positive number, got "0"' },
+    { "-5", '--rate must be a positive number, got "-5"' },
+    { "fast", '--rate must be a positive number, got "fast"' },
+  } },
+  { input = "campaign run --gate-voicebot-agent", cli = campaign_flag("--gate-voicebot-agent"), cases = {
+    { "x", '--gate-voicebot-agent must be a positive integer (a voicebot.studio WhatsApp agent), got "x"' },
+    { "0", '--gate-voicebot-agent must be a positive integer (a voicebot.studio WhatsApp agent), got "0"' },
+  } },
+  { input = "campaign run --report", cli = campaign_flag("--report"), cases = {
+    { "out.txt", '--report must name a .csv or .json file, got "out.txt"' },
+  } },
+  { input = "CSV column to", cli = campaign_cli(csv_with("to,body.1", "VALUE,x")), cases = {
+    { "123", "recipients line 2: to: phone number must have 8 to 15 digits" },
+    { "call me", "recipients line 2: to: phone number contains the letter 'c'" },
+    { "", "recipients line 2: to" },
+  } },
+  { input = "CSV columns header.N", cli = campaign_cli(csv_with("to,header.1", "+447700900123,VALUE")), cases = {
+    { "", "recipients line 2: header.1 is empty (the template needs 1 header parameter)" },
+    { string.rep("x", 61), "header[1] is 61 characters long; WhatsApp allows at most 60 in a header parameter" },
+  } },
+  { input = "CSV columns body.N", cli = campaign_cli(csv_with("to,body.1", "+447700900123,VALUE")), cases = {
+    { "", "recipients line 2: body.1 is empty (the template needs 1 body parameter)" },
+    { string.rep("x", 1025), "body[1] is 1025 characters long; WhatsApp allows at most 1024 in a body parameter" },
+    { "a\tb", "must not contain line breaks or tabs" },
+  } },
+  { input = "CSV column name", cli = campaign_cli(csv_with("to,name", "+447700900123,VALUE"), function(args)
+    args = with_flag(with_flag(with_flag(args, "--namespace", NIL), "--locale", NIL), "--status-url", NIL)
+    return with_flag(with_flag(args, "--provider", "voicebot"), "--agent-id", "7")
+  end), cases = {
+    { "", "customer_name is required (the recipient's name, a non-empty string)" },
+  } },
+  { input = "CSV header", cli = campaign_cli(function(v) return v .. "\n+447700900123,x\n" end), cases = {
+    { "to,colour", 'recipients CSV line 1: unknown column "colour"' },
+    { "phone,body.1", 'recipients CSV line 1: unknown column "phone"' },
+    { "to,body.2", "recipients CSV line 1: column body.1 is missing" },
+    { "name,body.1", 'recipients CSV line 1: there is no "to" column (the phone numbers)' },
+  } },
+  { input = "CSV structure", cli = campaign_cli(function(v) return v end), cases = {
+    { "to,body.1\n+447700900123,\"open\n", "recipients CSV: line 2" },
+    { "to,body.1\n+447700900123,a,b\n", "recipients CSV: line 2: 3 fields, but the header (line 1) has 2 columns" },
+    { "", "recipients CSV" },
   } },
 }
 

@@ -124,7 +124,16 @@ describe("convai.campaign", function()
         .. "0044 7700 900001,Hi,Again,\n"              -- line 6: duplicate of line 2
         .. "+44 7700 900006," .. string.rep("é", 61) .. ",Body,\n" -- line 7: header over 60 characters
         .. "+44 7700 900007,Hi,Body,\n"                -- line 8 ok
-      local c = assert(campaign.new { sender = sender(), journal = new_journal(), csv = csv, rate = 50 })
+      -- By default one invalid row refuses the campaign, naming the lines; nothing is sent.
+      local j = new_journal()
+      local refused, rerr = campaign.new { sender = sender(), journal = j, csv = csv, rate = 50 }
+      assert.is_nil(refused)
+      assert.equal("invalid_argument", rerr.kind)
+      assert.matches("4 invalid rows (line 3: to: ", rerr.message, 1, true)
+      assert.equal(4, #rerr.invalid)
+      assert.same({}, helper.log())
+      assert.is_nil(read(j))
+      local c = assert(campaign.new { sender = sender(), journal = j, csv = csv, rate = 50, skip_invalid = true })
       local lines = {}
       for _, i in ipairs(c.invalid) do lines[#lines + 1] = i.line end
       assert.same({ 3, 4, 5, 7 }, lines)
@@ -312,7 +321,7 @@ describe("convai.campaign", function()
     it("dry run: checks and reports, sends and writes nothing", function()
       local j = new_journal()
       local report = assert(assert(campaign.new { sender = sender(), journal = j, csv = numbers_csv(3, "123,x"),
-        rate = 50, dry_run = true }):run())
+        rate = 50, dry_run = true, skip_invalid = true }):run())
       assert.equal(3, report.summary.would_send)
       assert.equal(1, report.summary.invalid)
       assert.same({}, helper.log())
@@ -323,7 +332,7 @@ describe("convai.campaign", function()
   describe("report", function()
     it("writes one row per input row as CSV or JSON", function()
       local c = assert(campaign.new { sender = sender(), journal = new_journal(), csv = numbers_csv(2, "123,x"),
-        rate = 50 })
+        rate = 50, skip_invalid = true })
       local report = assert(c:run())
       assert(campaign.write_report(report, path("r.csv")))
       local parsed = assert(core.csv.parse(read(path("r.csv"))))
@@ -376,7 +385,8 @@ describe("convai.campaign channels", function()
     local client = assert(voicebot.from_env { retry = false })
     local s = assert(campaign.senders.voicebot_template(client, { agent_id = 7, template = "welcome" }))
     local csv = "to,name,body.1\n+44 7700 900001,Jane,hi\n+44 7700 900002,,hi\n"
-    local c = assert(campaign.new { sender = s, journal = new_journal(), csv = csv, rate = 50 })
+    local c = assert(campaign.new { sender = s, journal = new_journal(), csv = csv, rate = 50,
+      skip_invalid = true })
     assert.equal(1, #c.invalid)
     assert.equal(3, c.invalid[1].line)
     assert.matches("customer_name is required", c.invalid[1].message)
