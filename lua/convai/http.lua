@@ -504,6 +504,7 @@ local function fetch(self, method, url, body)
     local resp, err = perform(self, { method = method, url = url, headers = headers, body = body })
     if not resp then
       err.message = self.vendor .. ": " .. err.message
+      if hops > 0 then err.redirects = hops end
       return nil, err
     end
     local status = resp.status

@@ -136,6 +136,7 @@ describe("redirects", function()
     local _, err = vb_client({ follow_redirects = true, retry = false }):whatsapp_usage()
     assert.equal("network", err.kind)
     assert.is_false(err.request_sent)
+    assert.equal(1, err.redirects)
     -- https on the sandbox's plain port: the handshake fails (kind tls or network), nothing is read
     redirect(VB_PATH, "https://127.0.0.1:" .. PORT .. VB_PATH)
     _, err = vb_client({ follow_redirects = true, retry = false }):whatsapp_usage()

@@ -1,0 +1,94 @@
+-- json_check.lua - the properties fuzz_json.c checks for each input (loaded once by the harness).
+--
+-- Called as `check(core, text)` where core holds convai.core's json_decode/json_encode (src/ljson.c)
+-- and text is arbitrary bytes. A broken property raises an error, which the harness turns into a crash.
+--  1. json_decode agrees with plain cjson.safe (the reference): it refuses exactly what cjson refuses,
+--     with "invalid JSON: ..."; otherwise its value is cjson's with every null removed and every integral
+--     float within +-2^53 turned into an integer (nothing else changes: strings, booleans, other numbers,
+--     keys). `null` alone decodes to nil and no message.
+--  2. json_encode of a decoded value fails exactly when the value cannot be JSON (an infinity from an
+--     overflowing number like 1e400, or an array so sparse after removing nulls that cjson refuses it),
+--     and otherwise decodes back to the same value (same types, integers stay integers).
+local core, cjson = ...
+local raw = cjson.new()
+raw.decode_invalid_numbers(false)
+local null = raw.null
+local MAX_SAFE = 2 ^ 53
+
+local function fail(fmt, ...)
+  error(string.format(fmt, ...), 0)
+end
+
+-- Deep equality, numbers compared by value and subtype.
+local function same(a, b, path)
+  if type(a) ~= type(b) then fail("%s: %s vs %s", path, type(a), type(b)) end
+  if type(a) == "number" then
+    if math.type(a) ~= math.type(b) or a ~= b then
+      fail("%s: %s %s vs %s %s", path, math.type(a), tostring(a), math.type(b), tostring(b))
+    end
+  elseif type(a) == "table" then
+    for k, v in pairs(a) do same(v, b[k], path .. "." .. tostring(k)) end
+    for k in pairs(b) do
+      if a[k] == nil then fail("%s.%s: missing vs present", path, tostring(k)) end
+    end
+  elseif a ~= b then
+    fail("%s: %q vs %q", path, tostring(a), tostring(b))
+  end
+end
+
+-- What convai should make of cjson's value.
+local function normalised(v)
+  if v == null then return nil end
+  if type(v) == "number" and math.type(v) == "float" and v >= -MAX_SAFE and v <= MAX_SAFE
+    and v == math.floor(v) then
+    return math.tointeger(v)
+  end
+  if type(v) ~= "table" then return v end
+  local t = {}
+  for k, x in pairs(v) do t[k] = normalised(x) end
+  return t
+end
+
+-- Does v hold something JSON cannot express: an infinity, or an array cjson finds excessively sparse
+-- (all keys positive integers, the largest over 10 and over twice their count)?
+local function unencodable(v)
+  if type(v) == "number" then return v == math.huge or v == -math.huge end
+  if type(v) ~= "table" then return false end
+  local n, max, array = 0, 0, true
+  for k, x in pairs(v) do
+    if unencodable(x) then return true end
+    n = n + 1
+    if math.type(k) == "integer" and k > 0 then
+      if k > max then max = k end
+    else
+      array = false
+    end
+  end
+  return array and max > 10 and max > 2 * n
+end
+
+return function(text)
+  local v, err = core.json_decode(text)
+  local r = raw.decode(text)
+  if r == nil then
+    if v ~= nil or type(err) ~= "string" or not err:find("^invalid JSON: ") then
+      fail("cjson refuses, convai gives %s, %s", tostring(v), tostring(err))
+    end
+    return
+  end
+  if err ~= nil then fail("valid JSON, but message %s", tostring(err)) end
+  same(normalised(r), v, "$")
+  if v == nil then return end
+
+  local text2, eerr = core.json_encode(v)
+  local bad = unencodable(v)
+  if text2 == nil then
+    if not bad then fail("encode failed: %s", tostring(eerr)) end
+    if not eerr:find("^cannot encode JSON: ") then fail("message %s", eerr) end
+    return
+  end
+  if bad then fail("encoded an infinity or an excessively sparse array: %s", text2) end
+  local v2, err2 = core.json_decode(text2)
+  if err2 ~= nil then fail("re-decoding %s: %s", text2, err2) end
+  same(v, v2, "$")
+end
