@@ -145,8 +145,9 @@ end
 
 --- Send an approved WhatsApp template to one recipient, opening a business-initiated conversation.
 -- `POST {base_url}/whatsapp/send-template` with `{phone_number, customer_name, template_name,
--- template_components, agent_id}` (API-NOTES §1). Every field is checked before anything is sent. Not
--- retried: a retry could message a person twice. The conversation counts against the agent's
+-- template_components, agent_id}` (API-NOTES §1). Every field is checked before anything is sent.
+-- Retried only on 429 or when nothing was sent, never when the request may have reached the vendor (a
+-- retry could message a person twice). The conversation counts against the agent's
 -- business-initiated limit (`whatsapp_usage`).
 -- @tparam table t
 -- @tparam string t.phone_number the recipient, human input accepted (`"+44 7700 900123"`); sent as

@@ -7,9 +7,11 @@
 -- parameters up to 1,024. SMS uses the same endpoint with `channel = "sms"` (to, agent_id, status_url,
 -- session_parameters); voice is `POST /telephony/make-call` (agent_id, to, optional status_url and
 -- session_parameters). The vendor allows 1 session per second per agent (3 or 5 when raised), shared
--- by every channel, and answers 429 beyond it; this client sends one request per call and leaves
--- pacing to its caller. The `*_body` functions check a request without sending it (a campaign checks
--- every recipient before the first send).
+-- by every channel, and answers 429 beyond it; this client does not pace requests (a campaign or
+-- `convai.ngx.limiter` does) and retries a trigger only when that cannot message anyone twice (a 429,
+-- or a connection that failed before the request left; see the `retry` option). The `*_body`
+-- functions check a request without sending it (a campaign checks every recipient before the first
+-- send).
 --
 -- @module convai.vonage
 local core = require "convai.core"
@@ -261,7 +263,8 @@ end
 
 --- Trigger an outbound WhatsApp virtual-agent session from an approved template.
 -- `POST {base}/messaging/conversation` with `channel = "whatsapp"`. Every mandatory field is checked
--- before anything is sent. Not retried: a retry could message a person twice.
+-- before anything is sent. Retried only on 429 or when nothing was sent (the `retry` option); never
+-- when the request may have reached the vendor, as a retry could message a person twice.
 -- @tparam table t
 -- @tparam string t.agent_id the AI Studio agent ID
 -- @tparam string t.namespace the WhatsApp template namespace
@@ -286,8 +289,8 @@ end
 --- Trigger an outbound SMS virtual-agent session.
 -- `POST {base}/messaging/conversation` with `{to, agent_id, channel = "sms", status_url,
 -- session_parameters?}` (API-NOTES §3). Every field is checked before anything is sent. Shares the
--- agent's sessions-per-second limit with WhatsApp and voice. Not retried: a retry could message a
--- person twice.
+-- agent's sessions-per-second limit with WhatsApp and voice. Retried only on 429 or when nothing was
+-- sent, never when the request may have reached the vendor (a retry could message a person twice).
 -- @tparam table t
 -- @tparam string t.agent_id the AI Studio agent ID
 -- @tparam string t.to the recipient, human input accepted; sent as digits only, country code first
@@ -307,8 +310,9 @@ end
 --- Start an outbound voice virtual-agent call.
 -- `POST {base}/telephony/make-call` with `{agent_id, to, status_url?, session_parameters?}`, `to` the
 -- number with its country code and no special characters (API-NOTES §3). Every field is checked before
--- anything is sent. Shares the agent's sessions-per-second limit with WhatsApp and SMS. Not retried: a
--- retry could call a person twice.
+-- anything is sent. Shares the agent's sessions-per-second limit with WhatsApp and SMS. Retried only on
+-- 429 or when nothing was sent, never when the request may have reached the vendor (it could call a
+-- person twice).
 -- @tparam table t
 -- @tparam string t.agent_id the AI Studio agent ID
 -- @tparam string t.to the number to call, human input accepted; sent as digits only, country code first
