@@ -339,6 +339,22 @@ describe("OpenResty (nginx + ngx_lua)", function()
       assert.is_false(out.claimed_for_invalid)
     end)
 
+    it("a paced trigger that meets a 429 is sent again in a new slot, not retried by the client", function()
+      helper.config { vonage = { agents = { F = { rate = 5 } } } }
+      local _, status = helper.admin("POST", "/_sandbox/faults", { path = "/vonage/messaging/conversation",
+        fault = "status", status = 429, count = 1 })
+      assert.are.equal(201, status)
+      local _, out = get(one, "/t/paced429")
+      assert.are.equal(200, out.status)
+      assert.is_true(out.elapsed >= 0.5, "the second attempt waited one interval: " .. out.elapsed)
+      local posts = {}
+      for _, e in ipairs(helper.log()) do
+        if e.method == "POST" then posts[#posts + 1] = e end
+      end
+      assert.are.equal(2, #posts)
+      assert.is_true(posts[2].time - posts[1].time >= 0.5)
+    end)
+
     it("caches the WhatsApp capacity for every worker and reserves against it", function()
       helper.config { voicebot = { agents = { ["9"] = { limit = 10, usage = 7 } } } }
       get(four, "/t/capacity?agent=9&invalidate=1")

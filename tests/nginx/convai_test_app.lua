@@ -216,6 +216,17 @@ function ROUTES.statuses()
   return { statuses = core.array(list) }
 end
 
+-- A paced trigger that meets one 429 (a sandbox fault set by the spec): sent again in a slot of its own.
+function ROUTES.paced429()
+  local lim = assert(cngx.limiter { dict = "limits", rate = 2, prefix = "p429:" })
+  local paced = lim:wrap(cfg.vg)
+  ngx.update_time()
+  local t0 = ngx.now()
+  local res, err = paced:trigger_sms { agent_id = "F", to = "+447700900301", status_url = "https://e.com/s" }
+  ngx.update_time()
+  return { status = res and res.status, err = plain_error(err), elapsed = ngx.now() - t0 }
+end
+
 function ROUTES.limiter()
   local out = {}
   local _, err = cngx.limiter { dict = "nope" }

@@ -225,26 +225,45 @@ local function paced(self, client, method, name)
       if not ok then return nil, err end
     end
     local agent = type(t) == "table" and t.agent_id
-    local waited, werr = self:wait(agent)
-    if not waited then return nil, werr end
-    local res, err = method(client, t, ...)
-    if not res and type(err) == "table" and err.kind == "rate_limited" then
+    local res, err
+    -- A 429 is retried here, each attempt in a slot of its own (the client's own policy, which would
+    -- retry it without a slot, is off for these methods: see `wrap`).
+    for _ = 1, 3 do
+      local waited, werr = self:wait(agent)
+      if not waited then return nil, werr end
+      res, err = method(client, t, ...)
+      if res or type(err) ~= "table" or err.kind ~= "rate_limited" then return res, err end
       self:penalize(agent, err.retry_after)
     end
     return res, err
   end
 end
 
+-- The client with its transport's retry policy off, sharing its connection and credential.
+local function without_retry(client)
+  local http = type(client) == "table" and client.http
+  if type(http) ~= "table" or type(http.with_retry) ~= "function" then return client end
+  local h = http:with_retry(false)
+  if not h then return client end
+  local copy = {}
+  for k, v in pairs(client) do copy[k] = v end
+  copy.http = h
+  return setmetatable(copy, getmetatable(client))
+end
+
 --- Wrap a Vonage client so that the methods that start a session (`trigger_whatsapp`, `trigger_sms`,
 -- `make_call`, any other `trigger_*`) wait for the agent's slot (`t.agent_id`) first.
 -- The fields are checked before a slot is claimed (an `invalid_argument` error claims none); after a 429
--- the agent is penalized for its `Retry-After` (or one window). Other methods and fields pass through.
+-- the agent is penalized for its `Retry-After` (or one window) and the trigger is sent again in a new
+-- slot (3 attempts in all). Other methods and fields pass through.
 -- @tparam table client a `convai.vonage` client
 -- @treturn table the wrapped client: same methods, `vg:trigger_whatsapp{...}` as before
 -- @usage local vg = lim:wrap(assert(vonage.from_env()))
 -- local res, err = vg:trigger_whatsapp { agent_id = "A", ... }   -- waits for A's slot, then sends
 function mt:wrap(client)
   local cache = {}
+  local direct = client
+  client = without_retry(client)
   return setmetatable({ client = client }, {
     __index = function(_, k)
       local v = client[k]
@@ -253,7 +272,7 @@ function mt:wrap(client)
         cache[k] = cache[k] or paced(self, client, v, k)
         return cache[k]
       end
-      return function(_, ...) return v(client, ...) end
+      return function(_, ...) return v(direct, ...) end
     end,
     __tostring = function() return "paced " .. tostring(client) end,
   })
