@@ -1,7 +1,8 @@
 --- bench/run's engine: starts the servers, runs every case with every contender (alternating, several
 -- rounds, medians), prints the tables and writes RESULTS.md. bench/run builds what it needs and sets
 -- CONVAI_BENCH_ROOT (the checkout), CONVAI_BENCH_BIN (the compiled C contenders), CONVAI_BENCH_TMP
--- (a private directory, removed afterwards), CONVAI_BENCH_PYTHON, LUA_PATH and LUA_CPATH.
+-- (a private directory, removed afterwards), CONVAI_BENCH_PROFILES (where the callgrind files stay),
+-- CONVAI_BENCH_PYTHON, LUA_PATH and LUA_CPATH.
 -- Usage (through bench/run): runner.lua [--quick] [--rounds N] [--out FILE] [--cases LIST]
 local core = require "convai.core"
 local cjson = require "cjson.safe"
@@ -13,6 +14,8 @@ local ROOT = assert(os.getenv("CONVAI_BENCH_ROOT"), "run bench/run, not this fil
 local BIN = assert(os.getenv("CONVAI_BENCH_BIN"))
 local TMP = assert(os.getenv("CONVAI_BENCH_TMP"))
 local PYTHON = os.getenv("CONVAI_BENCH_PYTHON") or "python3"
+-- The CPU case's callgrind files (with --dump-instr=yes) stay here, for callgrind_annotate.
+local PROFILES = os.getenv("CONVAI_BENCH_PROFILES") or TMP
 local LUA = "lua5.4"
 local q = U.quote
 
@@ -332,7 +335,7 @@ local function case_seq(st, sb)
       .. "the vendors emulated in Lua, every request logged). The throughput cases run against a dedicated "
       .. "nginx on loopback (one worker, no Lua, unlimited keep-alive, no access log) that answers the same "
       .. "queries with the bodies the sandbox gives, byte for byte, after the same credential checks: in the "
-      .. "sandbox, its own work per request dominates and would compress every ratio towards 1. Measured in "
+      .. "sandbox, its own work per request would hide the clients' differences. Measured in "
       .. "this run (median of " .. C.server_rounds .. "):\n\n"
       .. U.table({ "", "sandbox", "dedicated server" }, {
         { "plain C, sequential voicebot usage, requests/s", med(sstats.c), med(stats.c) },
@@ -494,6 +497,7 @@ end
 
 local function case_cpu(st)
   local n1, n2 = C.cpu[1], C.cpu[2]
+  os.execute("mkdir -p " .. q(PROFILES))
   local runs = {
     { id = "c", label = "plain C: voicebot usage", cmd = function(n)
       return q(BIN .. "/seq") .. " " .. n end },
@@ -535,7 +539,7 @@ local function case_cpu(st)
     say("cpu: %s", r.id)
     local files = {}
     for i, n in ipairs { n1, n2 } do
-      files[i] = TMP .. "/callgrind." .. r.id .. "." .. n
+      files[i] = PROFILES .. "/callgrind." .. r.id .. "." .. n
       local ok, out, err = U.run("valgrind --tool=callgrind --dump-instr=yes --callgrind-out-file="
         .. q(files[i]) .. " " .. r.cmd(n), st.env)
       local res = U.json_line(out)
@@ -595,7 +599,8 @@ local function case_cpu(st)
       .. "carry no symbols): libcurl, libc (malloc, memcpy...), the Lua 5.4 interpreter (VM, GC, tables, "
       .. "strings, string library), convai's C core, the JSON library (lua-cjson or cJSON). The layers "
       .. "run the same queries through less of convai, so the differences between rows show what each "
-      .. "layer costs. System calls per query from `strace -f -c`, the same way.\n\n"
+      .. "layer costs. System calls per query from `strace -f -c`, the same way. The callgrind files "
+      .. "(`--dump-instr=yes`) are kept in `build/bench/profile/` for `callgrind_annotate`.\n\n"
       .. U.table({ "run", "instructions/query", "× plain C", "libcurl", "libc", "Lua VM", "convai core",
         "JSON", "other", "syscalls/query" }, rows))
 end

@@ -406,7 +406,9 @@ function Scheduler:step(wait)
           run_ready(self, finished) -- the freed slot goes to the next request at once
         end
       end
-    elseif timeout > 0 and sleepers[1] then
+    elseif timeout > 0 and timeout < huge and #finished == 0 then
+      -- Nothing in flight: wait as asked (or until the nearest sleeper wakes) instead of returning at
+      -- once, so that a caller's loop of step(wait) does not spin.
       core.sleep(timeout)
     end
     local now = monotonic()

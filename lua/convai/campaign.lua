@@ -642,7 +642,9 @@ function mt:loop(jw, state, stats, queue, t0)
         if not start_send(r) then break end
         wait = 0
       else
-        wait = min(w, 0.5)
+        -- Wake up to 1 ms early and spin the rest: libcurl's poll rounds its timeout up to whole
+        -- milliseconds, and every late wake-up would push the next token back (at 20/s, 1 ms is 2 %).
+        wait = w > 0.002 and min(w - 0.001, 0.5) or 0
       end
     end
     local finished = sched:step(wait)

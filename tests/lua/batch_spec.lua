@@ -212,6 +212,16 @@ describe("convai.batch", function()
       c:close()
     end)
 
+    it("step(wait) with nothing in flight waits instead of returning at once (no busy loop)", function()
+      local sched = assert(batch.new {})
+      local cpu0, t0 = os.clock(), core.monotonic()
+      for _ = 1, 5 do assert.same({}, sched:step(0.05)) end
+      local elapsed, cpu = core.monotonic() - t0, os.clock() - cpu0
+      sched:close()
+      assert.is_true(elapsed >= 0.24, "5 steps of 0.05 s took " .. elapsed)
+      assert.is_true(cpu < elapsed / 2, ("%.3f s of CPU in %.3f s"):format(cpu, elapsed))
+    end)
+
     it("refuses step from inside a task", function()
       local s = assert(batch.new())
       local t = s:spawn(function() s:step(0) end)
