@@ -43,7 +43,7 @@ local function invalid(fmt, ...)
   return nil, core.error("invalid_argument", format(fmt, ...))
 end
 
----------------------------------------------------------------------------------------------- recipients
+-- recipients --
 
 --- CSV columns: `to`, `name`, `header.N`, `body.N`, `session.NAME`.
 local function column_kind(name)
@@ -137,7 +137,7 @@ local function message_of(err)
   return tostring(err)
 end
 
------------------------------------------------------------------------------------------------- senders
+-- senders --
 
 --- Senders: what a campaign triggers. Each is a table with `prepare(row, params)` (check a row and build the
 -- request; nothing is sent), `send(request)` (trigger it; runs inside the campaign's scheduler),
@@ -275,7 +275,7 @@ function _M.voicebot_gate(client, agent_id)
   }
 end
 
------------------------------------------------------------------------------------------------- campaign
+-- campaign --
 
 local mt = {}
 mt.__index = mt
