@@ -10,10 +10,10 @@
 /* tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
 **         "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA */
 static int is_tchar(unsigned char c) {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-      (c >= 'A' && c <= 'Z'))
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
+      (c >= '0' && c <= '9'))
     return 1;
-  return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+  return c != '\0' && strchr("!#$%&'*+.^_`|~", c) != NULL;
 }
 
 int cv_is_token(const char *s, size_t len) {

@@ -117,12 +117,12 @@ static xfer *get_xfer(multi *m) {
 
 /* Back to the pool (at most max_total idle handles are kept). */
 static void put_xfer(multi *m, xfer *x) {
-  cv_transfer_release(&x->t);
   x->state = X_IDLE;
   if (m->nidle >= m->max_total) {
     free_xfer(m, x);
     return;
   }
+  cv_transfer_done(&x->t); /* keeps the header list for the next request */
   x->next = m->idle;
   m->idle = x;
   m->nidle++;
@@ -321,12 +321,15 @@ static int l_add(lua_State *L) {
   if (m->busy)
     return cv_rejected(L, "multi is busy (request added from a finalizer "
                           "while perform builds its result)");
-  if ((msg = cv_request_read(L, 2, &m->opts, 1, &r)) != NULL)
+  /* the transfer that will run it is the head of the pool (get_xfer) */
+  if ((msg = cv_request_read(L, 2, &m->opts, 1,
+                             m->idle != NULL ? &m->idle->t : NULL, &r)) !=
+      NULL)
     return cv_rejected(L, msg);
   if ((x = get_xfer(m)) == NULL) return luaL_error(L, "not enough memory");
   rc = cv_transfer_setup(L, &x->t, &m->opts, &r, 1);
   if (rc != CURLE_OK) {
-    curl_easy_reset(x->t.curl); /* drop the copied body, if any */
+    cv_transfer_unconfigure(&x->t); /* drop the copied body, if any */
     curl_easy_setopt(x->t.curl, CURLOPT_PRIVATE, (void *)x);
     put_xfer(m, x);
     if (rc == CURLE_OUT_OF_MEMORY) return luaL_error(L, "not enough memory");

@@ -5,7 +5,9 @@
 **  - One CURL easy handle per session, reused so connections are kept
 **    alive.  Before each request the handle is curl_easy_reset (which keeps
 **    live connections) and every option is set again, so nothing from one
-**    request (method, body, headers) leaks into the next.
+**    request (method, body, headers) leaks into the next; except between
+**    two plain GETs, where only the URL (and the headers and timeouts when
+**    they differ) is set (see cv_transfer_setup).
 **  - Everything is validated before libcurl sees it; bad values become
 **    nil, err(invalid_argument) and nothing is sent.  The checks, the
 **    option setting, the callbacks and the result building are shared
@@ -330,7 +332,7 @@ static int l_request(lua_State *L) {
                           "during another request on the same session)");
 
   /* 1. types (programmer errors raise) and values (nil, err) */
-  if ((msg = cv_request_read(L, 2, &s->opts, 0, &r)) != NULL)
+  if ((msg = cv_request_read(L, 2, &s->opts, 0, &s->t, &r)) != NULL)
     return cv_rejected(L, msg);
 
   /* 2. build and send */
@@ -358,7 +360,7 @@ static int l_request(lua_State *L) {
   s->busy = 1;
   status = lua_pcall(L, 2, LUA_MULTRET, 0);
   s->busy = 0;
-  cv_transfer_release(&s->t);
+  cv_transfer_done(&s->t); /* keeps the header list for the next request */
   if (s->close_pending) close_session(s);
   if (status != LUA_OK) return lua_error(L);
   return lua_gettop(L) - top;

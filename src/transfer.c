@@ -205,8 +205,54 @@ static int field_ms(lua_State *L, int arg, const char *name, long def,
   return 0;
 }
 
+/* Does the entry `line` of a header list read "name: value" (or "name;"
+** for an empty value)?  Stops at the NUL ending line, whatever name and
+** value hold. */
+static int header_is(const char *line, const char *name, size_t nlen,
+                     const char *value, size_t vlen) {
+  size_t i;
+  for (i = 0; i < nlen; i++)
+    if (line[i] == '\0' || line[i] != name[i]) return 0;
+  line += nlen;
+  if (vlen == 0) return line[0] == ';' && line[1] == '\0';
+  if (line[0] != ':' || line[1] != ' ') return 0;
+  line += 2;
+  for (i = 0; i < vlen; i++)
+    if (line[i] == '\0' || line[i] != value[i]) return 0;
+  return line[vlen] == '\0';
+}
+
+/* Are the string pairs of the table at idx, in the order lua_next gives
+** them, the entries of t's header list from its headers table?  Values of
+** other types make it false (the full check then reports them). */
+static int same_headers(lua_State *L, int idx, const cv_transfer *t) {
+  const struct curl_slist *l = t->hdrs;
+  int n = 0;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    size_t nlen, vlen;
+    const char *name, *value;
+    if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING ||
+        l == NULL || n >= t->nhdrs) {
+      lua_pop(L, 2);
+      return 0;
+    }
+    name = lua_tolstring(L, -2, &nlen);
+    value = lua_tolstring(L, -1, &vlen);
+    if (!header_is(l->data, name, nlen, value, vlen)) {
+      lua_pop(L, 2);
+      return 0;
+    }
+    lua_pop(L, 1);
+    l = l->next;
+    n++;
+  }
+  return n == t->nhdrs;
+}
+
 const char *cv_request_read(lua_State *L, int arg, const cv_http_opts *o,
-                            int allow_cafile, cv_request *r) {
+                            int allow_cafile, const cv_transfer *known,
+                            cv_request *r) {
   const char *msg = NULL;
   char err[ERRLEN];
   memset(r, 0, sizeof *r);
@@ -235,8 +281,11 @@ const char *cv_request_read(lua_State *L, int arg, const cv_http_opts *o,
   if (!lua_isnil(L, -1)) {
     if (!lua_istable(L, -1)) field_error(L, arg, "headers", "a table");
     r->hidx = lua_gettop(L);
+    if (known != NULL && known->configured &&
+        same_headers(L, r->hidx, known))
+      r->hdrs_same = 1; /* checked when they were first sent */
     lua_pushnil(L);
-    while (lua_next(L, r->hidx)) {
+    while (!r->hdrs_same && lua_next(L, r->hidx)) {
       size_t nlen, vlen;
       const char *name, *value;
       if (lua_type(L, -2) != LUA_TSTRING)
@@ -283,8 +332,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
 static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   cv_transfer *t = (cv_transfer *)ud;
   size_t len = size * n;
-  cv_hdr_line h;
-  if (cv_header_line(p, len, &h) == CV_HDR_STATUS) {
+  /* a status line (what cv_header_line calls CV_HDR_STATUS) */
+  if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
     cv_buf_clear(&t->head); /* a new (final or 1xx) response starts */
     cv_buf_clear(&t->body);
   }
@@ -310,13 +359,38 @@ void cv_transfer_init(cv_transfer *t) {
 void cv_transfer_release(cv_transfer *t) {
   curl_slist_free_all(t->hdrs);
   t->hdrs = NULL;
+  t->nhdrs = 0;
+  t->configured = t->plain = 0; /* the handle pointed to that list */
   cv_buf_free(&t->body);
   cv_buf_free(&t->head);
 }
 
-/* Headers table at idx -> t->hdrs.  Returns 0 on out of memory. */
+#define KEEP_BUFFER (64 * 1024)
+
+void cv_transfer_done(cv_transfer *t) {
+  if (t->body.cap > KEEP_BUFFER)
+    cv_buf_free(&t->body);
+  else
+    cv_buf_clear(&t->body);
+  if (t->head.cap > KEEP_BUFFER)
+    cv_buf_free(&t->head);
+  else
+    cv_buf_clear(&t->head);
+}
+
+void cv_transfer_unconfigure(cv_transfer *t) {
+  if (t->curl != NULL) curl_easy_reset(t->curl);
+  t->configured = t->plain = 0;
+}
+
+/* Headers table at idx -> t->hdrs (the previous list freed).  Returns 0
+** on out of memory. */
 static int build_headers(lua_State *L, cv_transfer *t, int idx, int body) {
   int has_expect = 0;
+  curl_slist_free_all(t->hdrs);
+  t->hdrs = NULL;
+  t->nhdrs = 0;
+  t->hdrs_body = body;
   if (idx != 0) {
     lua_pushnil(L);
     while (lua_next(L, idx)) {
@@ -344,6 +418,7 @@ static int build_headers(lua_State *L, cv_transfer *t, int idx, int body) {
         return 0;
       }
       t->hdrs = l;
+      t->nhdrs++;
       if (ieq(name, nlen, "expect")) has_expect = 1;
       lua_pop(L, 1);
     }
@@ -364,13 +439,42 @@ CURLcode cv_transfer_setup(lua_State *L, cv_transfer *t, const cv_http_opts *o,
   CURL *c = t->curl;
   CURLcode rc = CURLE_OK;
   const char *method = r->method;
-  cv_transfer_release(t);
+  int plain = r->body == NULL && r->cafile == NULL && r->mlen == 3 &&
+              memcmp(method, "GET", 3) == 0;
+  int rebuilt = 0;
+  cv_buf_clear(&t->body);
+  cv_buf_clear(&t->head);
   t->too_large = TOO_LARGE_NONE;
   t->oom = 0;
   t->errbuf[0] = '\0';
   t->max_body = o->max_body;
-  if (!build_headers(L, t, r->hidx, r->body != NULL))
-    return CURLE_OUT_OF_MEMORY;
+  /* A header list equal to the last one (r->hdrs_same, with the same body
+  ** flag, hence the same "Expect:" entry) is kept as it is: the handle
+  ** still points to it. */
+  if (!(r->hdrs_same && t->configured && t->hdrs_body == (r->body != NULL))) {
+    rebuilt = 1;
+    if (!build_headers(L, t, r->hidx, r->body != NULL)) {
+      t->configured = t->plain = 0;
+      return CURLE_OUT_OF_MEMORY;
+    }
+  }
+  if (plain && t->configured && t->plain) {
+    /* The previous request was a plain GET too: every other option is
+    ** already as this one needs it. */
+    SET(CURLOPT_URL, r->url);
+    if (rebuilt) SET(CURLOPT_HTTPHEADER, t->hdrs);
+    if (r->timeout_ms != t->set_timeout_ms) {
+      SET(CURLOPT_TIMEOUT_MS, r->timeout_ms);
+      t->set_timeout_ms = r->timeout_ms;
+    }
+    if (r->connect_timeout_ms != t->set_connect_timeout_ms) {
+      SET(CURLOPT_CONNECTTIMEOUT_MS, r->connect_timeout_ms);
+      t->set_connect_timeout_ms = r->connect_timeout_ms;
+    }
+    if (rc != CURLE_OK) t->configured = t->plain = 0;
+    return rc;
+  }
+  t->configured = t->plain = 0;
   curl_easy_reset(c); /* keeps live connections and caches */
   SET(CURLOPT_NOSIGNAL, 1L);
   SET(CURLOPT_ERRORBUFFER, t->errbuf);
@@ -418,6 +522,12 @@ CURLcode cv_transfer_setup(lua_State *L, cv_transfer *t, const cv_http_opts *o,
   } else {
     SET(CURLOPT_HTTPGET, 1L);
     if (strcmp(method, "GET") != 0) SET(CURLOPT_CUSTOMREQUEST, method);
+  }
+  if (rc == CURLE_OK) {
+    t->configured = 1;
+    t->plain = plain;
+    t->set_timeout_ms = r->timeout_ms;
+    t->set_connect_timeout_ms = r->connect_timeout_ms;
   }
   return rc;
 }
@@ -490,9 +600,13 @@ static int transfer_error(lua_State *L, cv_transfer *t, CURLcode rc) {
 
 /* Push the headers of the latest response as a table. */
 static void push_headers(lua_State *L, cv_transfer *t) {
-  const char *p = t->head.data, *end = p + t->head.len;
-  int tab, last;
-  lua_newtable(L);
+  const char *p = t->head.data, *end = p + t->head.len, *q;
+  int tab, last, lines = 0;
+  for (q = p; q < end && (q = (const char *)memchr(q, '\n',
+                                                    (size_t)(end - q))) != NULL;
+       q++)
+    lines++;
+  lua_createtable(L, 0, lines > 1 ? lines - 1 : 0); /* no rehash as it fills */
   tab = lua_gettop(L);
   lua_pushnil(L); /* name of the last field, for continuation lines */
   last = tab + 1;
@@ -502,14 +616,24 @@ static void push_headers(lua_State *L, cv_transfer *t) {
     cv_hdr_line h;
     switch (cv_header_line(p, (size_t)(next - p), &h)) {
       case CV_HDR_FIELD: {
-        luaL_Buffer b;
+        char name[64]; /* most names fit: lower-cased here */
         size_t i;
-        luaL_buffinit(L, &b);
-        for (i = 0; i < h.nlen; i++) {
-          char c = h.name[i];
-          luaL_addchar(&b, (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c);
+        if (h.nlen <= sizeof name) {
+          for (i = 0; i < h.nlen; i++) {
+            char c = h.name[i];
+            name[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+          }
+          lua_pushlstring(L, name, h.nlen);
+        } else {
+          luaL_Buffer b;
+          luaL_buffinit(L, &b);
+          for (i = 0; i < h.nlen; i++) {
+            char c = h.name[i];
+            luaL_addchar(&b,
+                         (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c);
+          }
+          luaL_pushresult(&b);
         }
-        luaL_pushresult(&b);
         lua_replace(L, last);
         lua_pushvalue(L, last);
         lua_rawget(L, tab);

@@ -44,12 +44,22 @@ typedef struct cv_request {
   size_t mlen, ulen, blen;
   const char *cafile; /* req.cafile (multi only); NULL: the owner's */
   int hidx;           /* stack index of the headers table, 0: none */
+  int hdrs_same;      /* the headers are those of the `known` transfer */
   long timeout_ms, connect_timeout_ms;
 } cv_request;
 
 typedef struct cv_transfer {
   CURL *curl;
-  struct curl_slist *hdrs; /* request headers */
+  struct curl_slist *hdrs; /* request headers (kept for the next request) */
+  int nhdrs;               /* entries of hdrs from the headers table */
+  int hdrs_body;           /* hdrs was built for a request with a body */
+  /* What is set on the easy handle (libcurl keeps options between
+  ** transfers): `configured` once every option has been set since the
+  ** last curl_easy_reset; `plain` when that request was a GET without a
+  ** body nor its own cafile, so that the next such request only needs its
+  ** URL (and timeouts, headers when they differ) set. */
+  int configured, plain;
+  long set_timeout_ms, set_connect_timeout_ms;
   cv_buf body;             /* response body being received */
   cv_buf head;             /* header lines of the latest response */
   curl_off_t max_body;
@@ -74,21 +84,37 @@ void cv_http_opts_free(cv_http_opts *o);
 /* Check the request table at stack index `arg` (see session:request for
 ** the rules).  Wrong types raise.  Returns NULL when the request is fine,
 ** else the message of an invalid_argument error (pushed).  With
-** allow_cafile, req.cafile is read too (a readable path). */
+** allow_cafile, req.cafile is read too (a readable path).  `known` (may be
+** NULL) is the transfer that will run the request: when the headers table
+** holds exactly the headers of its last request (already checked then),
+** they are not checked again and r->hdrs_same is set. */
 const char *cv_request_read(lua_State *L, int arg, const cv_http_opts *o,
-                            int allow_cafile, cv_request *r);
+                            int allow_cafile, const cv_transfer *known,
+                            cv_request *r);
 
 void cv_transfer_init(cv_transfer *t); /* empty, no easy handle */
 /* Free the header list and the response buffers (not the easy handle). */
 void cv_transfer_release(cv_transfer *t);
+/* After a request whose result has been built: forget the response but
+** keep what the next request on the same handle can reuse (the header
+** list, buffers of up to 64 KiB). */
+void cv_transfer_done(cv_transfer *t);
 
-/* Reset t->curl and set it up for r: headers, every option (see
-** session:request), the callbacks filling t.  A non-idempotent method
-** gets CURLOPT_FRESH_CONNECT (see method.h).  copy_body makes libcurl
-** copy the body (the Lua string may not outlive the transfer).  Returns
-** CURLE_OK, CURLE_OUT_OF_MEMORY, or another code refusing an option. */
+/* Set t->curl up for r: headers, every option (see session:request), the
+** callbacks filling t.  A non-idempotent method gets CURLOPT_FRESH_CONNECT
+** (see method.h).  copy_body makes libcurl copy the body (the Lua string
+** may not outlive the transfer).  The handle is curl_easy_reset and every
+** option set, except when this request and the previous one on the handle
+** are both plain GETs (see cv_transfer): then only what differs is set.
+** Returns CURLE_OK, CURLE_OUT_OF_MEMORY, or another code refusing an
+** option (the handle must then be curl_easy_reset and t->configured
+** cleared before it is used again: cv_transfer_unconfigure). */
 CURLcode cv_transfer_setup(lua_State *L, cv_transfer *t, const cv_http_opts *o,
                            const cv_request *r, int copy_body);
+
+/* curl_easy_reset(t->curl): every option back to its default (so the next
+** setup sets them all again). */
+void cv_transfer_unconfigure(cv_transfer *t);
 
 /* After libcurl finished with code rc: push the response table (returns
 ** 1) or fail and an error object (returns 2).  Allocates: call it in a

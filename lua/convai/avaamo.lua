@@ -10,13 +10,18 @@ local core = require "convai.core"
 local http = require "convai.http"
 local config = require "convai.config"
 
-local type, pairs, ipairs, format = type, pairs, ipairs, string.format
+local type, format = type, string.format
 local floor = math.floor
 
 local VENDOR = "Avaamo"
 local DEFAULT_BASE_URL = "https://cx.avaamo.com"
 local MIN_OFFSET, MAX_OFFSET = -43200, 50400 -- UTC-12:00 .. UTC+14:00
 local DAY = 86400
+local DATE_NAMES = { "from_date", "to_date" }
+local last = {} -- the last explicit date range queried: {from, to, offset, query}
+local STATS_KEYS = { "aggregate_stats", "previous_interval_stats" }
+local count, escape = http.count, http.escape
+local mtype = math.type or function() return nil end -- LuaJIT: every number goes through count
 local SPEC = {
   vendor = VENDOR, name = "convai.avaamo", secret = "access_token", env = "CONVAI_AVAAMO_TOKEN",
   base_url_name = "base_url (CONVAI_AVAAMO_URL)",
@@ -88,8 +93,9 @@ end
 -- @treturn string to_date
 function _M.date_range(from_date, to_date, utc_offset, now)
   local days = {}
-  for i, pair in ipairs { { "from_date", from_date }, { "to_date", to_date } } do
-    local name, v = pair[1], pair[2]
+  for i = 1, 2 do
+    local name, v = DATE_NAMES[i], to_date
+    if i == 1 then v = from_date end
     if v ~= nil then
       if type(v) ~= "string" then
         return http.invalid(format("%s must be a dd/mm/yyyy string, got %s", name, type(v)))
@@ -107,24 +113,46 @@ function _M.date_range(from_date, to_date, utc_offset, now)
   return core.format_date(from_days), core.format_date(to_days)
 end
 
-local function typed_stats(s, where)
-  if type(s) ~= "table" then return nil, where .. " is not an object" end
-  local out = {}
-  for k, v in pairs(s) do out[k] = v end
-  for _, field in ipairs(COUNTS) do
-    local n = http.count(s[field])
-    if not n then return nil, format("%s.%s is not an integer", where, field) end
-    out[field] = n
+--- One C call that says whether a stats object has the documented shape with every count an integer
+-- already (what the vendor sends); when it says no, `bad_stats` looks at it field by field.
+local STATS_FIELDS = {}
+for i = 1, #COUNTS do STATS_FIELDS[i] = { COUNTS[i], "integer" } end
+STATS_FIELDS[#STATS_FIELDS + 1] = { "start_time", "number" }
+STATS_FIELDS[#STATS_FIELDS + 1] = { "end_time", "number" }
+STATS_FIELDS[#STATS_FIELDS + 1] = { "success_rate", "number?" }
+local stats_typed = core.field_checker(STATS_FIELDS)
+
+--- Check a stats object without copying it: nil when it has the documented shape, else the field at
+-- fault and what is wrong with it (the message is only formatted when there is one).
+-- A third result, true, says that a count is an integral float (beyond 2^53) to convert.
+local function bad_stats(s)
+  if stats_typed(s) then return nil end
+  if type(s) ~= "table" then return "", " is not an object" end
+  local fix = false
+  for i = 1, #COUNTS do
+    local field = COUNTS[i]
+    local v = s[field]
+    if mtype(v) ~= "integer" then -- json_decode made the others integers already
+      if not count(v) then return "." .. field, " is not an integer" end
+      fix = true
+    end
   end
-  for _, field in ipairs { "start_time", "end_time" } do
-    if type(s[field]) ~= "number" then return nil, format("%s.%s is not a number", where, field) end
+  if type(s.start_time) ~= "number" then return ".start_time", " is not a number" end
+  if type(s.end_time) ~= "number" then return ".end_time", " is not a number" end
+  local rate = s.success_rate
+  if rate ~= nil and type(rate) ~= "number" then return ".success_rate", " is neither a number nor null" end
+  return nil, nil, fix
+end
+
+--- The typed stats object: the decoded one (checked by `bad_stats`), changed in place: counts
+-- integers (`fix[s]`: some are not yet), `success_rate` a float.
+local function typed_stats(s, fix)
+  if fix and fix[s] then
+    for i = 1, #COUNTS do s[COUNTS[i]] = count(s[COUNTS[i]]) end
   end
   local rate = s.success_rate
-  if rate ~= nil and type(rate) ~= "number" then
-    return nil, where .. ".success_rate is neither a number nor null"
-  end
-  out.success_rate = rate and rate + 0.0
-  return out
+  if rate then s.success_rate = rate + 0.0 end
+  return s
 end
 
 --- Agent usage statistics over a date range.
@@ -157,30 +185,48 @@ function mt:usage(q)
   end
   local utc_offset, err = _M.check_utc_offset(q.utc_offset)
   if not utc_offset then return nil, err end
-  local from_date, to_date = _M.date_range(q.from_date, q.to_date, utc_offset)
-  if not from_date then return nil, to_date end
+  -- The query string of the last explicit range is kept: batches repeat it (with both dates given,
+  -- the range does not depend on the day it is asked).
+  local query
+  local from, to = q.from_date, q.to_date
+  if from ~= nil and from == last.from and to == last.to and utc_offset == last.offset then
+    query = last.query
+  else
+    local from_date, to_date = _M.date_range(from, to, utc_offset)
+    if not from_date then return nil, to_date end
+    query = "?utc_offset=" .. utc_offset .. "&from_date=" .. escape(from_date)
+      .. "&to_date=" .. escape(to_date)
+    if type(from) == "string" and type(to) == "string" then
+      last.from, last.to, last.offset, last.query = from, to, utc_offset, query
+    end
+  end
   local body
-  body, err = self.http:json("GET", format("/bots/analytics/%d/usage.json", agent_id), http.query {
-    { "utc_offset", utc_offset }, { "from_date", from_date }, { "to_date", to_date },
-  })
+  body, err = self.http:json("GET", format("/bots/analytics/%d/usage.json", agent_id), query)
   if body == nil then return nil, err end
   if type(body) ~= "table" then return http.shape_error(VENDOR, "body is not an object", body) end
-  local result = {}
-  for _, key in ipairs { "aggregate_stats", "previous_interval_stats" } do
-    local s, msg = typed_stats(body[key], key)
-    if not s then return http.shape_error(VENDOR, msg, body) end
-    result[key] = s
+  -- Everything is checked before anything is changed, so a shape error carries the body as decoded.
+  local stats, fix = body.stats, nil -- fix[object]: integral floats to convert (rare)
+  for i = 1, 2 do
+    local key = STATS_KEYS[i]
+    local field, what, f = bad_stats(body[key])
+    if field then return http.shape_error(VENDOR, key .. field .. what, body) end
+    if f then fix = fix or {}; fix[body[key]] = true end
   end
-  if type(body.stats) ~= "table" or #body.stats ~= _M.SLICES then
+  if type(stats) ~= "table" or #stats ~= _M.SLICES then
     return http.shape_error(VENDOR, "stats is not an array of 9 entries", body)
   end
-  result.stats = {}
-  for i, raw in ipairs(body.stats) do
-    local s, msg = typed_stats(raw, format("stats[%d]", i))
-    if not s then return http.shape_error(VENDOR, msg, body) end
-    result.stats[i] = s
+  for i = 1, _M.SLICES do
+    local field, what, f = bad_stats(stats[i])
+    if field then return http.shape_error(VENDOR, format("stats[%d]%s%s", i, field, what), body) end
+    if f then fix = fix or {}; fix[stats[i]] = true end
   end
-  return result
+  local slices = {}
+  for i = 1, _M.SLICES do slices[i] = typed_stats(stats[i], fix) end
+  return {
+    aggregate_stats = typed_stats(body.aggregate_stats, fix),
+    previous_interval_stats = typed_stats(body.previous_interval_stats, fix),
+    stats = slices,
+  }
 end
 
 return _M

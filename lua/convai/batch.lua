@@ -236,6 +236,17 @@ function _M.client_batch(client, calls, opts)
   end
   local sched, err = _M.new(opts)
   if not sched then return nil, err end
+  -- The entry of call i from what pcall(method, client, args...) returned (first two values only).
+  local function outcome(i, c, ok, value, e)
+    if ok then
+      return { value = value, err = core.is_error(e) and e or nil }
+    elseif core.is_error(value) then
+      return { err = value }
+    else -- a raised error: a wrong argument type (see the conventions of the clients)
+      return { err = core.error("invalid_argument", format("batch: call %d (%s) raised: %s", i, c[1],
+        tostring(value))) }
+    end
+  end
   local next_call = 0
   local function worker()
     while next_call < n do
@@ -243,15 +254,7 @@ function _M.client_batch(client, calls, opts)
       local i = next_call
       if not out[i] then
         local c = calls[i]
-        local r = pack(pcall(client[c[1]], client, unpack(c, 2, c.n or #c)))
-        if r[1] then
-          out[i] = { value = r[2], err = core.is_error(r[3]) and r[3] or nil }
-        elseif core.is_error(r[2]) then
-          out[i] = { err = r[2] }
-        else -- a raised error: a wrong argument type (see the conventions of the clients)
-          out[i] = { err = core.error("invalid_argument", format("batch: call %d (%s) raised: %s", i, c[1],
-            tostring(r[2]))) }
-        end
+        out[i] = outcome(i, c, pcall(client[c[1]], client, unpack(c, 2, c.n or #c)))
       end
     end
   end
@@ -282,24 +285,29 @@ local function finish(self, task, finished, ok, ...)
   finished[#finished + 1] = task
 end
 
--- Resume a task with values and file it according to what it yields next.
-local function resume(self, task, finished, ...)
-  local r = pack(co_resume(task.co, ...))
-  if not r[1] or co_status(task.co) == "dead" then
-    return finish(self, task, finished, unpack(r, 1, r.n))
+-- File a task that was resumed according to what coroutine.resume returned (`ok, ...`): finished,
+-- or waiting for what it yielded. (Varargs, not a packed table: this runs once per request.)
+local function filed(self, task, finished, ok, ...)
+  if not ok or co_status(task.co) == "dead" then
+    return finish(self, task, finished, ok, ...)
   end
-  local what = r[2]
+  local what, wake = ...
   if what == WAIT_REPLY then
     return -- the request is in self.waiting
   elseif what == WAIT_SLOT then
     push(self.slots, task)
   elseif what == WAIT_SLEEP then
     self.seq = self.seq + 1
-    task.wake, task.seq = r[3], self.seq
+    task.wake, task.seq = wake, self.seq
     heap_push(self.sleepers, task)
   else -- a plain coroutine.yield() in the task: run it again at the next step
     push(self.later, task)
   end
+end
+
+-- Resume a task with values and file it according to what it yields next.
+local function resume(self, task, finished, ...)
+  return filed(self, task, finished, co_resume(task.co, ...))
 end
 
 -- Resume the ready tasks, granting free slots to waiting tasks as they come.
@@ -366,6 +374,8 @@ function Scheduler:sleep(seconds) -- luacheck: ignore 212 (self)
   co_yield(WAIT_SLEEP, monotonic() + seconds)
 end
 
+local step_body -- below: what step runs in a protected call
+
 --- Drive the tasks once: resume the tasks that can run, start their requests (at most `concurrency`
 -- in flight), wait for requests to complete (at most `wait` seconds, less when a sleeping task wakes
 -- sooner; not at all when a task can run now) and resume the tasks whose request completed or whose
@@ -379,47 +389,49 @@ function Scheduler:step(wait)
   wait = wait or 0
   self.stepping = true
   local finished = {}
-  local ok, err = pcall(function()
-    while qlen(self.later) > 0 do push(self.ready, pop(self.later)) end
-    run_ready(self, finished)
-    local sleepers = self.sleepers
-    local timeout = wait
-    if qlen(self.later) > 0 then
-      timeout = 0
-    elseif sleepers[1] then
-      timeout = min(timeout, sleepers[1].wake - monotonic())
-      if timeout < 0 then timeout = 0 end
-    end
-    if self.multi:pending() > 0 then
-      local done = assert(self.multi:perform(timeout))
-      for i = 1, #done do
-        local d = done[i]
-        local task = self.waiting[d.id]
-        self.waiting[d.id] = nil
-        self.inflight = self.inflight - 1
-        if task then
-          if d.response then
-            resume(self, task, finished, d.response)
-          else
-            resume(self, task, finished, nil, d.error)
-          end
-          run_ready(self, finished) -- the freed slot goes to the next request at once
-        end
-      end
-    elseif timeout > 0 and timeout < huge and #finished == 0 then
-      -- Nothing in flight: wait as asked (or until the nearest sleeper wakes) instead of returning at
-      -- once, so that a caller's loop of step(wait) does not spin.
-      core.sleep(timeout)
-    end
-    local now = monotonic()
-    while sleepers[1] and sleepers[1].wake <= now do
-      resume(self, heap_pop(sleepers), finished)
-    end
-    run_ready(self, finished)
-  end)
+  local ok, err = pcall(step_body, self, wait, finished)
   self.stepping = false
   if not ok then error(err, 0) end
   return finished
+end
+
+step_body = function(self, wait, finished)
+  while qlen(self.later) > 0 do push(self.ready, pop(self.later)) end
+  run_ready(self, finished)
+  local sleepers = self.sleepers
+  local timeout = wait
+  if qlen(self.later) > 0 then
+    timeout = 0
+  elseif sleepers[1] then
+    timeout = min(timeout, sleepers[1].wake - monotonic())
+    if timeout < 0 then timeout = 0 end
+  end
+  if self.multi:pending() > 0 then
+    local done = assert(self.multi:perform(timeout))
+    for i = 1, #done do
+      local d = done[i]
+      local task = self.waiting[d.id]
+      self.waiting[d.id] = nil
+      self.inflight = self.inflight - 1
+      if task then
+        if d.response then
+          resume(self, task, finished, d.response)
+        else
+          resume(self, task, finished, nil, d.error)
+        end
+        run_ready(self, finished) -- the freed slot goes to the next request at once
+      end
+    end
+  elseif timeout > 0 and timeout < huge and #finished == 0 then
+    -- Nothing in flight: wait as asked (or until the nearest sleeper wakes) instead of returning at
+    -- once, so that a caller's loop of step(wait) does not spin.
+    core.sleep(timeout)
+  end
+  local now = monotonic()
+  while sleepers[1] and sleepers[1].wake <= now do
+    resume(self, heap_pop(sleepers), finished)
+  end
+  run_ready(self, finished)
 end
 
 --- How many tasks have not finished.

@@ -13,12 +13,15 @@ local core = require "convai.core"
 local type, tostring, tonumber, pairs, ipairs = type, tostring, tonumber, pairs, ipairs
 local setmetatable = setmetatable
 local concat, sort = table.concat, table.sort
-local format, byte, gsub = string.format, string.byte, string.gsub
+local format, gsub = string.format, string.gsub
 local floor = math.floor
 
 local _M = { _VERSION = core.version }
 
 local secrets = setmetatable({}, { __mode = "k" })
+-- The request header tables of each transport (they hold its credentials), built once: `{[1] = for a
+-- request without a body, [2] = with a JSON body}`.
+local header_tables = setmetatable({}, { __mode = "k" })
 
 --- Drivers of coroutines: `coroutine -> driver`. A request made inside a registered coroutine goes
 -- through `driver:request(transport, req)` and a pause through `driver:sleep(seconds)` (`convai.batch`
@@ -188,8 +191,13 @@ end
 --- Percent-encode a string for a URL query or path segment (RFC 3986: unreserved characters kept).
 -- @tparam string s
 -- @treturn string
+local ESCAPES = {} -- every byte that is not unreserved -> "%XX"
+for b = 0, 255 do
+  local c = string.char(b)
+  if c:find("[^%w%-%._~]") then ESCAPES[c] = format("%%%02X", b) end
+end
 function _M.escape(s)
-  return (gsub(s, "[^%w%-%._~]", function(c) return format("%%%02X", byte(c)) end))
+  return (gsub(s, "[^%w%-%._~]", ESCAPES))
 end
 local escape = _M.escape
 
@@ -494,13 +502,27 @@ end
 -- @treturn table|nil the 2xx response, or nil and a `convai.error` (a 3xx not followed is kind `http`,
 --   with `location`)
 local function fetch(self, method, url, body)
-  local max, hops, from, credentials = self.follow_redirects or 0, 0, origin(url), true
+  local max, hops, from, credentials = self.follow_redirects or 0, 0, nil, true
+  local first = url
   while true do
-    local headers = { ["Accept"] = "application/json" }
-    if credentials then
-      for k, v in pairs(secrets[self]) do headers[k] = v end
+    local headers
+    if credentials then -- the same two header tables serve every request of the transport
+      local cache = header_tables[self]
+      if not cache then
+        cache = {}
+        header_tables[self] = cache
+      end
+      headers = cache[body and 2 or 1]
+      if not headers then
+        headers = { ["Accept"] = "application/json" }
+        for k, v in pairs(secrets[self]) do headers[k] = v end
+        if body then headers["Content-Type"] = "application/json" end
+        cache[body and 2 or 1] = headers
+      end
+    else
+      headers = { ["Accept"] = "application/json" }
+      if body then headers["Content-Type"] = "application/json" end
     end
-    if body then headers["Content-Type"] = "application/json" end
     local resp, err = perform(self, { method = method, url = url, headers = headers, body = body })
     if not resp then
       err.message = self.vendor .. ": " .. err.message
@@ -540,6 +562,7 @@ local function fetch(self, method, url, body)
       return nil, err
     end
     if status == 303 and method ~= "HEAD" then method, body = "GET", nil end
+    if not from then from = origin(first) end -- only needed when a redirect is followed
     if origin(target) ~= from then credentials = false end
     hops, url = hops + 1, target
   end

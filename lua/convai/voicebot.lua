@@ -76,7 +76,7 @@ function mt:whatsapp_usage(agent_id)
     if not id then
       return http.invalid(format("agent_id must be a positive integer, got %s", http.quote(agent_id)))
     end
-    query = http.query { { "agent_id", id } }
+    query = "?agent_id=" .. id -- digits: nothing to escape
   end
   local body, err = self.http:json("GET", "/whatsapp/agent-usage", query)
   if body == nil then return nil, err end

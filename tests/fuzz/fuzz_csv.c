@@ -10,6 +10,9 @@
 **    never uses more bytes than it was given;
 **  - every field is valid UTF-8 without NUL, every record has at least one
 **    field, record lines never decrease, an error message starts "line ";
+**  - a straightforward reference reader written here (whole input, RFC
+**    4180 plus the rules of csv.h) accepts exactly what the reader accepts,
+**    with the same rows;
 **  - a table read without error, written back as CSV (every field quoted,
 **    quotes doubled, LF or CRLF), reads back as the same rows.
 */
@@ -129,6 +132,62 @@ static int parse(const char *in, size_t len, size_t chunk, const limits *lim,
   return ok;
 }
 
+/* The reference reader: all of s[0..n) at once, rows stored as emit
+** stores them.  Returns 1, or 0 for input the rules of csv.h refuse. */
+static int reference(const char *s, size_t n, const limits *lim, cv_buf *rows) {
+  size_t i = 0, start, nfields, reclen, len;
+  cv_buf field;
+  if (n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) i = 3;
+  if (!utf8_ok((const unsigned char *)s + i, n - i)) return 0;
+  cv_buf_init(&field);
+  while (i < n) {
+    if (s[i] == '\r' || s[i] == '\n') { /* empty line, or LF of CRLF */
+      i++;
+      continue;
+    }
+    nfields = reclen = 0;
+    for (;;) { /* one field */
+      cv_buf_clear(&field);
+      if (i < n && s[i] == '"') {
+        for (i++;; i++) {
+          if (i == n) goto fail; /* never closed */
+          if (s[i] == '"') {
+            if (i + 1 < n && s[i + 1] == '"') i++; /* "" */
+            else break;
+          }
+          put(&field, s + i, 1);
+        }
+        i++; /* the closing quote */
+        if (i < n && s[i] != ',' && s[i] != '\r' && s[i] != '\n') goto fail;
+      } else {
+        for (start = i; i < n && s[i] != ',' && s[i] != '\r' && s[i] != '\n'; i++)
+          if (s[i] == '"') goto fail;
+        if (i > start) put(&field, s + start, i - start);
+      }
+      len = field.len;
+      reclen += len;
+      if (len > lim->max_field || reclen > lim->max_record ||
+          ++nfields > lim->max_fields)
+        goto fail;
+      put(rows, "F", 1);
+      put(rows, &len, sizeof len);
+      if (len) put(rows, field.data, len);
+      if (i < n && s[i] == ',') {
+        i++;
+        continue;
+      }
+      if (i < n) i++; /* the line break (an LF after CR: an empty line) */
+      put(rows, "R", 1);
+      break;
+    }
+  }
+  cv_buf_free(&field);
+  return 1;
+fail:
+  cv_buf_free(&field);
+  return 0;
+}
+
 /* Write rows (as emit stores them) back as CSV, every field quoted. */
 static void serialise(const cv_buf *rows, int crlf, cv_buf *out) {
   size_t i = 0, len, k;
@@ -156,7 +215,7 @@ static void serialise(const cv_buf *rows, int crlf, cv_buf *out) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   limits lim = {CV_CSV_MAX_FIELD, CV_CSV_MAX_RECORD, CV_CSV_MAX_FIELDS};
-  cv_buf whole, chunked, text, again;
+  cv_buf whole, chunked, text, again, ref;
   char e1[CV_CSV_ERRLEN], e2[CV_CSV_ERRLEN], *in;
   size_t chunk, len;
   int ok1, ok2;
@@ -177,6 +236,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                  (whole.len == 0 || memcmp(whole.data, chunked.data, whole.len) == 0),
              "chunks of %lu change the result: %s / %s", (unsigned long)chunk,
              e1, e2);
+  cv_buf_init(&ref);
+  ok2 = reference(in, len, &lim, &ref);
+  FUZZ_CHECK(ok1 == ok2 && (!ok1 || (whole.len == ref.len &&
+                                     (ref.len == 0 || memcmp(whole.data, ref.data, ref.len) == 0))),
+             "the reference %s (%s)", ok2 ? "reads it differently" : "refuses it", e1);
+  cv_buf_free(&ref);
   if (ok1) {
     cv_buf_init(&text);
     cv_buf_init(&again);

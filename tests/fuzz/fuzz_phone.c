@@ -9,23 +9,57 @@
 **    when the input has no '+' (nothing is invented or reordered);
 **  - normalising is idempotent: the result, and "+" and the result, give
 **    the result again.
-** A refused number leaves a non-empty, one-line, printable message.
+** A number is accepted exactly when a reference written here from the
+** rules of phone.h accepts it, with the same digits; a refused number
+** leaves a non-empty, one-line, printable message.
 */
 #include <string.h>
 
 #include "fuzz.h"
 #include "phone.h"
 
+/* The rules of phone.h, written plainly: 1 and the digits, or 0. */
+static int reference(const char *s, size_t n, char out[CV_PHONE_MAX_DIGITS + 1]) {
+  size_t b = 0, e = n, i, nd = 0, skip = 0;
+  char d[CV_PHONE_MAX_DIGITS + 3];
+  int plus = 0;
+  while (b < e && (s[b] == ' ' || s[b] == '\t')) b++;
+  while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t')) e--;
+  if (b == e) return 0;
+  for (i = b; i < e; i++) {
+    char c = s[i];
+    if (c >= '0' && c <= '9') {
+      if (nd == sizeof d) return 0; /* too many digits in any case */
+      d[nd++] = c;
+    } else if (c == '+' && i == b) {
+      plus = 1;
+    } else if (c != ' ' && c != '.' && c != '-' && c != '(' && c != ')') {
+      return 0;
+    }
+  }
+  if (!plus && nd >= 2 && d[0] == '0' && d[1] == '0') skip = 2;
+  if (nd - skip < CV_PHONE_MIN_DIGITS || nd - skip > CV_PHONE_MAX_DIGITS) return 0;
+  if (d[skip] == '0') return 0;
+  memcpy(out, d + skip, nd - skip);
+  out[nd - skip] = '\0';
+  return 1;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char *s = fuzz_copy(data, size), out[CV_PHONE_MAX_DIGITS + 1], *err;
   char again[CV_PHONE_MAX_DIGITS + 1], plus[CV_PHONE_MAX_DIGITS + 2];
-  char e2[256], digits[CV_PHONE_MAX_DIGITS + 2];
+  char e2[256], digits[CV_PHONE_MAX_DIGITS + 2], ref[CV_PHONE_MAX_DIGITS + 1];
   size_t errlen = 1 + size % 300, i, n, nd = 0;
-  int has_plus = 0;
+  int has_plus = 0, ok, ref_ok;
 
   err = (char *)malloc(errlen);
   if (err == NULL) abort();
-  if (cv_normalize_phone(s, size, out, err, errlen)) {
+  ok = cv_normalize_phone(s, size, out, err, errlen);
+  ref_ok = reference(s, size, ref);
+  FUZZ_CHECK(ok == ref_ok && (!ok || strcmp(out, ref) == 0),
+             "%.*s: convai %d %s, reference %d %s", (int)size, s, ok,
+             ok ? out : err, ref_ok, ref_ok ? ref : "");
+  if (ok) {
     n = strlen(out);
     FUZZ_CHECK(n >= CV_PHONE_MIN_DIGITS && n <= CV_PHONE_MAX_DIGITS,
                "%lu digits: %s", (unsigned long)n, out);

@@ -11,7 +11,9 @@
 **    60 aside, which rolls over);
 **  - RFC 850 two-digit years resolve within [now - 49 y, now + 50 y];
 **  - a date gives max(0, date - now), never a negative delay;
-**  - surrounding spaces and tabs never change the result.
+**  - surrounding spaces and tabs never change the result;
+**  - an instant within 40 years of now (chosen from the input), written
+**    in each of the three formats here, parses back to that instant.
 */
 #include <string.h>
 
@@ -23,6 +25,9 @@
 
 static const char *const days[7] = {"Thu", "Fri", "Sat", "Sun",
                                     "Mon", "Tue", "Wed"}; /* 1970-01-01 */
+static const char *const long_days[7] = {"Thursday", "Friday", "Saturday",
+                                         "Sunday", "Monday", "Tuesday",
+                                         "Wednesday"};
 static const char *const months[12] = {"Jan", "Feb", "Mar", "Apr",
                                        "May", "Jun", "Jul", "Aug",
                                        "Sep", "Oct", "Nov", "Dec"};
@@ -35,6 +40,38 @@ static size_t imf(int64_t epoch, char out[64]) {
   return (size_t)snprintf(out, 64, "%s, %02d %s %04d %02d:%02d:%02d GMT",
                           days[w], day, months[m - 1], (int)y,
                           (int)(s / 3600), (int)(s / 60 % 60), (int)(s % 60));
+}
+
+/* epoch in the RFC 850 format (fmt 1) or asctime (fmt 2). */
+static size_t other_format(int64_t epoch, int fmt, char out[64]) {
+  int64_t d = epoch / 86400, s = epoch - d * 86400, y;
+  int m, day, w = (int)(d % 7);
+  cv_civil_from_days(d, &y, &m, &day);
+  if (fmt == 1)
+    return (size_t)snprintf(out, 64, "%s, %02d-%s-%02d %02d:%02d:%02d GMT",
+                            long_days[w], day, months[m - 1], (int)(y % 100),
+                            (int)(s / 3600), (int)(s / 60 % 60), (int)(s % 60));
+  return (size_t)snprintf(out, 64, "%s %s %2d %02d:%02d:%02d %04d", days[w],
+                          months[m - 1], day, (int)(s / 3600),
+                          (int)(s / 60 % 60), (int)(s % 60), (int)y);
+}
+
+/* Every format of an instant near now parses back to it. */
+static void formats_parse(int64_t now, int64_t instant) {
+  char text[64];
+  size_t n;
+  int64_t epoch = -1, secs = -1;
+  int fmt;
+  for (fmt = 0; fmt < 3; fmt++) {
+    n = fmt == 0 ? imf(instant, text) : other_format(instant, fmt, text);
+    FUZZ_CHECK(cv_http_date(text, n, now, &epoch) && epoch == instant,
+               "%s at %lld: %lld, expected %lld", text, (long long)now,
+               (long long)epoch, (long long)instant);
+    FUZZ_CHECK(cv_retry_after(text, n, now, &secs) &&
+                   secs == (instant > now ? instant - now : 0),
+               "Retry-After %s at %lld: %lld", text, (long long)now,
+               (long long)secs);
+  }
 }
 
 static int year_of(int64_t epoch) {
@@ -86,7 +123,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       FUZZ_CHECK(year_of(epoch) >= 0 && year_of(epoch) <= 10099,
                  "year %d", year_of(epoch));
       if (s[b + 3] == ',' || s[b + 3] == ' ') { /* IMF-fixdate, asctime */
-        FUZZ_CHECK(year_of(epoch) <= 9999, "4-digit year %d", year_of(epoch));
+        /* (23:59:60 on 31 Dec 9999 is the first second of 10000) */
+        FUZZ_CHECK(year_of(epoch - 1) <= 9999, "4-digit year %d",
+                   year_of(epoch));
       } else { /* RFC 850: a two-digit year near now */
         int y = year_of(epoch), ny = year_of(now);
         /* 31 Dec 23:59:60 is the next year's first second */
@@ -103,6 +142,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                      "%.*s formats back as %s", (int)n, s + b, canon);
       }
     }
+  }
+
+  /* an instant within 40 years of now, in years 1970..9999 */
+  {
+    const int64_t span = INT64_C(40) * 365 * 86400;
+    uint64_t r = 0;
+    int64_t off, instant;
+    for (i = 0; i < len && i < 8; i++) r = r << 8 | (unsigned char)s[i];
+    off = (int64_t)(r % (uint64_t)(2 * span + 1)) - span;
+    instant = now + off;
+    if (instant < 0 || instant > MAX_NOW) instant = now - off;
+    formats_parse(now, instant);
   }
 
   /* surrounding whitespace is ignored */

@@ -24,7 +24,7 @@ local function same(a, b, path)
   if type(a) ~= type(b) then fail("%s: %s vs %s", path, type(a), type(b)) end
   if type(a) == "number" then
     if math.type(a) ~= math.type(b) or a ~= b then
-      fail("%s: %s %s vs %s %s", path, math.type(a), tostring(a), math.type(b), tostring(b))
+      fail("%s: %s %.17g vs %s %.17g", path, math.type(a), a, math.type(b), b)
     end
   elseif type(a) == "table" then
     for k, v in pairs(a) do same(v, b[k], path .. "." .. tostring(k)) end

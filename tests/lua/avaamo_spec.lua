@@ -68,6 +68,29 @@ describe("convai.avaamo", function()
     assert.equal(1586540399.8888888, r.stats[1].end_time)
   end)
 
+  it("sends each call's own range, the same range repeated or not, and a default to_date as of today", function()
+    local c = client()
+    local ranges = {
+      { "10/04/2020", "13/04/2020", -25200 }, { "10/04/2020", "13/04/2020", -25200 },
+      { "10/04/2020", "13/04/2020", 0 }, { "01/04/2020", "13/04/2020", 0 }, { "01/04/2020", "02/04/2020", 0 },
+      { "10/04/2020", "13/04/2020", -25200 },
+    }
+    for _, r in ipairs(ranges) do
+      assert(c:usage { agent_id = 20123, from_date = r[1], to_date = r[2], utc_offset = r[3] })
+    end
+    local _, err = c:usage { agent_id = 20123, from_date = "10/04/2020", to_date = "09/04/2020" }
+    assert.equal("To Date cannot be before From Date", err.message)
+    local today = os.date("!%d/%m/%Y")
+    c:usage { agent_id = 20123, from_date = "10/04/2020" } -- to_date: today (may be refused by the sandbox)
+    local log = helper.log()
+    assert.equal(#ranges + 1, #log)
+    for i, r in ipairs(ranges) do
+      assert.same({ from_date = r[1], to_date = r[2], utc_offset = tostring(r[3]) }, log[i].query)
+    end
+    assert.same({ from_date = "10/04/2020", to_date = today, utc_offset = "0" }, log[#log].query)
+    c:close()
+  end)
+
   it("sends the documented query with the Access-Token header", function()
     assert(client():usage(SAMPLE))
     local req = helper.log()[1]

@@ -258,6 +258,48 @@ describe("convai.core", function()
     end)
   end)
 
+  describe("field_checker", function()
+    local check = core.field_checker {
+      { "n", "integer" }, { "x", "number" }, { "r", "number?" }, { "s", "string" }, { "b", "boolean" },
+      { "t", "table" },
+    }
+    local function good() return { n = 1, x = 1.5, r = 2, s = "", b = false, t = {}, other = "x" } end
+
+    it("says whether every field listed has its type", function()
+      assert.is_true(check(good()))
+      local t = good()
+      t.r = nil
+      assert.is_true(check(t))
+      assert.is_true(check(core.json_decode('{"n":5,"x":1,"s":"a","b":true,"t":[]}')))
+      for field, bad in pairs { n = 1.5, x = "1", r = "1", s = 1, b = 0, t = "t" } do
+        t = good()
+        t[field] = bad
+        assert.is_false(check(t), field)
+      end
+      for _, field in ipairs { "n", "x", "s", "b", "t" } do
+        t = good()
+        t[field] = nil
+        assert.is_false(check(t), field)
+      end
+      if HAS_INTEGERS then
+        t = good()
+        t.n = 1e17 -- an integral float is not an integer
+        assert.is_false(check(t))
+      end
+      assert.is_false(check(nil))
+      assert.is_false(check("x"))
+      assert.is_true(core.field_checker {}({}))
+    end)
+
+    it("raises for a bad list", function()
+      assert.has_error(function() core.field_checker() end)
+      assert.has_error(function() core.field_checker { "n" } end)
+      assert.has_error(function() core.field_checker { { 1, "integer" } } end)
+      assert.has_error(function() core.field_checker { { "n", "int" } } end)
+      assert.has_error(function() core.field_checker { { "n" } } end)
+    end)
+  end)
+
   describe("json", function()
     it("decodes integers as integers and drops nulls", function()
       local v = core.json_decode(
@@ -655,6 +697,56 @@ describe("convai.core session (nginx)", function()
     -- re-sent by libcurl: see request), the others on one kept-alive
     -- connection: 3 POSTs, 4 connections
     assert.equal(4, s:stats().connections)
+  end)
+
+  it("sets every request up afresh: headers, method, body and timeouts never carry over", function()
+    -- between two plain GETs only what differs is set again; the same header table (or an equal
+    -- one) is not checked again, a changed one is
+    local echo = server.base .. "/echo"
+    local h = { ["X-Test"] = "a" }
+    assert.equal("GET|||a|convai/0.1.0", assert(s:request { url = echo, headers = h }).body)
+    h["X-Test"] = "a much longer value than before, for another allocation"
+    local long = "GET|||a much longer value than before, for another allocation|convai/0.1.0"
+    assert.equal(long, assert(s:request { url = echo, headers = h }).body)
+    assert.equal(long, assert(s:request { url = echo, headers = h }).body)
+    assert.equal("GET|||b|convai/0.1.0",
+      assert(s:request { url = echo, headers = { ["X-Test"] = "b" } }).body)
+    h["X-Test"] = "bad\r\nX-Evil: 1"
+    local resp, err = s:request { url = echo, headers = h }
+    assert.is_nil(resp)
+    assert.equal("invalid_argument", err.kind)
+    h["X-Test"] = "b"
+    h[1] = "x"
+    assert.has_error(function() s:request { url = echo, headers = h } end)
+    h[1] = nil
+    h["X-Test"] = ""
+    assert.equal("GET||||convai/0.1.0", assert(s:request { url = echo, headers = h }).body)
+    h["X-Test"] = "c"
+    assert.equal("GET|||c|convai/0.1.0", assert(s:request { url = echo, headers = h }).body)
+    assert.equal("GET||||convai/0.1.0", assert(s:request { url = echo, headers = {} }).body)
+    assert.equal("GET|||c|convai/0.1.0", assert(s:request { url = echo, headers = h }).body)
+    assert.equal("GET||||convai/0.1.0", assert(s:request { url = echo }).body)
+    -- the same headers with a body, then without
+    assert.equal("POST||3|c|convai/0.1.0",
+      assert(s:request { method = "POST", url = echo, headers = h, body = "abc" }).body)
+    assert.equal("GET|||c|convai/0.1.0", assert(s:request { url = echo, headers = h }).body)
+    assert.equal("PUT||0|c|convai/0.1.0",
+      assert(s:request { method = "PUT", url = echo, headers = h }).body)
+    assert.equal("GET|||c|convai/0.1.0", assert(s:request { url = echo, headers = h }).body)
+    -- HEAD, then a GET reads a body again; another method, then GET
+    assert.equal("", assert(s:request { method = "HEAD", url = server.base .. "/index.txt" }).body)
+    assert.equal("hello\n", assert(s:request { url = server.base .. "/index.txt" }).body)
+    assert.equal("OPTIONS|||c|convai/0.1.0",
+      assert(s:request { method = "OPTIONS", url = echo, headers = h }).body)
+    assert.equal("GET|||c|convai/0.1.0", assert(s:request { url = echo, headers = h }).body)
+    -- a timeout given after plain GETs with another one applies, and the default comes back
+    assert(s:request { url = server.base .. "/index.txt", timeout = 60 })
+    local t0 = core.monotonic()
+    resp, err = s:request { url = server.base .. "/slow/file.bin", timeout = 0.3 }
+    assert.is_nil(resp)
+    assert.equal("timeout", err.kind)
+    assert.is_true(core.monotonic() - t0 < 5)
+    assert.equal("hello\n", assert(s:request { url = server.base .. "/index.txt" }).body)
   end)
 
   it("uses the user_agent option and per-request headers", function()

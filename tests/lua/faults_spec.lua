@@ -435,6 +435,54 @@ describe("sandbox faults", function()
       av:close()
     end)
 
+    it("an Avaamo body of another shape is a decode error naming the field, with the body as sent", function()
+      local s = assert(core.session())
+      local good = assert(s:request { url = helper.env("CONVAI_AVAAMO_URL")
+        .. "/bots/analytics/20123/usage.json?utc_offset=-25200&from_date=10%2F04%2F2020&to_date=13%2F04%2F2020",
+        headers = { ["Access-Token"] = helper.env("CONVAI_AVAAMO_TOKEN") } }).body
+      s:close()
+      local av = av_client()
+      local function with(change)
+        local body = assert(cjson.decode(good))
+        change(body)
+        add { path = AV_PATH, fault = "invalid_json", body = assert(cjson.encode(body)) }
+        return av:usage(AV_QUERY)
+      end
+      local cases = {
+        { function(b) b.stats[4].messages_count = 1.5 end, "stats[4].messages_count is not an integer" },
+        { function(b) b.stats[9].session_count = nil end, "stats[9].session_count is not an integer" },
+        { function(b) b.previous_interval_stats.start_time = "x" end,
+          "previous_interval_stats.start_time is not a number" },
+        { function(b) b.aggregate_stats = 5 end, "aggregate_stats is not an object" },
+        { function(b) b.stats[9] = nil end, "stats is not an array of 9 entries" },
+        { function(b) b.stats[2] = "x" end, "stats[2] is not an object" },
+        { function(b) b.stats[2].success_rate = "x" end, "stats[2].success_rate is neither a number nor null" },
+      }
+      for _, c in ipairs(cases) do
+        local r, err = with(function(b)
+          b.aggregate_stats.success_rate = 50 -- an integer: not yet made a float when the check fails
+          c[1](b)
+        end)
+        assert.is_nil(r)
+        assert.equal("decode", err.kind)
+        assert.equal("Avaamo: unexpected response: " .. c[2], err.message)
+        if type(err.body.aggregate_stats) == "table" then
+          assert.equal("integer", math.type(err.body.aggregate_stats.success_rate))
+        end
+      end
+      -- integral values: counts integers (also beyond 2^53, where JSON numbers stay floats), rates floats
+      local r = assert(with(function(b)
+        b.aggregate_stats.success_rate = 50
+        b.stats[3].messages_count = 1e17
+      end))
+      assert.equal("float", math.type(r.aggregate_stats.success_rate))
+      assert.equal(50, r.aggregate_stats.success_rate)
+      assert.equal("integer", math.type(r.stats[3].messages_count))
+      assert.equal(100000000000000000, r.stats[3].messages_count)
+      assert.equal(9, #r.stats)
+      av:close()
+    end)
+
     it("a body over the client's 16 MiB cap is too_large", function()
       add { path = VB_PATH, fault = "oversize" } -- 17 MiB, with Content-Length
       local c = vb_client()

@@ -273,6 +273,37 @@ describe("core.multi", function()
       m:close()
     end)
 
+    it("sets every request up afresh on a pooled handle: headers, method and body never carry over", function()
+      local m = assert(core.multi())
+      local h = { ["X-Test"] = "a" }
+      local function echo(req)
+        req.url = URL .. "/_sandbox/echo"
+        local id = assert(m:add(req))
+        return cjson.decode(assert(drain(m)[id].response).body)
+      end
+      assert.equal("a", echo({ headers = h }).headers["x-test"])
+      h["X-Test"] = "a much longer value than before, for another allocation"
+      local got = echo({ headers = h })
+      assert.equal("GET", got.method)
+      assert.equal(h["X-Test"], got.headers["x-test"])
+      assert.equal("b", echo({ headers = { ["X-Test"] = "b" } }).headers["x-test"])
+      h["X-Test"] = "bad\nX-Evil: 1"
+      local id, err = m:add { url = URL .. "/_sandbox/echo", headers = h }
+      assert.is_nil(id)
+      assert.equal("invalid_argument", err.kind)
+      h["X-Test"] = "c"
+      got = echo({ method = "POST", headers = h, body = "xyz" })
+      assert.equal("POST", got.method)
+      assert.equal("xyz", got.body)
+      got = echo({ headers = h })
+      assert.equal("GET", got.method)
+      assert.equal("c", got.headers["x-test"])
+      assert.equal(cjson.null, got.body)
+      got = echo({})
+      assert.is_nil(got.headers["x-test"])
+      m:close()
+    end)
+
     it("copies request bodies: the request table may go away before perform", function()
       local m = assert(core.multi())
       local ids = {}
