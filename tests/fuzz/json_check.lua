@@ -9,6 +9,8 @@
 --  2. json_encode of a decoded value fails exactly when the value cannot be JSON (an infinity from an
 --     overflowing number like 1e400, or an array so sparse after removing nulls that cjson refuses it),
 --     and otherwise decodes back to the same value (same types, integers stay integers).
+--  3. core.field_checker (when the module has it), built from the types a decoded object's fields
+--     have, accepts that object, and refuses it as soon as one field is declared with another type.
 local core, cjson = ...
 local raw = cjson.new()
 raw.decode_invalid_numbers(false)
@@ -67,6 +69,34 @@ local function unencodable(v)
   return array and max > 10 and max > 2 * n
 end
 
+local function kind_of(x)
+  if math.type(x) == "integer" then return "integer" end
+  if type(x) == "number" then return "number" end
+  return type(x)
+end
+local other = { integer = "string", number = "string", string = "integer", boolean = "table",
+  table = "boolean" }
+
+local function check_fields(v)
+  if not core.field_checker or type(v) ~= "table" then return end
+  local fields = {}
+  for k, x in pairs(v) do
+    if type(k) == "string" and #fields < 20 then fields[#fields + 1] = { k, kind_of(x) } end
+  end
+  if not core.field_checker(fields)(v) then fail("field_checker refuses the types the fields have") end
+  if core.field_checker(fields)("not a table") then fail("field_checker accepts a string") end
+  for i, f in ipairs(fields) do
+    local changed = {}
+    for j, g in ipairs(fields) do changed[j] = g end
+    changed[i] = { f[1], other[f[2]] }
+    if core.field_checker(changed)(v) then fail("field %q declared %s passes", f[1], other[f[2]]) end
+    if f[2] == "number" or f[2] == "integer" then
+      changed[i] = { f[1], "number?" }
+      if not core.field_checker(changed)(v) then fail("field %q refused as number?", f[1]) end
+    end
+  end
+end
+
 return function(text)
   local v, err = core.json_decode(text)
   local r = raw.decode(text)
@@ -79,6 +109,7 @@ return function(text)
   if err ~= nil then fail("valid JSON, but message %s", tostring(err)) end
   same(normalised(r), v, "$")
   if v == nil then return end
+  check_fields(v)
 
   local text2, eerr = core.json_encode(v)
   local bad = unencodable(v)
