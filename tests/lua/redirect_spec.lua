@@ -18,13 +18,13 @@ local OTHER = "http://localhost:" .. PORT -- the same server under another host 
 local OWN_TOKEN = "Bearer " .. helper.env("CONVAI_VOICEBOT_TOKEN")
 
 local function vb_client(opts)
-  local o = { base_url = SAME .. PREFIX, token = helper.env("CONVAI_VOICEBOT_TOKEN"), timeout = 2 }
+  local o = { base_url = SAME .. PREFIX, token = helper.env("CONVAI_VOICEBOT_TOKEN"), timeout = 10 }
   for k, v in pairs(opts or {}) do o[k] = v end
   return assert(voicebot.new(o))
 end
 
 local function vg_client(opts)
-  local o = { base_url = SAME .. "/vonage", api_key = helper.env("CONVAI_VONAGE_KEY"), timeout = 2 }
+  local o = { base_url = SAME .. "/vonage", api_key = helper.env("CONVAI_VONAGE_KEY"), timeout = 10 }
   for k, v in pairs(opts or {}) do o[k] = v end
   return assert(vonage.new(o))
 end
