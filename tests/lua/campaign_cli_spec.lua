@@ -1,34 +1,13 @@
 -- `convai campaign run` (issue 3): flags, exit status, resume, and crash safety under SIGKILL.
 local helper = require "helper"
+local ch = require "campaign_helper"
 local core = require "convai.core"
 
-local TRIGGER = "/vonage/messaging/conversation"
 
-local tmpdir = os.tmpname()
-os.remove(tmpdir)
-assert(os.execute("mkdir -p " .. tmpdir))
-local function path(name) return tmpdir .. "/" .. name end
+local scratch = ch.scratch()
+local path, write, read = scratch.path, scratch.write, scratch.read
 
-local function write(name, text)
-  local f = assert(io.open(path(name), "wb"))
-  f:write(text)
-  f:close()
-  return path(name)
-end
-
-local function read(p)
-  local f = io.open(p, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function numbers_csv(n)
-  local lines = { "to,body.1" }
-  for i = 1, n do lines[#lines + 1] = string.format("+44 7700 9%05d,Hello %d", i, i) end
-  return table.concat(lines, "\n") .. "\n"
-end
+local numbers_csv = ch.numbers_csv
 
 local function run_args(csv, journal, extra)
   local args = { "campaign", "run", csv, "--journal", journal, "--agent-id", "A", "--namespace", "ns",
@@ -37,19 +16,7 @@ local function run_args(csv, journal, extra)
   return args
 end
 
-local function triggers()
-  local per = {}
-  for _, e in ipairs(helper.log()) do
-    if e.method == "POST" and e.path == TRIGGER then
-      local to = helper.decode(e.body).to
-      local p = per[to] or { total = 0, accepted = 0 }
-      p.total = p.total + 1
-      if e.status == 200 then p.accepted = p.accepted + 1 end
-      per[to] = p
-    end
-  end
-  return per
-end
+local triggers = ch.triggers
 
 local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
@@ -65,7 +32,7 @@ end
 
 describe("convai campaign run", function()
   before_each(helper.reset)
-  teardown(function() os.execute("rm -rf " .. tmpdir) end)
+  teardown(function() scratch.remove() end)
 
   it("runs a campaign, prints the summary and writes the report", function()
     helper.config { vonage = { agents = { A = { rate = 20 } } } }

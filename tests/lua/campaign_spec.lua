@@ -1,6 +1,7 @@
 -- Campaigns (issue 3): CSV input, validation before the first send, rate, gate, journal and resume,
 -- against the sandbox over real HTTP.
 local helper = require "helper"
+local ch = require "campaign_helper"
 local core = require "convai.core"
 local campaign = require "convai.campaign"
 local journal = require "convai.journal"
@@ -8,36 +9,12 @@ local vonage = require "convai.vonage"
 local voicebot = require "convai.voicebot"
 
 local STATUS_URL = "https://example.com/status"
-local TRIGGER = "/vonage/messaging/conversation"
+local TRIGGER = ch.TRIGGER
 
-local tmpdir = os.tmpname()
-os.remove(tmpdir)
-assert(os.execute("mkdir -p " .. tmpdir))
+local scratch = ch.scratch()
+local path, write, read = scratch.path, scratch.write, scratch.read
 
-local function path(name) return tmpdir .. "/" .. name end
-
-local function write(name, text)
-  local f = assert(io.open(path(name), "wb"))
-  f:write(text)
-  f:close()
-  return path(name)
-end
-
-local function read(p)
-  local f = io.open(p, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
--- Numbers +44 7700 900000 + i, as a CSV with a body parameter.
-local function numbers_csv(n, extra)
-  local lines = { "to,body.1" }
-  for i = 1, n do lines[#lines + 1] = string.format("+44 7700 9%05d,Hello %d", i, i) end
-  if extra then lines[#lines + 1] = extra end
-  return table.concat(lines, "\n") .. "\n"
-end
+local numbers_csv = ch.numbers_csv
 
 local function sender(fields)
   local client = assert(vonage.from_env { retry = false })
@@ -46,20 +23,7 @@ local function sender(fields)
   return assert(campaign.senders.vonage_whatsapp(client, t))
 end
 
--- Triggers the sandbox received, per number: {[to] = {total = n, accepted = n}}.
-local function triggers()
-  local per = {}
-  for _, e in ipairs(helper.log()) do
-    if e.method == "POST" and e.path == TRIGGER then
-      local body = helper.decode(e.body)
-      local p = per[body.to] or { total = 0, accepted = 0 }
-      p.total = p.total + 1
-      if e.status == 200 then p.accepted = p.accepted + 1 end
-      per[body.to] = p
-    end
-  end
-  return per
-end
+local triggers = ch.triggers
 
 local function count(t)
   local n = 0
@@ -73,7 +37,7 @@ local function new_journal()
   return path("j" .. journal_seq .. ".journal")
 end
 
-teardown(function() os.execute("rm -rf " .. tmpdir) end)
+teardown(function() scratch.remove() end)
 
 describe("convai.campaign", function()
   before_each(function()
