@@ -24,17 +24,12 @@ local _M = {}
 --- Defaults: seconds an answer is kept, and the key prefix.
 _M.DEFAULTS = { ttl = 10, prefix = "convai:capacity:" }
 
-local SLEEP_PHASES = {
-  rewrite = true, server_rewrite = true, access = true, content = true, timer = true,
-}
+local SLEEP_PHASES = limiter.SLEEP_PHASES
 
 local mt = {}
 mt.__index = mt
 
-local function now()
-  ngx.update_time()
-  return ngx.now()
-end
+local now = limiter.now
 
 local function invalid(fmt, ...)
   return nil, core.error("invalid_argument", format(fmt, ...))

@@ -44,6 +44,12 @@ local function now()
   return ngx.now()
 end
 
+--- The phases in which `ngx.sleep` may be called (shared with `convai.ngx.capacity`).
+_M.SLEEP_PHASES = SLEEP_PHASES
+
+--- Seconds on nginx's clock, refreshed first (`ngx.update_time`, then `ngx.now`).
+_M.now = now
+
 local function invalid(fmt, ...)
   return nil, core.error("invalid_argument", format(fmt, ...))
 end
