@@ -11,6 +11,9 @@ local base = os.getenv("CONVAI_TEST_SANDBOX")
 assert(base, "CONVAI_TEST_SANDBOX is not set: run the suite with scripts/test, which starts a sandbox")
 _M.url = base
 _M.root = os.getenv("PWD")
+--- True when scripts/test-memory runs the suite under ASan or valgrind (CONVAI_TEST_SLOW=1): the process
+-- runs many times slower, so claims about timing (achieved rate, zero 429s) are not what that run checks.
+_M.slow = os.getenv("CONVAI_TEST_SLOW") == "1"
 
 local session = assert(core.session { timeout = 10 })
 

@@ -128,11 +128,25 @@ describe("convai.campaign", function()
       local c = assert(campaign.new { sender = sender(), journal = new_journal(), csv = numbers_csv(60), rate = 5 })
       local report = assert(c:run())
       assert.equal(60, report.summary.sent)
+      local per = triggers()
+      assert.equal(60, count(per))
+      if helper.slow then
+        -- Under valgrind the client runs 20-50 times slower, and its jitter between taking a token and
+        -- the request reaching the sandbox can exceed the 2 % margin, so a 429 may happen. That run checks
+        -- memory; what must still hold is that each 429 was counted and retried, and nobody got two.
+        local rejected = 0
+        for _, p in pairs(per) do
+          assert.equal(1, p.accepted)
+          rejected = rejected + p.total - p.accepted
+        end
+        assert.equal(rejected, report.summary.throttled)
+        return
+      end
       assert.equal(0, report.summary.throttled)
       -- 60 sessions at 5/s: the first leaves at 0 and the last at 11.8 s, answered 0.4 s later.
       local achieved = 59 / (report.summary.elapsed - 0.4)
       assert.is_true(achieved >= 0.95 * 5, ("achieved %.3f/s"):format(achieved))
-      for _, p in pairs(triggers()) do assert.equal(1, p.total) end
+      for _, p in pairs(per) do assert.equal(1, p.total) end
     end)
 
     it("waits after a 429 and retries the same recipient; each number is accepted once", function()
