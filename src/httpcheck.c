@@ -62,6 +62,13 @@ int cv_check_url(const char *s, size_t len, char *err, size_t errlen) {
                (unsigned long)i + 1);
       return 0;
     }
+    if (c >= 0x80) { /* libcurl would send it raw: servers disagree on it */
+      snprintf(err, errlen,
+               "url contains a non-ASCII byte at position %lu; "
+               "percent-encode it (each UTF-8 byte as %%XX)",
+               (unsigned long)i + 1);
+      return 0;
+    }
   }
   if (has_prefix_ci(s, len, "http://"))
     rest = len - 7;

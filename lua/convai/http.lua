@@ -34,8 +34,8 @@ _M.session_factory = core.session
 
 local running = coroutine.running
 local function driver_of()
-  local co = running()
-  return co and _M.drivers[co]
+  local co, main = running() -- the main coroutine (nil on Lua 5.1) never has a driver
+  return co and not main and _M.drivers[co]
 end
 
 --- Perform one request of a transport: through the driver of the running coroutine if there is one,
@@ -740,19 +740,21 @@ end
 --- Coerce a decoded JSON number to an integer count, or nil when it is not one.
 -- @param v
 -- @treturn integer|nil
-function _M.count(v)
+local tointeger = math.tointeger -- nil on Lua 5.1 and LuaJIT
+local function count(v)
   if type(v) ~= "number" then return nil end
-  if math.tointeger then return math.tointeger(v) end
+  if tointeger then return tointeger(v) end
   if v == floor(v) then return v end
   return nil
 end
+_M.count = count
 
 --- Check that `v` is a positive integer (a Lua integer, an integral float, or digits in a string).
 -- @param v
 -- @treturn integer|nil
 function _M.positive_integer(v)
   if type(v) == "string" and v:match("^%d+$") then v = tonumber(v) end
-  local n = _M.count(v)
+  local n = count(v)
   if n and n >= 1 and n <= 9007199254740991 then return n end
   return nil
 end

@@ -91,6 +91,10 @@ static void test_url(void) {
   CHECK(!cv_check_url("https://a/\0b", 12, err, sizeof err));
   CHECK_HAS(err, "NUL");
   CHECK(!url(" https://example.com/"));
+  CHECK(!url("https://example.com/caf\xc3\xa9"));
+  CHECK_HAS(err, "non-ASCII byte at position 24");
+  CHECK_HAS(err, "percent-encode");
+  CHECK(url("https://example.com/caf%C3%A9"));
 }
 
 static int method(const char *s) {

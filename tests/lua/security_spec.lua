@@ -164,6 +164,13 @@ describe("security", function()
           assert_clean("core error", tostring(err))
         end
       end
+      -- A byte outside ASCII would go out raw (libcurl does not encode it): refused, with the fix.
+      for _, u in ipairs { url .. "/caf\195\169", url .. "?name=Jos\195\169", (url:gsub("//127", "//\195\169127")) } do
+        local resp, err = s:request { url = u }
+        refused("core request", resp, err)
+        assert.matches("non%-ASCII byte at position %d+; percent%-encode it", err.message)
+        assert.is_false(err.request_sent)
+      end
       s:close()
       assert.same({}, helper.log())
     end)
