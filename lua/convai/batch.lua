@@ -16,6 +16,10 @@
 -- At most `concurrency` requests are in flight at once; more wait in first-come order. The clients'
 -- `client:batch` (see `convai.http`) is built on this.
 --
+-- Inside nginx a scheduler would block the worker's event loop (libcurl waits in the worker's thread),
+-- so `new` and `run` refuse there with `invalid_argument`, except in `init_by_lua` (nothing is served
+-- yet); `client:batch` runs its calls as `ngx.thread` light threads on cosockets instead.
+--
 -- Tasks run on the Lua state of the caller, one at a time (coroutines, not threads): a task keeps
 -- the process to itself until it makes a request, sleeps or finishes. A task that raises an error is
 -- marked failed; the others carry on. Works on Lua 5.4 and LuaJIT (`pcall` in a task may surround
@@ -40,6 +44,13 @@ local _M = {}
 
 --- Default number of requests in flight at once.
 _M.DEFAULT_CONCURRENCY = 16
+
+-- The nginx phase this Lua runs in (`ngx.get_phase()`), or nil outside nginx.
+local function nginx_phase()
+  local ngx = rawget(_G, "ngx")
+  if type(ngx) ~= "table" or type(ngx.get_phase) ~= "function" then return nil end
+  return ngx.get_phase(), ngx
+end
 
 -- What a task yields to the scheduler (private markers).
 local WAIT_SLOT, WAIT_REPLY, WAIT_SLEEP = {}, {}, {}
@@ -127,9 +138,16 @@ Scheduler.__index = Scheduler
 -- @tparam[opt] integer opts.max_total_connections connections in all (default: `concurrency`)
 -- @treturn[1] Scheduler the scheduler
 -- @treturn[2] nil
--- @treturn[2] convai.error kind `invalid_argument` naming the bad option
+-- @treturn[2] convai.error kind `invalid_argument` naming the bad option, or saying that a scheduler
+--   would block nginx (inside nginx, outside `init_by_lua`)
 -- @usage local sched = assert(batch.new { concurrency = 8 })
 function _M.new(opts)
+  local phase = nginx_phase()
+  if phase and phase ~= "init" then
+    return invalid(format("convai.batch: a scheduler drives libcurl, which would block nginx's event loop "
+      .. "(%s phase); inside nginx use client:batch, which runs the calls as ngx.thread light threads on "
+      .. "cosockets, or ngx.thread.spawn", phase))
+  end
   if opts == nil then opts = {} end
   if type(opts) ~= "table" then return invalid("convai.batch: options must be a table") end
   local concurrency = opts.concurrency
@@ -234,8 +252,6 @@ function _M.client_batch(client, calls, opts)
         type(name) == "string" and format("%q", name) or type(c))) }
     end
   end
-  local sched, err = _M.new(opts)
-  if not sched then return nil, err end
   -- The entry of call i from what pcall(method, client, args...) returned (first two values only).
   local function outcome(i, c, ok, value, e)
     if ok then
@@ -258,6 +274,33 @@ function _M.client_batch(client, calls, opts)
       end
     end
   end
+  local phase, ngx = nginx_phase()
+  if phase and require("convai.ngx.session").COSOCKET_PHASES[phase] then
+    -- Inside nginx: the calls run in light threads, each request on the client's cosocket transport.
+    local concurrency = opts and opts.concurrency
+    if concurrency == nil then concurrency = _M.DEFAULT_CONCURRENCY end
+    if not positive_integer(concurrency) then
+      return invalid(format("convai.batch: concurrency must be a positive integer, got %s",
+        tostring(concurrency)))
+    end
+    local threads, first_err = {}, nil
+    for k = 1, min(concurrency, n) do
+      local th, terr = ngx.thread.spawn(worker)
+      if not th then
+        first_err = "convai.batch: ngx.thread.spawn failed: " .. tostring(terr)
+        break
+      end
+      threads[k] = th
+    end
+    for k = 1, #threads do
+      local ok, rerr = ngx.thread.wait(threads[k])
+      if not ok then first_err = first_err or rerr end
+    end
+    if first_err then error(first_err, 0) end
+    return out
+  end
+  local sched, err = _M.new(opts)
+  if not sched then return nil, err end
   for _ = 1, min(sched.concurrency, n) do sched:spawn(worker) end
   local ok, rerr = pcall(sched.run, sched)
   sched:close()

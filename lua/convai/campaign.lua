@@ -430,7 +430,8 @@ end
 --   kind, message}, ... }}`
 -- @treturn[2] nil
 -- @treturn[2] convai.error kind `journal` (unreadable, another campaign's, locked by another run, or not
---   writable: nothing is sent), or `invalid_argument`
+--   writable: nothing is sent), or `invalid_argument` (inside nginx, outside `init_by_lua`: a campaign drives
+--   libcurl, which would block the worker; nothing is sent or written)
 function mt:run()
   local t0 = core.monotonic()
   local existing, err = journal.read(self.journal_path)
@@ -462,31 +463,33 @@ function mt:run()
     end
     return report
   end
+  -- The scheduler first: it is refused where it cannot run (inside nginx), before the journal is touched.
+  local bopts = { concurrency = self.concurrency }
+  for k, v in pairs(self.batch_options or {}) do bopts[k] = v end
+  local sched, serr = require("convai.batch").new(bopts)
+  if not sched then return nil, serr end
   local jw
   jw, err = journal.open(self.journal_path, self.fingerprint, existing)
-  if not jw then return journal_error(err) end
+  if not jw then sched:close() return journal_error(err) end
   -- A pending without an outcome: the process died mid-request. Never re-sent.
   for _, r in ipairs(self.recipients) do
     local rec = state[r.to]
     if rec and rec.r == "pending" then
       local u = { r = "unknown", to = r.to, line = r.line }
       local ok, werr = jw:write(u)
-      if not ok then jw:close() return journal_error(werr) end
+      if not ok then jw:close() sched:close() return journal_error(werr) end
       state[r.to] = u
     end
   end
-  local ok, result = pcall(self.loop, self, jw, state, stats, queue, t0)
+  local ok, result = pcall(self.loop, self, sched, jw, state, stats, queue, t0)
+  sched:close() -- already closed unless the loop raised
   jw:close()
   if not ok then error(result, 0) end
   return result
 end
 
 --- The scheduling loop (see `run`).
-function mt:loop(jw, state, stats, queue, t0)
-  local batch = require "convai.batch"
-  local bopts = { concurrency = self.concurrency }
-  for k, v in pairs(self.batch_options or {}) do bopts[k] = v end
-  local sched = batch.new(bopts)
+function mt:loop(sched, jw, state, stats, queue, t0)
   local limiter = assert(core.ratelimit { rate = self.rate / (1 + self.margin), burst = 1 })
   local agent = self.sender.agent or "agent"
   local interval = 1 / self.rate

@@ -653,7 +653,9 @@ end
 -- scheduler, so its requests overlap with the others' on one libcurl multi handle (at most
 -- `opts.concurrency` in flight, over kept-alive connections), with the client's timeouts and `cafile`;
 -- each call behaves as if made alone (same checks, same results and errors, retries and their waits
--- included), and a failing call does not affect the others.
+-- included), and a failing call does not affect the others. Inside nginx (request phases and timers)
+-- the calls run as `ngx.thread` light threads, each request on the client's cosocket transport, so
+-- nothing blocks the worker; only `concurrency` applies there.
 -- @function client:batch
 -- @tparam table calls an array of `{"method_name", arg1, ...}`: a request method of the client and its
 --   arguments, e.g. `{"usage", {agent_id = 7, from_date = "01/04/2020", to_date = "07/04/2020"}}`

@@ -269,6 +269,43 @@ describe("OpenResty (nginx + ngx_lua)", function()
       assert.is_true(result.elapsed >= 1.9)
     end)
 
+    it("client:batch runs its calls as light threads on cosockets: they overlap, the worker stays free",
+      function()
+      helper.config { latency_ms = 300 }
+      local slow = background_curl(one.url .. "/t/batch?n=8&c=4")
+      harness.sleep(0.2)
+      local dt = fast_ping()
+      local out = helper.decode(slow:read("a"))
+      slow:close()
+      assert.is_true(dt < 0.1, ("ping took %.3f s"):format(dt))
+      assert.is_true(out.ok, out.error and out.error.message)
+      assert.are.same({ 250, 250, 250, 250, 250, 250, 250, 250 }, out.results)
+      -- 8 calls of 300 ms, 4 at a time: two rounds (one by one: 2.4 s)
+      assert.is_true(out.elapsed >= 0.55 and out.elapsed < 1.5, "batch took " .. out.elapsed .. " s")
+      local agents = {}
+      for _, e in ipairs(helper.log()) do
+        if e.path:find("agent-usage", 1, true) then agents[#agents + 1] = e.query end
+      end
+      assert.are.equal(8, #agents)
+    end)
+
+    it("refuses convai.batch's libcurl scheduler, which would block the worker", function()
+      local _, body = get(one, "/t/scheduler")
+      assert.is_false(body.made)
+      assert.are.equal("invalid_argument", body.error.kind)
+      assert.matches("would block nginx's event loop %(content phase%); inside nginx use client:batch",
+        body.error.message)
+    end)
+
+    it("refuses a campaign (it drives libcurl) before sending or writing anything", function()
+      local _, body = get(one, "/t/campaign")
+      assert.is_false(body.ran)
+      assert.are.equal("invalid_argument", body.error.kind)
+      assert.matches("would block nginx's event loop", body.error.message)
+      assert.is_false(body.journal_written)
+      assert.are.same({}, helper.log())
+    end)
+
     it("pauses with ngx.sleep (convai.http.sleep) without blocking", function()
       local slow = background_curl(one.url .. "/t/sleep?s=1")
       harness.sleep(0.3)

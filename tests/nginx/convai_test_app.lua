@@ -158,6 +158,43 @@ function ROUTES.usage(args)
   return outcome(u, err, { stats = vb.http.session:stats() })
 end
 
+-- client:batch of n usage queries (agents 1..n) at concurrency c on the shared client: light threads.
+function ROUTES.batch(args)
+  local n, c = tonumber(args.n) or 8, tonumber(args.c) or 4
+  local calls = {}
+  for i = 1, n do calls[i] = { "whatsapp_usage", i } end
+  ngx.update_time()
+  local t0 = ngx.now()
+  local out, err = cfg.shared_vb:batch(calls, { concurrency = c })
+  ngx.update_time()
+  if not out then return outcome(nil, err) end
+  local results = {}
+  for i = 1, n do
+    results[i] = out[i].value and out[i].value.current_limit or plain_error(out[i].err)
+  end
+  return { ok = true, elapsed = ngx.now() - t0, results = results }
+end
+
+-- convai.batch's libcurl scheduler, refused inside nginx.
+function ROUTES.scheduler()
+  local sched, err = require("convai.batch").new { concurrency = 2 }
+  return { made = sched ~= nil, error = err and plain_error(err) }
+end
+
+-- A campaign run inside nginx: refused before anything is sent or written.
+function ROUTES.campaign()
+  local campaign = require "convai.campaign"
+  local path = string.format("/tmp/convai-ngx-campaign-%d-%d.journal", ngx.worker.pid(), ngx.now() * 1000)
+  local sender = assert(campaign.senders.vonage_whatsapp(cfg.vg, { agent_id = "A", namespace = "ns",
+    template = "welcome", locale = "en_US", status_url = "https://example.com/s" }))
+  local c = assert(campaign.new { sender = sender, journal = path, rate = 5,
+    csv = "to,body.1\n+44 7700 900001,Hello\n" })
+  local report, err = c:run()
+  local f = io.open(path, "rb")
+  if f then f:close() os.remove(path) end
+  return { ran = report ~= nil, error = err and plain_error(err), journal_written = f ~= nil }
+end
+
 function ROUTES.sleep(args)
   local t0 = ngx.now()
   http.sleep(tonumber(args.s))
