@@ -393,6 +393,9 @@ end
 -- @tparam table req a `core` request table
 -- @treturn table|nil what `session:request` would return: the response, or nil and a `convai.error`
 function Scheduler:request(transport, req)
+  if http.closed_sessions[transport.session] then -- as the closed session itself answers
+    return nil, core.error("invalid_argument", "session is closed", { request_sent = false })
+  end
   local r = {
     method = req.method, url = req.url, headers = req.headers, body = req.body,
     timeout = req.timeout or transport.timeout,

@@ -29,6 +29,10 @@ local header_tables = setmetatable({}, { __mode = "k" })
 -- Elsewhere a request uses the transport's own blocking session.
 _M.drivers = setmetatable({}, { __mode = "k" })
 
+--- Sessions closed through a transport's `close` (weak keys): a driver refuses their requests, as the
+-- session itself would, since its own connections do not go through the session.
+_M.closed_sessions = setmetatable({}, { __mode = "k" })
+
 --- The function that opens a transport's session (`core.session` by default; OpenResty replaces it).
 _M.session_factory = core.session
 
@@ -642,6 +646,7 @@ end
 --- Close the transport's connection. Idempotent.
 function mt:close()
   self.session:close()
+  _M.closed_sessions[self.session] = true
 end
 
 mt.__tostring = function(self)

@@ -346,6 +346,26 @@ describe("client:batch", function()
     c:close()
   end)
 
+  it("sends nothing for a client already closed: each call fails as it would alone", function()
+    local c = vb_client()
+    local alone_res, alone = (function() c:close(); return c:whatsapp_usage(1) end)()
+    assert.is_nil(alone_res)
+    assert.equal("invalid_argument", alone.kind)
+    local out = assert(c:batch { { "whatsapp_usage", 1 }, { "whatsapp_usage", 2 } })
+    for i = 1, 2 do
+      assert.is_nil(out[i].value)
+      assert.equal("invalid_argument", out[i].err.kind)
+      assert.equal(alone.message, out[i].err.message)
+      assert.is_false(out[i].err.request_sent)
+    end
+    -- a copy of the transport with other retry options shares the closed session
+    local again = assert(c.http:with_retry(false))
+    local r = assert(batch.run { function() return again:json("GET", "/whatsapp/agent-usage", "?agent_id=1") end })
+    assert.is_nil(r[1][1])
+    assert.equal("invalid_argument", r[1][2].kind)
+    assert.same({}, helper.log())
+  end)
+
   it("refuses a calls argument that is not a table, or bad options; an empty batch is empty", function()
     local c = vb_client()
     local out, err = c:batch("whatsapp_usage")
