@@ -17,6 +17,13 @@ _M.slow = os.getenv("CONVAI_TEST_SLOW") == "1"
 
 local session = assert(core.session { timeout = 10 })
 
+--- Close the admin API's kept-alive connection (the next call opens another), so that a count of the
+-- process's descriptors does not depend on whether it is open.
+function _M.drop_admin_connection()
+  session:close()
+  session = assert(core.session { timeout = 10 })
+end
+
 --- Call the sandbox admin API; returns the decoded JSON body and the status.
 function _M.admin(method, path, body)
   local resp = assert(session:request {

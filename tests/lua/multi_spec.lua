@@ -36,6 +36,7 @@ end
 
 -- Open sockets of this process (only sockets: the pipe of popen may be counted once or twice).
 local function open_fds()
+  helper.drop_admin_connection()
   collectgarbage()
   collectgarbage()
   local f = assert(io.open("/proc/self/stat"))
