@@ -756,6 +756,16 @@ describe("convai.core session (nginx)", function()
     resp = assert(s2:request { url = server.base .. "/echo",
       headers = { ["User-Agent"] = "override" } })
     assert.equal("GET||||override", resp.body)
+    -- back to no headers, then other headers: the session's agent again each time (the header list
+    -- is kept between requests, the agent in it)
+    resp = assert(s2:request { url = server.base .. "/echo" })
+    assert.equal("GET||||test-agent/1", resp.body)
+    resp = assert(s2:request { url = server.base .. "/echo", headers = { ["X-Test"] = "t" } })
+    assert.equal("GET|||t|test-agent/1", resp.body)
+    resp = assert(s2:request { url = server.base .. "/echo", headers = { ["user-agent"] = "lower" } })
+    assert.equal("GET||||lower", resp.body)
+    resp = assert(s2:request { url = server.base .. "/echo", headers = { ["X-Test"] = "t" } })
+    assert.equal("GET|||t|test-agent/1", resp.body)
     s2:close()
   end)
 
