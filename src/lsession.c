@@ -282,7 +282,10 @@ string}`: `status` is the HTTP status code; `headers` maps each field name,
 lower-cased, to its value without surrounding whitespace, a repeated field's
 values joined with `", "` in the order received (RFC 9110 section 5.3) and
 obsolete folded lines joined with a space; `body` is the raw body, `""`
-when there is none (`HEAD`, 204)
+when there is none (`HEAD`, 204). `headers` is made when first read (most
+callers never read it, and it costs more than the rest of the response):
+until then `rawget`, `next` and `pairs` do not see it, and the response has
+a metatable, dropped once `headers` has been read
 @treturn[2] nil
 @treturn[2] convai.error with `kind`, `message` and, when the transfer was
 attempted, `curl_code` (integer, libcurl's `CURLcode`) and `request_sent`

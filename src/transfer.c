@@ -617,9 +617,9 @@ static int transfer_error(lua_State *L, cv_transfer *t, CURLcode rc) {
   return 2;
 }
 
-/* Push the headers of the latest response as a table. */
-static void push_headers(lua_State *L, cv_transfer *t) {
-  const char *p = t->head.data, *end = p + t->head.len, *q;
+/* Push the header block [p, p + len) of a response as a table. */
+static void push_headers(lua_State *L, const char *p, size_t len) {
+  const char *end = p + len, *q;
   int tab, last, lines = 0;
   for (q = p; q < end && (q = (const char *)memchr(q, '\n',
                                                     (size_t)(end - q))) != NULL;
@@ -688,6 +688,34 @@ static void push_headers(lua_State *L, cv_transfer *t) {
   lua_settop(L, tab);
 }
 
+/* The response's metatable holds its header block at this index until
+** `headers` is first read. */
+#define HEAD_SLOT 1
+
+/* __index of a response: `headers` is built from the header block on
+** first access (most callers never read it: building the table costs more
+** than the rest of the response), stored in the response, and the
+** metatable dropped, so the response is a plain table from then on. Any
+** other missing key is nil. */
+static int response_index(lua_State *L) {
+  size_t klen, len;
+  const char *k, *head;
+  if (lua_type(L, 2) != LUA_TSTRING) return 0;
+  k = lua_tolstring(L, 2, &klen);
+  if (klen != 7 || memcmp(k, "headers", 7) != 0 || !lua_getmetatable(L, 1))
+    return 0;
+  lua_rawgeti(L, -1, HEAD_SLOT);
+  head = lua_tolstring(L, -1, &len);
+  if (head == NULL) return 0;
+  push_headers(L, head, len);
+  lua_pushvalue(L, 2);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, 1);
+  lua_pushnil(L);
+  lua_setmetatable(L, 1);
+  return 1;
+}
+
 int cv_transfer_push_result(lua_State *L, cv_transfer *t, CURLcode rc) {
   long status = 0;
   luaL_checkstack(L, 8, NULL);
@@ -696,9 +724,13 @@ int cv_transfer_push_result(lua_State *L, cv_transfer *t, CURLcode rc) {
   lua_createtable(L, 0, 3);
   lua_pushinteger(L, (lua_Integer)status);
   lua_setfield(L, -2, "status");
-  push_headers(L, t);
-  lua_setfield(L, -2, "headers");
   lua_pushlstring(L, t->body.data != NULL ? t->body.data : "", t->body.len);
   lua_setfield(L, -2, "body");
+  lua_createtable(L, 1, 1); /* the metatable: see response_index */
+  lua_pushlstring(L, t->head.data != NULL ? t->head.data : "", t->head.len);
+  lua_rawseti(L, -2, HEAD_SLOT);
+  lua_pushcfunction(L, response_index);
+  lua_setfield(L, -2, "__index");
+  lua_setmetatable(L, -2);
   return 1;
 }

@@ -649,6 +649,28 @@ describe("convai.core session (nginx)", function()
     assert.is_nil(resp.headers["Content-Type"])
   end)
 
+  it("makes the headers table when it is first read, then the response is a plain table", function()
+    local resp = assert(s:request { url = server.base .. "/index.txt" })
+    assert.is_nil(rawget(resp, "headers"))
+    assert.is_nil(resp.other)
+    assert.is_table(getmetatable(resp))
+    local h = resp.headers
+    assert.equal("6", h["content-length"])
+    assert.equal(h, rawget(resp, "headers"))
+    assert.equal(h, resp.headers) -- the same table every time
+    assert.is_nil(getmetatable(resp))
+    local keys = {}
+    for k in pairs(resp) do keys[#keys + 1] = k end
+    table.sort(keys)
+    assert.same({ "body", "headers", "status" }, keys)
+    -- a response read after the next request on the same session still has its own headers
+    local a = assert(s:request { url = server.base .. "/index.txt" })
+    local b = assert(s:request { url = server.base .. "/headers" })
+    assert.equal("text/plain", a.headers["content-type"])
+    assert.is_nil(a.headers["x-multi"])
+    assert.equal("one, two", b.headers["x-multi"])
+  end)
+
   it("reuses one connection for many requests (keep-alive)", function()
     for i = 1, 10 do
       local resp = assert(s:request { url = server.base .. "/index.txt" })
