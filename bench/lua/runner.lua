@@ -153,7 +153,7 @@ local curl_cfg = {}
 local CONC = {
   { id = "c", label = "plain C (curl_multi + cJSON)", decodes = true,
     cmd = function(n) return q(BIN .. "/multi") .. " " .. n .. " " .. C.concurrency end },
-  { id = "convai", label = "**convai** `client:batch` (Lua 5.4)", decodes = true,
+  { id = "convai", label = "**convai** `client:batch` with `on_result` (Lua 5.4)", decodes = true,
     cmd = function(n) return lua_cmd("conc_convai.lua", n, C.concurrency) end },
   { id = "curl", label = "`curl --parallel --parallel-max 16` (no decoding)", decodes = false,
     run = function(n, env)
@@ -352,8 +352,10 @@ local function case_conc(st)
       .. C.concurrency,
     "Each contender keeps " .. C.concurrency .. " requests in flight (`GET /bots/analytics/N/usage.json?"
       .. "utc_offset=0&from_date=10/04/2020&to_date=13/04/2020`, 2.9 kB bodies) and, except curl, decodes "
-      .. "every body into the typed result (integer counts checked, 9 slices). curl is timed from outside "
-      .. "(its start-up included), the others inside.\n\n" .. throughput_table(CONC, stats, C.rounds))
+      .. "every body into the typed result (integer counts checked, 9 slices), adds it to a checksum and "
+      .. "drops it (convai through `client:batch`'s `on_result`, which keeps no result). curl is timed "
+      .. "from outside (its start-up included), the others inside.\n\n"
+      .. throughput_table(CONC, stats, C.rounds))
   local s = stats.convai
   local ratio = not s.error and not s.pending and U.median(s.ratio) or nil
   local t = { "Concurrent: convai ≥ 0.85 of plain C on curl_multi", U.ratio(ratio),
@@ -519,7 +521,8 @@ local function case_cpu(st)
       return lua_cmd("layers_convai.lua", "avaamo", "decode", n) end },
     { id = "c_multi", label = "plain C: Avaamo usage on curl_multi (16)", cmd = function(n)
       return q(BIN .. "/multi") .. " " .. n .. " " .. C.concurrency end },
-    { id = "batch_avaamo", label = "convai: Avaamo usage through `client:batch` (16)", ref = "c_multi",
+    { id = "batch_avaamo", label = "convai: Avaamo usage through `client:batch` with `on_result` (16)",
+      ref = "c_multi",
       cmd = function(n) return lua_cmd("conc_convai.lua", n, C.concurrency) end },
   }
   -- System calls per query, the same way: strace -c for both counts, the difference of the totals.

@@ -230,9 +230,9 @@ local NOT_CALLS = { batch = true, close = true }
 --- Run calls of a client's methods concurrently (what `client:batch` does; see `convai.http`).
 -- @tparam table client a `convai.voicebot`, `convai.avaamo` or `convai.vonage` client
 -- @tparam table calls an array of `{"method_name", arg1, ...}`
--- @tparam[opt] table opts options of `new` (`concurrency`, default 16, ...)
+-- @tparam[opt] table opts options of `new` (`concurrency`, default 16, ...), and `on_result`
 -- @treturn[1] table an array in the order of `calls`, each `{value = first return, err = convai.error
---   or nil}`
+--   or nil}`; with `on_result`, the number of calls handed to it instead
 -- @treturn[2] nil
 -- @treturn[2] convai.error kind `invalid_argument`: `calls` is not a table or an option is bad
 function _M.client_batch(client, calls, opts)
@@ -240,39 +240,70 @@ function _M.client_batch(client, calls, opts)
     return invalid("batch: calls must be an array of {\"method_name\", args...}, got " .. type(calls))
   end
   if opts ~= nil and type(opts) ~= "table" then return invalid("batch: opts must be a table") end
+  local on_result = opts and opts.on_result
+  if on_result ~= nil then
+    if type(on_result) ~= "function" then
+      return invalid("batch: on_result must be a function(i, value, err), got " .. type(on_result))
+    end
+    local rest = {} -- the scheduler's options: all but on_result
+    for k, v in pairs(opts) do if k ~= "on_result" then rest[k] = v end end
+    opts = rest
+  end
   local n = #calls
-  local out = {}
+  local refused = {} -- call index -> invalid_argument error: not run
   for i = 1, n do
     local c = calls[i]
     local name = type(c) == "table" and c[1]
     if type(name) ~= "string" or NOT_CALLS[name] or name:sub(1, 1) == "_"
       or type(client[name]) ~= "function" then
-      out[i] = { err = core.error("invalid_argument", format(
+      refused[i] = core.error("invalid_argument", format(
         "batch: call %d must be {\"method_name\", args...} naming a request method of the client, got %s", i,
-        type(name) == "string" and format("%q", name) or type(c))) }
+        type(name) == "string" and format("%q", name) or type(c)))
     end
   end
-  -- The entry of call i from what pcall(method, client, args...) returned (first two values only).
+  -- value, err of call i from what pcall(method, client, args...) returned (first two values only).
   local function outcome(i, c, ok, value, e)
     if ok then
-      return { value = value, err = core.is_error(e) and e or nil }
+      return value, core.is_error(e) and e or nil
     elseif core.is_error(value) then
-      return { err = value }
+      return nil, value
     else -- a raised error: a wrong argument type (see the conventions of the clients)
-      return { err = core.error("invalid_argument", format("batch: call %d (%s) raised: %s", i, c[1],
-        tostring(value))) }
+      return nil, core.error("invalid_argument", format("batch: call %d (%s) raised: %s", i, c[1],
+        tostring(value)))
     end
   end
-  local next_call = 0
+  local out, next_call, delivered, stop = {}, 0, 0, nil
+  -- Hand over call i's outcome: to on_result (nothing kept), or into out.
+  local function deliver(i, value, err)
+    if on_result then
+      if stop then return end
+      local ok, e = pcall(on_result, i, value, err)
+      if not ok then
+        stop = { e } -- no other call starts; raised once the calls in flight have finished
+        next_call = n
+        return
+      end
+      delivered = delivered + 1
+    else
+      out[i] = { value = value, err = err }
+    end
+  end
   local function worker()
     while next_call < n do
       next_call = next_call + 1
       local i = next_call
-      if not out[i] then
+      if refused[i] then
+        deliver(i, nil, refused[i])
+      else
         local c = calls[i]
-        out[i] = outcome(i, c, pcall(client[c[1]], client, unpack(c, 2, c.n or #c)))
+        deliver(i, outcome(i, c, pcall(client[c[1]], client, unpack(c, 2, c.n or #c))))
       end
     end
+  end
+  local function result()
+    if stop then error(stop[1], 0) end
+    if on_result then return delivered end
+    return out
   end
   local phase, ngx = nginx_phase()
   if phase and require("convai.ngx.session").COSOCKET_PHASES[phase] then
@@ -297,7 +328,7 @@ function _M.client_batch(client, calls, opts)
       if not ok then first_err = first_err or rerr end
     end
     if first_err then error(first_err, 0) end
-    return out
+    return result()
   end
   local sched, err = _M.new(opts)
   if not sched then return nil, err end
@@ -305,7 +336,7 @@ function _M.client_batch(client, calls, opts)
   local ok, rerr = pcall(sched.run, sched)
   sched:close()
   if not ok then error(rerr, 0) end
-  return out
+  return result()
 end
 
 --- A scheduler of tasks, made by `new`. Besides the methods below it is the driver of its tasks'

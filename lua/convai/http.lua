@@ -664,12 +664,16 @@ end
 -- @function client:batch
 -- @tparam table calls an array of `{"method_name", arg1, ...}`: a request method of the client and its
 --   arguments, e.g. `{"usage", {agent_id = 7, from_date = "01/04/2020", to_date = "07/04/2020"}}`
--- @tparam[opt] table opts `concurrency` (most requests in flight, default 16) and the other options of
---   `convai.batch.new`
+-- @tparam[opt] table opts `concurrency` (most requests in flight, default 16), `on_result` and the other
+--   options of `convai.batch.new`. `on_result(i, value, err)`, a function: each call's outcome is handed
+--   to it as the call finishes (in completion order, `i` its index in `calls`) and not kept, so a batch
+--   of any size holds only the calls in flight; if it raises, no other call starts, and the error is
+--   raised from `batch` once the calls in flight have finished
 -- @treturn[1] table an array in the order of `calls`: for each `{value = the method's first return, err =
 --   convai.error or nil}`. An entry that is not a table naming a request method of the client (`close`,
 --   `batch` and names starting with `_` are not) gets `err` of kind `invalid_argument`, and is not run;
---   a call that raises (a wrong argument type) gets `err` of kind `invalid_argument` with the message
+--   a call that raises (a wrong argument type) gets `err` of kind `invalid_argument` with the message.
+--   With `on_result`: the number of calls handed to it
 -- @treturn[2] nil
 -- @treturn[2] convai.error kind `invalid_argument`: `calls` is not a table, or a bad option (nothing is
 --   run)

@@ -346,6 +346,61 @@ describe("client:batch", function()
     c:close()
   end)
 
+  describe("on_result", function()
+    local calls = {
+      { "usage", usage_query(2001) }, { "nope" }, { "usage", usage_query(2002) }, { "usage", 5 },
+      { "usage", usage_query(2003) }, { "usage", usage_query(2004) },
+    }
+
+    it("hands each outcome over as it comes, keeps none, and returns the count", function()
+      local c = av_client()
+      local kept = assert(c:batch(calls, { concurrency = 2 }))
+      local seen, order = {}, {}
+      local n = assert(c:batch(calls, { concurrency = 2, on_result = function(i, value, err)
+        assert.is_nil(seen[i])
+        seen[i] = { value = value, err = err }
+        order[#order + 1] = i
+      end }))
+      assert.equal(#calls, n)
+      assert.equal(#calls, #order)
+      for i = 1, #calls do
+        assert.same(kept[i].value, seen[i].value)
+        assert.equal(kept[i].err and kept[i].err.kind, seen[i].err and seen[i].err.kind)
+      end
+      assert.equal("invalid_argument", seen[2].err.kind) -- not a method: handed over, not sent
+      assert.equal("invalid_argument", seen[4].err.kind) -- raised on a bad argument
+      assert.is_table(seen[6].value.aggregate_stats)
+      c:close()
+    end)
+
+    it("an on_result that raises stops the batch: no other call starts, the error comes out", function()
+      local c = av_client()
+      helper.config { latency_ms = 100 }
+      local handed = 0
+      local ok, err = pcall(c.batch, c, calls, { concurrency = 2, on_result = function()
+        handed = handed + 1
+        error("stop here")
+      end })
+      assert.is_false(ok)
+      assert.matches("stop here", tostring(err))
+      assert.equal(1, handed)
+      local sent = 0
+      for _, e in ipairs(helper.log()) do if e.path:find("/usage.json", 1, true) then sent = sent + 1 end end
+      assert.is_true(sent <= 2, sent .. " requests sent") -- the first two in flight, no more
+      c:close()
+    end)
+
+    it("must be a function; nothing is sent otherwise", function()
+      local c = av_client()
+      local out, err = c:batch(calls, { on_result = "print" })
+      assert.is_nil(out)
+      assert.equal("invalid_argument", err.kind)
+      assert.matches("on_result must be a function", err.message)
+      assert.same({}, helper.log())
+      c:close()
+    end)
+  end)
+
   it("sends nothing for a client already closed: each call fails as it would alone", function()
     local c = vb_client()
     local alone_res, alone = (function() c:close(); return c:whatsapp_usage(1) end)()
