@@ -155,53 +155,15 @@ local function typed_stats(s, fix)
   return s
 end
 
---- Agent usage statistics over a date range.
--- `GET {base_url}/bots/analytics/{agent_id}/usage.json?utc_offset=&from_date=&to_date=`.
--- The dates sent are always explicit: the defaults are resolved here, so the range checked is the range
--- queried.
--- @tparam table q
--- @tparam integer q.agent_id the agent identifier (positive integer)
--- @tparam[opt] string q.from_date `dd/mm/yyyy`; default three days before `to_date`
--- @tparam[opt] string q.to_date `dd/mm/yyyy`; default today in the `utc_offset` zone
--- @tparam[opt=0] integer q.utc_offset seconds east of UTC, in [-43200, 50400] (e.g. -25200 for UTC-7)
--- @treturn table|nil `{aggregate_stats = S, previous_interval_stats = S, stats = {S, ... 9 entries}}`
---   where each S is `{start_time = number (epoch s, may be fractional), end_time = number,
---   session_count, messages_count, unhandled_messages_count, successful_responses_count,
---   ambiguous_messages_count, interventions_count, success_rate_count (integers),
---   success_rate = number (percent, two decimals) or nil when messages_count is 0}`
--- @treturn[2] nil
--- @treturn[2] convai.error kind `invalid_argument` (bad agent_id, date or utc_offset, or to_date before
---   from_date: "To Date cannot be before From Date"; nothing sent), `auth`, `not_found`,
---   `unprocessable` (422), `rate_limited`, `server`, `http`, `timeout`, `network`, `tls`, `too_large`,
---   `decode` (not JSON, or not the documented shape)
-function mt:usage(q)
-  if type(q) ~= "table" then
-    return http.invalid("usage expects a table {agent_id=, from_date=, to_date=, utc_offset=}")
-  end
-  local agent_id = http.positive_integer(q.agent_id)
-  if not agent_id then
-    return http.invalid(format("agent_id must be a positive integer (from the agent URL), got %s",
-      http.quote(q.agent_id)))
-  end
-  local utc_offset, err = _M.check_utc_offset(q.utc_offset)
-  if not utc_offset then return nil, err end
-  -- The query string of the last explicit range is kept: batches repeat it (with both dates given,
-  -- the range does not depend on the day it is asked).
-  local query
-  local from, to = q.from_date, q.to_date
-  if from ~= nil and from == last.from and to == last.to and utc_offset == last.offset then
-    query = last.query
-  else
-    local from_date, to_date = _M.date_range(from, to, utc_offset)
-    if not from_date then return nil, to_date end
-    query = "?utc_offset=" .. utc_offset .. "&from_date=" .. escape(from_date)
-      .. "&to_date=" .. escape(to_date)
-    if type(from) == "string" and type(to) == "string" then
-      last.from, last.to, last.offset, last.query = from, to, utc_offset, query
-    end
-  end
-  local body
-  body, err = self.http:json("GET", format("/bots/analytics/%d/usage.json", agent_id), query)
+--- Avaamo recommends at most this many days per request (API-NOTES §2): longer ranges are split.
+_M.MAX_WINDOW_DAYS = 7
+--- The longest range `usage` accepts, days: at most 53 windows (twice that many requests, with the
+-- previous interval's).
+_M.MAX_RANGE_DAYS = 366
+
+-- One request: the typed result for a range of at most MAX_WINDOW_DAYS (or any range, unsplit).
+local function fetch_window(self, agent_id, query)
+  local body, err = self.http:json("GET", format("/bots/analytics/%d/usage.json", agent_id), query)
   if body == nil then return nil, err end
   if type(body) ~= "table" then return http.shape_error(VENDOR, "body is not an object", body) end
   -- Everything is checked before anything is changed, so a shape error carries the body as decoded.
@@ -227,6 +189,141 @@ function mt:usage(q)
     previous_interval_stats = typed_stats(body.previous_interval_stats, fix),
     stats = slices,
   }
+end
+
+local function range_query(utc_offset, from_date, to_date)
+  return "?utc_offset=" .. utc_offset .. "&from_date=" .. escape(from_date) .. "&to_date=" .. escape(to_date)
+end
+
+-- The sum of the stats objects of consecutive windows, as one object for their union: counts added,
+-- start_time of the first, end_time of the last, success_rate from the documented relation
+-- (successful / messages * 100, two decimals; nil when there is no message).
+local function sum_stats(list)
+  local out = {}
+  for i = 1, #COUNTS do
+    local n = 0
+    for k = 1, #list do n = n + list[k][COUNTS[i]] end
+    out[COUNTS[i]] = n
+  end
+  out.start_time, out.end_time = list[1].start_time, list[#list].end_time
+  if out.messages_count > 0 then
+    out.success_rate = floor(out.successful_responses_count / out.messages_count * 10000 + 0.5) / 100
+  end
+  return out
+end
+
+-- Windows of at most MAX_WINDOW_DAYS covering the days [first, last], in order: `{{from, to}, ...}`.
+local function windows_of(first, final)
+  local w, d = {}, first
+  while d <= final do
+    local e = d + _M.MAX_WINDOW_DAYS - 1
+    if e > final then e = final end
+    w[#w + 1] = { core.format_date(d), core.format_date(e) }
+    d = e + 1
+  end
+  return w
+end
+
+-- A range longer than MAX_WINDOW_DAYS (API-NOTES §2: "split into <= 7-day windows, merge"): the range
+-- and the previous interval of the same length, each queried in windows, merged.
+local function split_usage(self, agent_id, utc_offset, from_days, to_days)
+  local len = to_days - from_days + 1
+  local current, previous = windows_of(from_days, to_days), windows_of(from_days - len, from_days - 1)
+  local parts, prev_aggs, slices = {}, {}, {}
+  for k = 1, #current + #previous do
+    local w = current[k] or previous[k - #current]
+    local r, err = fetch_window(self, agent_id, range_query(utc_offset, w[1], w[2]))
+    if not r then
+      err.message = format("%s (window %s to %s of a range split in %d-day windows)", err.message, w[1], w[2],
+        _M.MAX_WINDOW_DAYS)
+      err.window = { from_date = w[1], to_date = w[2] }
+      return nil, err
+    end
+    if k <= #current then
+      parts[k] = r.aggregate_stats
+      for i = 1, #r.stats do slices[#slices + 1] = r.stats[i] end
+    else
+      prev_aggs[k - #current] = r.aggregate_stats
+    end
+  end
+  local windows = {}
+  for k = 1, #current do windows[k] = { from_date = current[k][1], to_date = current[k][2] } end
+  return {
+    aggregate_stats = sum_stats(parts),
+    previous_interval_stats = sum_stats(prev_aggs),
+    stats = slices,
+    windows = windows,
+  }
+end
+
+--- Agent usage statistics over a date range.
+-- `GET {base_url}/bots/analytics/{agent_id}/usage.json?utc_offset=&from_date=&to_date=`.
+-- The dates sent are always explicit: the defaults are resolved here, so the range checked is the range
+-- queried. A range longer than 7 days (`MAX_WINDOW_DAYS`; Avaamo recommends at most 7 per request) is
+-- split, as API-NOTES §2 decides: it is queried in consecutive windows of at most 7 days (the last one
+-- shorter), and so is the previous interval of the same length, one request per window, and the answers
+-- are merged (see the result). Ranges longer than 366 days (`MAX_RANGE_DAYS`) are refused.
+-- @tparam table q
+-- @tparam integer q.agent_id the agent identifier (positive integer)
+-- @tparam[opt] string q.from_date `dd/mm/yyyy`; default three days before `to_date`
+-- @tparam[opt] string q.to_date `dd/mm/yyyy`; default today in the `utc_offset` zone
+-- @tparam[opt=0] integer q.utc_offset seconds east of UTC, in [-43200, 50400] (e.g. -25200 for UTC-7)
+-- @tparam[opt=true] boolean q.split false: send a range longer than 7 days as one request, as given
+-- @treturn table|nil `{aggregate_stats = S, previous_interval_stats = S, stats = {S, ... 9 entries}}`
+--   where each S is `{start_time = number (epoch s, may be fractional), end_time = number,
+--   session_count, messages_count, unhandled_messages_count, successful_responses_count,
+--   ambiguous_messages_count, interventions_count, success_rate_count (integers),
+--   success_rate = number (percent, two decimals) or nil when messages_count is 0}`.
+--   A split range gives the same shape with: `aggregate_stats` and `previous_interval_stats` the sums of
+--   their windows' aggregates (counts added: a session that spans two windows counts in both, as in
+--   the vendor's own slices; `start_time` of the first window, `end_time` of the last; `success_rate`
+--   from the documented relation, successful / messages * 100 to two decimals), `stats` the 9 slices of
+--   every window in time order (9 per window), and `windows`, the windows queried
+--   (`{{from_date =, to_date =}, ...}`)
+-- @treturn[2] nil
+-- @treturn[2] convai.error kind `invalid_argument` (bad agent_id, date or utc_offset, to_date before
+--   from_date: "To Date cannot be before From Date", or a range over 366 days; nothing sent), `auth`,
+--   `not_found`, `unprocessable` (422), `rate_limited`, `server`, `http`, `timeout`, `network`, `tls`,
+--   `too_large`, `decode` (not JSON, or not the documented shape); for a split range, the error of the
+--   first window that failed, with `window = {from_date, to_date}` and the window in the message
+function mt:usage(q)
+  if type(q) ~= "table" then
+    return http.invalid("usage expects a table {agent_id=, from_date=, to_date=, utc_offset=}")
+  end
+  local agent_id = http.positive_integer(q.agent_id)
+  if not agent_id then
+    return http.invalid(format("agent_id must be a positive integer (from the agent URL), got %s",
+      http.quote(q.agent_id)))
+  end
+  local utc_offset, err = _M.check_utc_offset(q.utc_offset)
+  if not utc_offset then return nil, err end
+  if q.split ~= nil and type(q.split) ~= "boolean" then
+    return http.invalid("split must be true or false, got " .. http.quote(q.split))
+  end
+  -- The query string of the last explicit range is kept: batches repeat it (with both dates given,
+  -- the range does not depend on the day it is asked). Only ranges sent as one request are kept.
+  local query
+  local from, to = q.from_date, q.to_date
+  if from ~= nil and from == last.from and to == last.to and utc_offset == last.offset then
+    query = last.query
+  else
+    local from_date, to_date = _M.date_range(from, to, utc_offset)
+    if not from_date then return nil, to_date end
+    local from_days, to_days = core.parse_date(from_date), core.parse_date(to_date)
+    local days = to_days - from_days + 1
+    if days > _M.MAX_RANGE_DAYS then
+      return http.invalid(format("the range %s to %s spans %d days; at most %d are accepted (query "
+        .. "shorter ranges)", from_date, to_date, days, _M.MAX_RANGE_DAYS))
+    end
+    if days > _M.MAX_WINDOW_DAYS and q.split ~= false then
+      return split_usage(self, agent_id, utc_offset, from_days, to_days)
+    end
+    query = range_query(utc_offset, from_date, to_date)
+    if type(from) == "string" and type(to) == "string" and days <= _M.MAX_WINDOW_DAYS then
+      last.from, last.to, last.offset, last.query = from, to, utc_offset, query
+    end
+  end
+  return fetch_window(self, agent_id, query)
 end
 
 return _M

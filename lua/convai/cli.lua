@@ -77,6 +77,8 @@ local function build_parser()
   av:option("--to", "Last day, dd/mm/yyyy (default: today in the --utc-offset zone).")
   av:option("--utc-offset", "Zone of the dates, in seconds east of UTC (e.g. -25200 for UTC-7).")
     :default "0"
+  av:flag("--no-split", "Send a range over 7 days as one request (by default it is queried in windows of "
+    .. "at most 7 days, as Avaamo recommends, and merged).")
   add_output_options(av)
 
   local trigger = parser:command("trigger", "Trigger outbound sessions.")
@@ -236,6 +238,7 @@ function commands.avaamo(args, out)
   local result
   result, err = client:usage {
     agent_id = args.agent_id, from_date = args.from, to_date = args.to, utc_offset = args.utc_offset,
+    split = not args.no_split,
   }
   client:close()
   if not result then return fail(err) end

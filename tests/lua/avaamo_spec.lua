@@ -72,7 +72,7 @@ describe("convai.avaamo", function()
     local c = client()
     local ranges = {
       { "10/04/2020", "13/04/2020", -25200 }, { "10/04/2020", "13/04/2020", -25200 },
-      { "10/04/2020", "13/04/2020", 0 }, { "01/04/2020", "13/04/2020", 0 }, { "01/04/2020", "02/04/2020", 0 },
+      { "10/04/2020", "13/04/2020", 0 }, { "07/04/2020", "13/04/2020", 0 }, { "01/04/2020", "02/04/2020", 0 },
       { "10/04/2020", "13/04/2020", -25200 },
     }
     for _, r in ipairs(ranges) do
@@ -81,13 +81,14 @@ describe("convai.avaamo", function()
     local _, err = c:usage { agent_id = 20123, from_date = "10/04/2020", to_date = "09/04/2020" }
     assert.equal("To Date cannot be before From Date", err.message)
     local today = os.date("!%d/%m/%Y")
-    c:usage { agent_id = 20123, from_date = "10/04/2020" } -- to_date: today (may be refused by the sandbox)
+    c:usage { agent_id = 20123, from_date = os.date("!%d/%m/%Y", os.time() - 3 * 86400) } -- to today
     local log = helper.log()
     assert.equal(#ranges + 1, #log)
     for i, r in ipairs(ranges) do
       assert.same({ from_date = r[1], to_date = r[2], utc_offset = tostring(r[3]) }, log[i].query)
     end
-    assert.same({ from_date = "10/04/2020", to_date = today, utc_offset = "0" }, log[#log].query)
+    assert.same({ from_date = os.date("!%d/%m/%Y", os.time() - 3 * 86400), to_date = today, utc_offset = "0" },
+      log[#log].query)
     c:close()
   end)
 
@@ -122,6 +123,95 @@ describe("convai.avaamo", function()
       assert.near(agg.start_time + (i - 1) * d, s.start_time, 0.001)
     end
     assert.equal(agg.end_time, r.stats[9].end_time)
+  end)
+
+  describe("a range longer than 7 days (API-NOTES §2: split into <= 7-day windows, merge)", function()
+    local Q = { agent_id = 7, from_date = "01/03/2024", to_date = "20/03/2024", utc_offset = 19800 }
+    local function window(from_date, to_date)
+      return assert(client():usage { agent_id = 7, from_date = from_date, to_date = to_date, utc_offset = 19800 })
+    end
+    local function sums(list)
+      local t = {}
+      for _, f in ipairs(COUNTS) do
+        t[f] = 0
+        for _, s in ipairs(list) do t[f] = t[f] + s[f] end
+      end
+      return t
+    end
+
+    it("queries the range and its previous interval in windows of 7, 7 and 6 days, and merges them", function()
+      local r = assert(client():usage(Q))
+      local queries = {}
+      for _, e in ipairs(helper.log()) do queries[#queries + 1] = e.query.from_date .. "-" .. e.query.to_date end
+      assert.same({ "01/03/2024-07/03/2024", "08/03/2024-14/03/2024", "15/03/2024-20/03/2024",
+        "10/02/2024-16/02/2024", "17/02/2024-23/02/2024", "24/02/2024-29/02/2024" }, queries)
+      assert.same({ { from_date = "01/03/2024", to_date = "07/03/2024" },
+        { from_date = "08/03/2024", to_date = "14/03/2024" }, { from_date = "15/03/2024", to_date = "20/03/2024" } },
+        r.windows)
+      -- the merged objects are the sums of the windows' own answers
+      local w = { window("01/03/2024", "07/03/2024"), window("08/03/2024", "14/03/2024"),
+        window("15/03/2024", "20/03/2024") }
+      local p = { window("10/02/2024", "16/02/2024"), window("17/02/2024", "23/02/2024"),
+        window("24/02/2024", "29/02/2024") }
+      local agg, prev = r.aggregate_stats, r.previous_interval_stats
+      local want = sums { w[1].aggregate_stats, w[2].aggregate_stats, w[3].aggregate_stats }
+      local want_prev = sums { p[1].aggregate_stats, p[2].aggregate_stats, p[3].aggregate_stats }
+      for _, f in ipairs(COUNTS) do
+        assert.equal(want[f], agg[f], f)
+        assert.equal(want_prev[f], prev[f], f)
+        assert.equal("integer", math.type(agg[f]), f)
+      end
+      assert.equal(1709231400, agg.start_time) -- 01/03/2024 00:00 at UTC+05:30
+      assert.equal(1709231400 + 20 * 86400 - 1, agg.end_time)
+      assert.equal(agg.start_time - 20 * 86400, prev.start_time)
+      assert.equal(agg.start_time - 1, prev.end_time)
+      for _, s in ipairs { agg, prev } do
+        assert.equal(s.messages_count - s.unhandled_messages_count - s.ambiguous_messages_count,
+          s.successful_responses_count)
+        assert.near(s.successful_responses_count / s.messages_count * 100, s.success_rate, 0.0051)
+        assert.equal(s.success_rate, math.floor(s.success_rate * 100 + 0.5) / 100)
+      end
+      -- every window's 9 slices, in time order
+      assert.equal(27, #r.stats)
+      for k = 1, 3 do
+        for i = 1, 9 do assert.same(w[k].stats[i], r.stats[(k - 1) * 9 + i]) end
+      end
+      for i = 2, 27 do assert.is_true(r.stats[i].start_time >= r.stats[i - 1].start_time) end
+    end)
+
+    it("sends a range of 7 days or less as it is, and any range as it is with split = false", function()
+      local r = assert(client():usage { agent_id = 7, from_date = "01/03/2024", to_date = "07/03/2024" })
+      assert.is_nil(r.windows)
+      assert.equal(9, #r.stats)
+      r = assert(client():usage { agent_id = 7, from_date = "01/03/2024", to_date = "20/03/2024", split = false })
+      assert.is_nil(r.windows)
+      assert.equal(9, #r.stats)
+      local log = helper.log()
+      assert.equal(2, #log)
+      assert.equal("20/03/2024", log[2].query.to_date)
+      local _, err = client():usage { agent_id = 7, split = "no" }
+      assert.equal("invalid_argument", err.kind)
+    end)
+
+    it("refuses a range over 366 days, sending nothing", function()
+      local _, err = client():usage { agent_id = 7, from_date = "01/01/2023", to_date = "02/01/2024" }
+      assert.equal("invalid_argument", err.kind)
+      assert.equal("the range 01/01/2023 to 02/01/2024 spans 367 days; at most 366 are accepted (query shorter "
+        .. "ranges)", err.message)
+      assert(client():usage { agent_id = 7, from_date = "01/01/2023", to_date = "01/01/2024" }) -- 366: 53 windows
+      assert.equal(106, #helper.log())
+    end)
+
+    it("stops at the first window that fails and says which", function()
+      helper.admin("POST", "/_sandbox/faults", { path = "/avaamo/bots/analytics/7/usage.json", fault = "status",
+        status = 500, count = 1 })
+      local r, err = client { retry = false }:usage(Q)
+      assert.is_nil(r)
+      assert.equal("server", err.kind)
+      assert.same({ from_date = "01/03/2024", to_date = "07/03/2024" }, err.window)
+      assert.matches("window 01/03/2024 to 07/03/2024 of a range split in 7%-day windows", err.message)
+      assert.equal(1, #helper.log())
+    end)
   end)
 
   it("sends today and three days before by default", function()

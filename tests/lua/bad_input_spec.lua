@@ -461,6 +461,11 @@ local LUA_ROWS = {
       .. "month, 4-digit year, e.g. 05/03/2024)", "to 2024-04-13" },
     { { 20200410 }, "from_date must be a dd/mm/yyyy string, got number", "from 20200410 (a number)" },
     { { "13/04/2020", "10/04/2020" }, "To Date cannot be before From Date", "from after to" },
+    { { "01/01/2023", "02/01/2024" }, "the range 01/01/2023 to 02/01/2024 spans 367 days; at most 366 are "
+      .. "accepted (query shorter ranges)", "over 366 days" },
+  } },
+  { input = "avaamo:usage{split=}", call = av_usage("split"), cases = {
+    { "no", 'split must be true or false, got "no"' }, { 0, "split must be true or false, got 0" },
   } },
   { input = "avaamo.date_range(from_date, to_date, utc_offset)", call = function(v)
     return avaamo.date_range(v[1], v[2], 0)

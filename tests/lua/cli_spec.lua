@@ -112,6 +112,25 @@ describe("convai CLI", function()
       assert.equal(12, rows)
     end)
 
+    it("queries a range over 7 days in windows and merges them; --no-split sends it as one request", function()
+      local long = { "usage", "avaamo", "--agent-id", "7", "--from", "01/03/2024", "--to", "10/03/2024",
+        "--format", "json" }
+      local code, out, err = cli(long)
+      assert.equal(0, code, err)
+      local r = helper.decode(out)
+      assert.same({ { from_date = "01/03/2024", to_date = "07/03/2024" },
+        { from_date = "08/03/2024", to_date = "10/03/2024" } }, r.windows)
+      assert.equal(18, #r.stats)
+      assert.equal(4, #helper.log()) -- two windows, and two for the previous interval
+      helper.reset()
+      code, out, err = cli(with(long, { "--no-split" }))
+      assert.equal(0, code, err)
+      r = helper.decode(out)
+      assert.is_nil(r.windows)
+      assert.equal(9, #r.stats)
+      assert.equal(1, #helper.log())
+    end)
+
     it("exits 2 for bad dates or a reversed range and sends nothing", function()
       for _, args in ipairs {
         { "usage", "avaamo", "--agent-id", "1", "--from", "31/02/2024" },

@@ -74,7 +74,7 @@ local function open_fds()
   local pid = f:read("l"):match("^(%d+)")
   f:close()
   -- sockets only: the pipe of popen may be counted once or twice
-  local p = assert(io.popen("ls -l /proc/" .. pid .. "/fd | grep -c socket:"))
+  local p = assert(io.popen("ls -l /proc/" .. pid .. "/fd 2>/dev/null | grep -c socket:"))
   local n = tonumber(p:read("a"):match("%d+"))
   p:close()
   return n

@@ -42,7 +42,7 @@ local function open_fds()
   local f = assert(io.open("/proc/self/stat"))
   local pid = f:read("l"):match("^(%d+)")
   f:close()
-  local p = assert(io.popen("ls -l /proc/" .. pid .. "/fd | grep -c socket:"))
+  local p = assert(io.popen("ls -l /proc/" .. pid .. "/fd 2>/dev/null | grep -c socket:"))
   local n = tonumber(p:read("a"):match("%d+"))
   p:close()
   return n
