@@ -55,13 +55,17 @@ local function perform_untraced(self, req)
   else
     resp, err = self.session:request(req)
   end
-  if err and err.kind == "tls" then -- say how to fix it
+  if err and err.kind == "tls" and _M.tls_hint then -- say how to fix it
     err.message = err.message .. (self.cafile
       and " (check cafile: it must hold the CA that signed the server's certificate)"
-      or " (to trust a private CA, give the cafile option or set CONVAI_CAFILE)")
+      or _M.tls_hint)
   end
   return resp, err
 end
+
+--- What a TLS failure's message adds when the transport has no `cafile` (nil: nothing; inside nginx the
+-- cosocket transport says itself that the CAs are those of `lua_ssl_trusted_certificate`).
+_M.tls_hint = " (to trust a private CA, give the cafile option or set CONVAI_CAFILE)"
 
 --- Header names whose values are credentials, lower-cased: always shown as `<redacted>` by
 -- `redact_headers`, as are the transport's own credential headers.

@@ -659,6 +659,12 @@ describe("OpenResty (nginx + ngx_lua)", function()
       assert.are.equal("tls", r.error.kind)
       r = call("/t/raw?url=" .. enc(("https://127.0.0.1:%d/"):format(one.port)))
       assert.are.equal("tls", r.error.kind)
+      -- through a client: the hint names nginx's CA bundle, not the cafile option refused there
+      r = call("/t/tls_usage?port=" .. one.vars.port3)
+      assert.are.equal("tls", r.error.kind)
+      assert.matches("lua_ssl_trusted_certificate", r.error.message)
+      assert.is_nil(r.error.message:find("cafile", 1, true), r.error.message)
+      assert.is_nil(r.error.message:find("CONVAI_CAFILE", 1, true), r.error.message)
     end)
 
     it("leaves no unexpected error in nginx's error log", function()

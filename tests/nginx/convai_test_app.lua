@@ -152,6 +152,13 @@ function ROUTES.ping() return { pong = true } end
 
 function ROUTES.raw(args) return raw_request(args) end
 
+-- A client whose base URL is a TLS server of the test configuration (port given).
+function ROUTES.tls_usage(args)
+  local vb = assert(voicebot.new { base_url = "https://127.0.0.1:" .. args.port, token = VOICEBOT_TOKEN,
+    retry = false })
+  return outcome(vb:whatsapp_usage(1))
+end
+
 function ROUTES.usage(args)
   local vb = args.shared == "1" and cfg.shared_vb or assert(voicebot_client(args))
   local u, err = vb:whatsapp_usage(args.agent)

@@ -709,6 +709,7 @@ end
 -- @tparam table http the `convai.http` module
 function _M.install(http)
   http.session_factory = _M.new
+  http.tls_hint = nil -- the cafile option is refused here; this transport's own message says what to do
   local plain = http.sleep
   http.sleep = function(seconds)
     if type(seconds) == "number" and seconds > 0 and _M.COSOCKET_PHASES[ngx.get_phase()] then
