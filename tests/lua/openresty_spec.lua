@@ -239,6 +239,18 @@ describe("OpenResty (nginx + ngx_lua)", function()
       return dt
     end
 
+    -- Request `path` in the background, ping the worker `settle` seconds later (it must answer in under
+    -- 100 ms), and return the background request's decoded answer.
+    local function ping_during(path, settle)
+      local slow = background_curl(one.url .. path)
+      harness.sleep(settle)
+      local dt = fast_ping()
+      local out = helper.decode(slow:read("a"))
+      slow:close()
+      assert.is_true(dt < 0.1, ("ping took %.3f s"):format(dt))
+      return out
+    end
+
     it("answers another request in under 100 ms while a handler waits 2 s on the sandbox", function()
       local slow = background_curl(one.url .. "/t/raw?path=" .. enc("/_sandbox/delay?ms=2000"))
       harness.sleep(0.4)
@@ -272,12 +284,7 @@ describe("OpenResty (nginx + ngx_lua)", function()
     it("client:batch runs its calls as light threads on cosockets: they overlap, the worker stays free",
       function()
       helper.config { latency_ms = 300 }
-      local slow = background_curl(one.url .. "/t/batch?n=8&c=4")
-      harness.sleep(0.2)
-      local dt = fast_ping()
-      local out = helper.decode(slow:read("a"))
-      slow:close()
-      assert.is_true(dt < 0.1, ("ping took %.3f s"):format(dt))
+      local out = ping_during("/t/batch?n=8&c=4", 0.2)
       assert.is_true(out.ok, out.error and out.error.message)
       assert.are.same({ 250, 250, 250, 250, 250, 250, 250, 250 }, out.results)
       -- 8 calls of 300 ms, 4 at a time: two rounds (one by one: 2.4 s)
@@ -307,12 +314,7 @@ describe("OpenResty (nginx + ngx_lua)", function()
     end)
 
     it("pauses with ngx.sleep (convai.http.sleep) without blocking", function()
-      local slow = background_curl(one.url .. "/t/sleep?s=1")
-      harness.sleep(0.3)
-      local dt = fast_ping()
-      local out = helper.decode(slow:read("a"))
-      slow:close()
-      assert.is_true(dt < 0.1, ("ping took %.3f s"):format(dt))
+      local out = ping_during("/t/sleep?s=1", 0.3)
       assert.is_true(out.slept >= 0.99)
     end)
   end)
