@@ -47,6 +47,53 @@ function _M.config(cfg)
   return body
 end
 
+--- Arm a sandbox fault (`POST /_sandbox/faults`, see convai.sandbox.faults); raises unless accepted.
+-- @treturn table the sandbox's answer
+function _M.add_fault(spec)
+  local body, status = _M.admin("POST", "/_sandbox/faults", spec)
+  assert(status == 201, "sandbox refused the fault: " .. tostring(cjson.encode(body)))
+  return body
+end
+
+--- The faults still armed in the sandbox.
+function _M.pending_faults()
+  return _M.admin("GET", "/_sandbox/faults").faults
+end
+
+--- Run `f(...)`: its first two results and the seconds it took.
+function _M.timed(f, ...)
+  local t0 = core.monotonic()
+  local a, b = f(...)
+  return a, b, core.monotonic() - t0
+end
+
+--- Open sockets of this process, after a full collection (sessions left to the collector close) and
+-- with the admin API's connection closed, so that two counts compare. Only sockets: the pipe of popen
+-- may be counted once or twice.
+function _M.open_sockets()
+  _M.drop_admin_connection()
+  collectgarbage()
+  collectgarbage()
+  local f = assert(io.open("/proc/self/stat"))
+  local pid = f:read("l"):match("^(%d+)")
+  f:close()
+  local p = assert(io.popen("ls -l /proc/" .. pid .. "/fd 2>/dev/null | grep -c socket:"))
+  local n = tonumber(p:read("a"):match("%d+"))
+  p:close()
+  return n
+end
+
+local triggers = 0
+--- A WhatsApp trigger of `client` (a convai.vonage client) with a new agent, `prefix .. n` (the sandbox
+-- allows 1 per second per agent), and a new number.
+function _M.trigger(client, prefix)
+  triggers = triggers + 1
+  return client:trigger_whatsapp {
+    agent_id = prefix .. triggers, namespace = "ns_1", template = "appointment_reminder",
+    locale = "en_GB", to = string.format("+44 7700 9%05d", triggers), status_url = "https://example.com/s",
+  }
+end
+
 --- The requests the sandbox received (vendor APIs only), oldest first.
 function _M.log()
   return _M.admin("GET", "/_sandbox/log").requests

@@ -31,16 +31,7 @@ local function usage_query(agent)
   return { agent_id = agent, from_date = "01/04/2020", to_date = "07/04/2020", utc_offset = 3600 }
 end
 
-local function timed(f, ...)
-  local t0 = core.monotonic()
-  local a, b = f(...)
-  return a, b, core.monotonic() - t0
-end
-
-local function add_fault(spec)
-  local _, status = helper.admin("POST", "/_sandbox/faults", spec)
-  assert.equal(201, status)
-end
+local timed, add_fault = helper.timed, helper.add_fault
 
 describe("convai.batch", function()
   before_each(function() helper.reset() end)

@@ -32,52 +32,13 @@ end
 
 local AV_QUERY = { agent_id = 20123, from_date = "10/04/2020", to_date = "13/04/2020", utc_offset = -25200 }
 
-local triggers = 0
--- A trigger with a new agent (the sandbox allows 1 per second per agent) and a new number.
-local function trigger(client)
-  triggers = triggers + 1
-  return client:trigger_whatsapp {
-    agent_id = "fault-agent-" .. triggers, namespace = "ns_1", template = "appointment_reminder",
-    locale = "en_GB", to = string.format("+44 7700 9%05d", triggers), status_url = "https://example.com/s",
-  }
-end
-
-local function add(spec)
-  local body, status = helper.admin("POST", "/_sandbox/faults", spec)
-  assert.equal(201, status, cjson.encode(body))
-  return body
-end
-
-local function pending()
-  return helper.admin("GET", "/_sandbox/faults").faults
-end
-
--- Run f, return its results and the elapsed seconds.
-local function timed(f, ...)
-  local t0 = core.monotonic()
-  local a, b = f(...)
-  return a, b, core.monotonic() - t0
-end
+local add, pending, timed, open_fds = helper.add_fault, helper.pending_faults, helper.timed, helper.open_sockets
+local function trigger(client) return helper.trigger(client, "fault-agent-") end
 
 local function assert_usable_vb(client)
   local u, err = client:whatsapp_usage()
   assert.is_table(u, err and tostring(err))
   assert.equal(250, u.current_limit)
-end
-
--- Open descriptors of this process (the pipe used to count them is included each time).
-local function open_fds()
-  helper.drop_admin_connection()
-  collectgarbage()
-  collectgarbage() -- sessions left to the collector by earlier tests close now
-  local f = assert(io.open("/proc/self/stat"))
-  local pid = f:read("l"):match("^(%d+)")
-  f:close()
-  -- sockets only: the pipe of popen may be counted once or twice
-  local p = assert(io.popen("ls -l /proc/" .. pid .. "/fd 2>/dev/null | grep -c socket:"))
-  local n = tonumber(p:read("a"):match("%d+"))
-  p:close()
-  return n
 end
 
 -- The sandbox's error log (scripts/test keeps the sandbox in $CONVAI_SANDBOX_DIR).

@@ -29,24 +29,7 @@ local function drain(m, limit)
   return by_id, order
 end
 
-local function add_fault(spec)
-  local body, status = helper.admin("POST", "/_sandbox/faults", spec)
-  assert.equal(201, status, cjson.encode(body))
-end
-
--- Open sockets of this process (only sockets: the pipe of popen may be counted once or twice).
-local function open_fds()
-  helper.drop_admin_connection()
-  collectgarbage()
-  collectgarbage()
-  local f = assert(io.open("/proc/self/stat"))
-  local pid = f:read("l"):match("^(%d+)")
-  f:close()
-  local p = assert(io.popen("ls -l /proc/" .. pid .. "/fd 2>/dev/null | grep -c socket:"))
-  local n = tonumber(p:read("a"):match("%d+"))
-  p:close()
-  return n
-end
+local add_fault, open_fds = helper.add_fault, helper.open_sockets
 
 describe("core.sleep", function()
   it("pauses for the given seconds", function()

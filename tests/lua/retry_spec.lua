@@ -4,7 +4,6 @@
 -- stopped, and the options (per client, per call) checked before anything is sent.
 local helper = require "helper"
 local core = require "convai.core"
-local cjson = require "cjson.safe"
 local http = require "convai.http"
 local voicebot = require "convai.voicebot"
 local avaamo = require "convai.avaamo"
@@ -38,28 +37,8 @@ local function vg_client(opts)
   return assert(vonage.new(o))
 end
 
-local triggers = 0
--- A trigger with a new agent (the sandbox allows 1 per second per agent) and a new number.
-local function trigger(client)
-  triggers = triggers + 1
-  return client:trigger_whatsapp {
-    agent_id = "retry-agent-" .. triggers, namespace = "ns_1", template = "appointment_reminder",
-    locale = "en_GB", to = string.format("+44 7700 9%05d", triggers), status_url = "https://example.com/s",
-  }
-end
-
-local function add(spec)
-  local body, status = helper.admin("POST", "/_sandbox/faults", spec)
-  assert.equal(201, status, cjson.encode(body))
-  return body
-end
-
--- Run f, return its first two results and the elapsed seconds.
-local function timed(f, ...)
-  local t0 = core.monotonic()
-  local a, b = f(...)
-  return a, b, core.monotonic() - t0
-end
+local add, timed = helper.add_fault, helper.timed
+local function trigger(client) return helper.trigger(client, "retry-agent-") end
 
 -- Methods and faults of the requests the sandbox received.
 local function received()

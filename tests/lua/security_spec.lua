@@ -67,10 +67,7 @@ local function assert_sandbox_logs_clean()
   end
 end
 
-local function add_fault(spec)
-  local body, status = helper.admin("POST", "/_sandbox/faults", spec)
-  assert.equal(201, status, require("cjson").encode(body))
-end
+local add_fault = helper.add_fault
 
 -- Assert that a call was refused as invalid_argument with a one-line message.
 local function refused(what, res, err)
