@@ -7,7 +7,7 @@
 ** the whole input after byte 0 is also tried as a method and as a URL.
 ** Properties:
 **  - each check agrees with a reference written from RFC 9110 here
-**    (tchar tokens; URL: no byte <= 0x20 or 0x7f, http:// or https://
+**    (tchar tokens; URL: only bytes 0x21 to 0x7e, http:// or https://
 **    in any case, a host; header: token name, no CR, LF or NUL in the
 **    value);
 **  - a refusal leaves a non-empty, one-line, printable message;
@@ -48,7 +48,7 @@ static int prefix_ci(const char *s, size_t n, const char *p) {
 static int ref_url(const char *s, size_t n) {
   size_t i, scheme;
   for (i = 0; i < n; i++)
-    if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] == 0x7f) return 0;
+    if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f) return 0;
   scheme = prefix_ci(s, n, "http://") ? 7 : prefix_ci(s, n, "https://") ? 8 : 0;
   return scheme > 0 && n > scheme && s[scheme] != '/';
 }
