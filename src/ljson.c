@@ -131,10 +131,14 @@ little; when it says no, the caller finds out which field is wrong and how
 @function field_checker
 @tparam table fields an array of `{name, type}`: `name` a string, `type`
 one of `"integer"` (a Lua integer; on LuaJIT an integral number within
-+-2^53), `"number"`, `"number?"` (a number or nil), `"string"`,
-`"boolean"`, `"table"`
-@treturn function `check(t)`: true when `t` is a table whose every listed
-field has its type, else false (never raises)
++-2^53), `"number"`, `"number?"` (a number or nil), `"float?"` (a number or
+nil, and an integer found there is made a float in place: for a vendor's
+decimal field that `json_decode` made an integer because its value was
+integral), `"string"`, `"boolean"`, `"table"`
+@treturn function `check(t, ...)`: true when `t` (and each further
+argument) is a table whose every listed field has its type, else false
+(never raises; checks stop at the first failure, after the `"float?"`
+conversions made so far)
 @raise if `fields` is not such an array
 @usage local ok_usage = core.field_checker {
   { "current_usage", "integer" }, { "limit_exhausted", "boolean" } }
@@ -144,29 +148,42 @@ if not ok_usage(bi) then ... find the field at fault ... end
 ** per field) */
 static int l_field_check(lua_State *L) {
   size_t n, i;
+  int a, top = lua_gettop(L);
   const char *kinds = lua_tolstring(L, lua_upvalueindex(2), &n);
-  if (lua_type(L, 1) != LUA_TTABLE) {
-    lua_pushboolean(L, 0);
-    return 1;
-  }
-  lua_settop(L, 1);
-  for (i = 0; i < n; i++) {
-    int t, ok;
-    lua_rawgeti(L, lua_upvalueindex(1), (int)i + 1);
-    lua_rawget(L, 1);
-    t = lua_type(L, 2);
-    switch (kinds[i]) {
-      case 'i': ok = t == LUA_TNUMBER && lua_isinteger(L, 2); break;
-      case 'n': ok = t == LUA_TNUMBER; break;
-      case 'o': ok = t == LUA_TNUMBER || t == LUA_TNIL; break;
-      case 's': ok = t == LUA_TSTRING; break;
-      case 'b': ok = t == LUA_TBOOLEAN; break;
-      default: ok = t == LUA_TTABLE; break;
-    }
-    lua_settop(L, 1);
-    if (!ok) {
+  if (top == 0) top = 1; /* check() is check(nil) */
+  for (a = 1; a <= top; a++) {
+    if (lua_type(L, a) != LUA_TTABLE) {
       lua_pushboolean(L, 0);
       return 1;
+    }
+    for (i = 0; i < n; i++) {
+      int t, ok;
+      lua_rawgeti(L, lua_upvalueindex(1), (int)i + 1); /* the name */
+      lua_pushvalue(L, -1);
+      lua_rawget(L, a); /* name, value */
+      t = lua_type(L, -1);
+      switch (kinds[i]) {
+        case 'i': ok = t == LUA_TNUMBER && lua_isinteger(L, -1); break;
+        case 'n': ok = t == LUA_TNUMBER; break;
+        case 'o': ok = t == LUA_TNUMBER || t == LUA_TNIL; break;
+        case 'f':
+          ok = t == LUA_TNUMBER || t == LUA_TNIL;
+          if (CV_HAS_INTEGERS && t == LUA_TNUMBER && lua_isinteger(L, -1)) {
+            lua_Number v = (lua_Number)lua_tointeger(L, -1);
+            lua_pop(L, 1);
+            lua_pushnumber(L, v);
+            lua_rawset(L, a); /* made a float, in place */
+          }
+          break;
+        case 's': ok = t == LUA_TSTRING; break;
+        case 'b': ok = t == LUA_TBOOLEAN; break;
+        default: ok = t == LUA_TTABLE; break;
+      }
+      lua_settop(L, top);
+      if (!ok) {
+        lua_pushboolean(L, 0);
+        return 1;
+      }
     }
   }
   lua_pushboolean(L, 1);
@@ -176,8 +193,9 @@ static int l_field_check(lua_State *L) {
 /* core.field_checker(fields) -> check */
 static int l_field_checker(lua_State *L) {
   static const char *const names[] = {"integer", "number", "number?",
-                                      "string",  "boolean", "table", NULL};
-  static const char codes[] = "inosbt";
+                                      "float?",  "string", "boolean",
+                                      "table",   NULL};
+  static const char codes[] = "inofsbt";
   luaL_Buffer b;
   int i, n;
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -204,8 +222,8 @@ static int l_field_checker(lua_State *L) {
       if (strcmp(kind, names[k]) == 0) break;
     if (kind == NULL || lua_type(L, -1) != LUA_TSTRING || names[k] == NULL)
       luaL_argerror(L, 1, lua_pushfstring(L, "entry %d: the type must be "
-                         "integer, number, number?, string, boolean or "
-                         "table", i));
+                         "integer, number, number?, float?, string, "
+                         "boolean or table", i));
     lua_pop(L, 2);
     luaL_addchar(&b, codes[k]);
   }

@@ -12,6 +12,7 @@ local config = require "convai.config"
 
 local type, format = type, string.format
 local floor = math.floor
+local unpack = table.unpack or unpack -- luacheck: ignore 143
 
 local VENDOR = "Avaamo"
 local DEFAULT_BASE_URL = "https://cx.avaamo.com"
@@ -119,7 +120,7 @@ local STATS_FIELDS = {}
 for i = 1, #COUNTS do STATS_FIELDS[i] = { COUNTS[i], "integer" } end
 STATS_FIELDS[#STATS_FIELDS + 1] = { "start_time", "number" }
 STATS_FIELDS[#STATS_FIELDS + 1] = { "end_time", "number" }
-STATS_FIELDS[#STATS_FIELDS + 1] = { "success_rate", "number?" }
+STATS_FIELDS[#STATS_FIELDS + 1] = { "success_rate", "float?" } -- made a float when integral
 local stats_typed = core.field_checker(STATS_FIELDS)
 
 --- Check a stats object without copying it: nil when it has the documented shape, else the field at
@@ -166,8 +167,16 @@ local function fetch_window(self, agent_id, query)
   local body, err = self.http:json("GET", format("/bots/analytics/%d/usage.json", agent_id), query)
   if body == nil then return nil, err end
   if type(body) ~= "table" then return http.shape_error(VENDOR, "body is not an object", body) end
-  -- Everything is checked before anything is changed, so a shape error carries the body as decoded.
-  local stats, fix = body.stats, nil -- fix[object]: integral floats to convert (rare)
+  -- What the vendor sends: one C call checks the 11 objects (and makes success_rate a float).
+  local stats = body.stats
+  if type(stats) == "table" and #stats == _M.SLICES
+    and stats_typed(body.aggregate_stats, body.previous_interval_stats, unpack(stats, 1, _M.SLICES)) then
+    return { aggregate_stats = body.aggregate_stats, previous_interval_stats = body.previous_interval_stats,
+      stats = stats }
+  end
+  -- Field by field: everything is checked before anything is changed (but success_rate, made a float
+  -- above), so a shape error carries the body as decoded.
+  local fix = nil -- fix[object]: integral floats to convert (rare)
   for i = 1, 2 do
     local key = STATS_KEYS[i]
     local field, what, f = bad_stats(body[key])

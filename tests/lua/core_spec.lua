@@ -291,6 +291,28 @@ describe("convai.core", function()
       assert.is_true(core.field_checker {}({}))
     end)
 
+    it("checks several tables in one call, stopping at the first that fails", function()
+      assert.is_true(check(good(), good(), good()))
+      local bad = good()
+      bad.n = "1"
+      assert.is_false(check(good(), bad, good()))
+      assert.is_false(check(good(), nil))
+      assert.is_false(check())
+    end)
+
+    it("float? takes a number or nil and makes an integer found there a float, in place", function()
+      local f = core.field_checker { { "rate", "float?" }, { "n", "integer" } }
+      local t = { rate = 100, n = 1 }
+      assert.is_true(f(t))
+      assert.equal(100, t.rate)
+      if HAS_INTEGERS then assert.equal("float", math.type(t.rate)) end
+      local u = { n = 2 }
+      assert.is_true(f(u, { rate = 91.5, n = 3 }))
+      assert.is_nil(u.rate)
+      assert.is_false(f { rate = "100", n = 1 })
+      assert.is_false(f { rate = 1.5, n = 1.5 })
+    end)
+
     it("raises for a bad list", function()
       assert.has_error(function() core.field_checker() end)
       assert.has_error(function() core.field_checker { "n" } end)
