@@ -421,18 +421,18 @@ end
 -- request the transport's `timeout`, `connect_timeout` and `cafile`, wait for a slot, add it to the
 -- multi and yield until it completes.
 -- @tparam table transport a `convai.http` transport
--- @tparam table req a `core` request table
+-- @tparam table req a `core` request table, made for this request (the transport's options are set in
+--   it where it has none)
 -- @treturn table|nil what `session:request` would return: the response, or nil and a `convai.error`
 function Scheduler:request(transport, req)
   if http.closed_sessions[transport.session] then -- as the closed session itself answers
     return nil, core.error("invalid_argument", "session is closed", { request_sent = false })
   end
-  local r = {
-    method = req.method, url = req.url, headers = req.headers, body = req.body,
-    timeout = req.timeout or transport.timeout,
-    connect_timeout = req.connect_timeout or transport.connect_timeout,
-    cafile = req.cafile or transport.cafile,
-  }
+  -- `req` is made by convai.http for this request alone: completed in place, not copied.
+  local r = req
+  if r.timeout == nil then r.timeout = transport.timeout end
+  if r.connect_timeout == nil then r.connect_timeout = transport.connect_timeout end
+  if r.cafile == nil then r.cafile = transport.cafile end
   if self.inflight + self.reserved >= self.concurrency or qlen(self.slots) > 0 then
     co_yield(WAIT_SLOT) -- resumed with a slot reserved for this task
     self.reserved = self.reserved - 1
