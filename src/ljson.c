@@ -137,8 +137,8 @@ decimal field that `json_decode` made an integer because its value was
 integral), `"string"`, `"boolean"`, `"table"`
 @treturn function `check(t, ...)`: true when `t` (and each further
 argument) is a table whose every listed field has its type, else false
-(never raises; checks stop at the first failure, after the `"float?"`
-conversions made so far)
+(never raises). The `"float?"` conversions are made only when every table
+passes: on false, no table has been changed
 @raise if `fields` is not such an array
 @usage local ok_usage = core.field_checker {
   { "current_usage", "integer" }, { "limit_exhausted", "boolean" } }
@@ -148,7 +148,7 @@ if not ok_usage(bi) then ... find the field at fault ... end
 ** per field) */
 static int l_field_check(lua_State *L) {
   size_t n, i;
-  int a, top = lua_gettop(L);
+  int a, top = lua_gettop(L), floats = 0;
   const char *kinds = lua_tolstring(L, lua_upvalueindex(2), &n);
   if (top == 0) top = 1; /* check() is check(nil) */
   for (a = 1; a <= top; a++) {
@@ -158,9 +158,8 @@ static int l_field_check(lua_State *L) {
     }
     for (i = 0; i < n; i++) {
       int t, ok;
-      lua_rawgeti(L, lua_upvalueindex(1), (int)i + 1); /* the name */
-      lua_pushvalue(L, -1);
-      lua_rawget(L, a); /* name, value */
+      lua_rawgeti(L, lua_upvalueindex(1), (int)i + 1);
+      lua_rawget(L, a);
       t = lua_type(L, -1);
       switch (kinds[i]) {
         case 'i': ok = t == LUA_TNUMBER && lua_isinteger(L, -1); break;
@@ -168,12 +167,8 @@ static int l_field_check(lua_State *L) {
         case 'o': ok = t == LUA_TNUMBER || t == LUA_TNIL; break;
         case 'f':
           ok = t == LUA_TNUMBER || t == LUA_TNIL;
-          if (CV_HAS_INTEGERS && t == LUA_TNUMBER && lua_isinteger(L, -1)) {
-            lua_Number v = (lua_Number)lua_tointeger(L, -1);
-            lua_pop(L, 1);
-            lua_pushnumber(L, v);
-            lua_rawset(L, a); /* made a float, in place */
-          }
+          if (CV_HAS_INTEGERS && t == LUA_TNUMBER && lua_isinteger(L, -1))
+            floats = 1;
           break;
         case 's': ok = t == LUA_TSTRING; break;
         case 'b': ok = t == LUA_TBOOLEAN; break;
@@ -184,6 +179,23 @@ static int l_field_check(lua_State *L) {
         lua_pushboolean(L, 0);
         return 1;
       }
+    }
+  }
+  /* Every table passed: now (and only now) make the integers of "float?"
+  ** fields floats. */
+  for (a = 1; floats && a <= top; a++) {
+    for (i = 0; i < n; i++) {
+      if (kinds[i] != 'f') continue;
+      lua_rawgeti(L, lua_upvalueindex(1), (int)i + 1); /* the name */
+      lua_pushvalue(L, -1);
+      lua_rawget(L, a);
+      if (lua_isinteger(L, -1)) {
+        lua_Number v = (lua_Number)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+        lua_pushnumber(L, v);
+        lua_rawset(L, a);
+      }
+      lua_settop(L, top);
     }
   }
   lua_pushboolean(L, 1);

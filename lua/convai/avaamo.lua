@@ -120,14 +120,18 @@ local STATS_FIELDS = {}
 for i = 1, #COUNTS do STATS_FIELDS[i] = { COUNTS[i], "integer" } end
 STATS_FIELDS[#STATS_FIELDS + 1] = { "start_time", "number" }
 STATS_FIELDS[#STATS_FIELDS + 1] = { "end_time", "number" }
-STATS_FIELDS[#STATS_FIELDS + 1] = { "success_rate", "float?" } -- made a float when integral
+STATS_FIELDS[#STATS_FIELDS + 1] = { "success_rate", "number?" }
+-- stats_shape(s): s has the documented shape (changes nothing); stats_typed(s1, ..., sn): all of them
+-- have it, and then (only then) an integral success_rate is made a float in each.
+local stats_shape = core.field_checker(STATS_FIELDS)
+STATS_FIELDS[#STATS_FIELDS] = { "success_rate", "float?" }
 local stats_typed = core.field_checker(STATS_FIELDS)
 
 --- Check a stats object without copying it: nil when it has the documented shape, else the field at
 -- fault and what is wrong with it (the message is only formatted when there is one).
 -- A third result, true, says that a count is an integral float (beyond 2^53) to convert.
 local function bad_stats(s)
-  if stats_typed(s) then return nil end
+  if stats_shape(s) then return nil end
   if type(s) ~= "table" then return "", " is not an object" end
   local fix = false
   for i = 1, #COUNTS do

@@ -311,6 +311,10 @@ describe("convai.core", function()
       assert.is_nil(u.rate)
       assert.is_false(f { rate = "100", n = 1 })
       assert.is_false(f { rate = 1.5, n = 1.5 })
+      -- nothing is changed unless every table passes
+      local a, b = { rate = 7, n = 1 }, { rate = 8, n = 1.5 }
+      assert.is_false(f(a, b))
+      if HAS_INTEGERS then assert.equal("integer", math.type(a.rate)) end
     end)
 
     it("raises for a bad list", function()
