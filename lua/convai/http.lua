@@ -293,7 +293,7 @@ end
 -- @treturn[2] string why it stops (`"unsafe"`, `"exhausted"`, `"retry_after_cap"`), nil when the error
 --   is not one that is retried
 -- @treturn[2] string what to add to the error message, or nil
-local function next_wait(policy, method, err, attempt, vendor)
+local function next_wait(policy, method, err, attempt, vendor, rate_window)
   if not transient(err) then return nil end
   if not QUERY_METHODS[method] and err.status ~= 429 and err.request_sent ~= false then
     return nil, "unsafe", format("not retried: the request may have reached %s, and a retry could "
@@ -313,7 +313,11 @@ local function next_wait(policy, method, err, attempt, vendor)
   -- full jitter: a uniform pause in [0, min(cap, base * 2^n)), n = 0 before the first retry
   local r = tonumber(policy.random()) or 0
   if r < 0 or r ~= r then r = 0 elseif r > 1 then r = 1 end
-  return r * math.min(policy.cap, policy.base * 2 ^ (attempt - 1))
+  local wait = r * math.min(policy.cap, policy.base * 2 ^ (attempt - 1))
+  -- A 429 without Retry-After from a vendor whose limit counts requests in a window (Vonage: sessions
+  -- per second per agent): sooner than one window, the retry would meet the same limit.
+  if err.status == 429 and rate_window and wait < rate_window then wait = rate_window end
+  return wait
 end
 
 -- ------------------------------------------------------------------------------------- redirects
@@ -357,6 +361,9 @@ end
 --   at most 5) or an integer (follow at most that many). Credential headers are never sent to another
 --   scheme, host or port; a POST is not followed on 301 or 302 (it would become a GET), is followed as
 --   a GET on 303 and as a POST on 307 and 308
+-- @param[opt] opts.rate_window seconds: the vendor counts its rate limit in windows of this length and
+--   answers 429 without `Retry-After`, so a retry after such a 429 pauses at least this long (the
+--   clients set it from their vendor's document: 1 for Vonage's sessions per second)
 -- @treturn table|nil transport, or nil and an `invalid_argument` error
 function _M.new(opts)
   local base_url, err = _M.check_base_url(opts.base_url, opts.base_url_name or "base_url")
@@ -391,6 +398,7 @@ function _M.new(opts)
     trace = opts.trace,
     retry = retry,
     follow_redirects = follow_redirects,
+    rate_window = opts.rate_window,
     session = session,
   }, mt)
   secrets[self] = opts.auth
@@ -607,7 +615,9 @@ function mt:send(method, path, query, body, opts)
     local resp, err = fetch(self, method, url, body)
     if resp then return resp end
     local wait, why, note
-    if policy then wait, why, note = next_wait(policy, method, err, attempt, self.vendor) end
+    if policy then
+      wait, why, note = next_wait(policy, method, err, attempt, self.vendor, self.rate_window)
+    end
     if not wait then
       err.attempts, err.retry = attempt, why
       if note then err.message = format("%s (%s)", err.message, note) end
@@ -727,6 +737,7 @@ function _M.client(client_mt, spec, opts, base_url)
     trace = opts.trace,
     retry = opts.retry,
     follow_redirects = opts.follow_redirects,
+    rate_window = spec.rate_window,
   }
   if not transport then return nil, err end
   return setmetatable({ http = transport }, client_mt)

@@ -28,6 +28,9 @@ local SPEC = {
   vendor = VENDOR, name = "convai.vonage", secret = "api_key", env = "CONVAI_VONAGE_KEY",
   base_url_name = "base_url (CONVAI_VONAGE_URL)",
   auth = function(key) return { ["X-Vgai-Key"] = key } end,
+  -- Its 429 has no Retry-After and its limit is sessions per second per agent: a retry after a 429
+  -- waits at least one second (see convai.http's `rate_window`).
+  rate_window = 1,
 }
 
 local _M = {

@@ -357,14 +357,31 @@ describe("retry policy", function()
       assert.same({ "POST reset" }, received())
     end)
 
-    it("retries a 429 (the vendor refused it) and succeeds", function()
+    it("retries a 429 (the vendor refused it) after at least one second, and succeeds", function()
+      -- Vonage's 429 has no Retry-After and its limit is per second: the jittered pause (0.25 here)
+      -- is raised to one second, or the retry would meet the same limit
       add { path = VG_PATH, fault = "status", status = 429 }
       local retry, sleeps = recorded()
       local r, err = trigger(vg_client { retry = retry })
       assert.is_table(r, err and tostring(err))
       assert.equal(200, r.status)
-      assert.same({ 0.25 }, sleeps)
+      assert.same({ 1 }, sleeps)
       assert.same({ "POST status", "POST 200" }, received())
+    end)
+
+    it("a real 429 from the sandbox's per-second limit is retried once, a second later", function()
+      helper.config { vonage = { agents = { ["retry-agent-burst"] = { rate = 1 } } } }
+      local c = vg_client()
+      local function burst()
+        return c:trigger_whatsapp { agent_id = "retry-agent-burst", namespace = "ns_1",
+          template = "appointment_reminder", locale = "en_GB", to = "+44 7700 900555",
+          status_url = "https://example.com/s" }
+      end
+      assert(burst())
+      local r, err, dt = timed(burst) -- the agent's session of this second is taken
+      assert.is_table(r, err and tostring(err))
+      assert.is_true(dt >= 0.9, "elapsed " .. dt)
+      assert.same({ "POST 200", "POST 429", "POST 200" }, received())
     end)
 
     it("honours a 429's Retry-After: 1 (elapsed >= 1 s)", function()
