@@ -47,6 +47,22 @@ function _M.config(cfg)
   return body
 end
 
+local CLIENT_ENV = {
+  voicebot = { url = "CONVAI_VOICEBOT_URL", secret = "token", secret_env = "CONVAI_VOICEBOT_TOKEN" },
+  avaamo = { url = "CONVAI_AVAAMO_URL", secret = "access_token", secret_env = "CONVAI_AVAAMO_TOKEN" },
+  vonage = { url = "CONVAI_VONAGE_URL", secret = "api_key", secret_env = "CONVAI_VONAGE_KEY" },
+}
+
+--- A client of the sandbox: `kind` "voicebot", "avaamo" or "vonage", its base URL and credential from
+-- the sandbox's CONVAI_* variables, then `opts` (and `more`) laid over them; raises if refused.
+function _M.client(kind, opts, more)
+  local e = CLIENT_ENV[kind]
+  local o = { base_url = _M.env(e.url), [e.secret] = _M.env(e.secret_env) }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  for k, v in pairs(more or {}) do o[k] = v end
+  return assert(require("convai." .. kind).new(o))
+end
+
 --- Arm a sandbox fault (`POST /_sandbox/faults`, see convai.sandbox.faults); raises unless accepted.
 -- @treturn table the sandbox's answer
 function _M.add_fault(spec)

@@ -5,27 +5,12 @@ local helper = require "helper"
 local core = require "convai.core"
 local http = require "convai.http"
 local batch = require "convai.batch"
-local voicebot = require "convai.voicebot"
-local avaamo = require "convai.avaamo"
-local vonage = require "convai.vonage"
 
 local AV_PATH = "/avaamo/bots/analytics/%d/usage.json"
 
-local function vb_client(opts)
-  local o = { base_url = helper.env("CONVAI_VOICEBOT_URL"), token = helper.env("CONVAI_VOICEBOT_TOKEN") }
-  for k, v in pairs(opts or {}) do o[k] = v end
-  return assert(voicebot.new(o))
-end
-
-local function av_client(opts)
-  local o = { base_url = helper.env("CONVAI_AVAAMO_URL"), access_token = helper.env("CONVAI_AVAAMO_TOKEN") }
-  for k, v in pairs(opts or {}) do o[k] = v end
-  return assert(avaamo.new(o))
-end
-
-local function vg_client()
-  return assert(vonage.new { base_url = helper.env("CONVAI_VONAGE_URL"), api_key = helper.env("CONVAI_VONAGE_KEY") })
-end
+local function vb_client(opts) return helper.client("voicebot", opts) end
+local function av_client(opts) return helper.client("avaamo", opts) end
+local function vg_client() return helper.client("vonage") end
 
 local function usage_query(agent)
   return { agent_id = agent, from_date = "01/04/2020", to_date = "07/04/2020", utc_offset = 3600 }

@@ -5,9 +5,6 @@
 local helper = require "helper"
 local core = require "convai.core"
 local cjson = require "cjson.safe"
-local voicebot = require "convai.voicebot"
-local avaamo = require "convai.avaamo"
-local vonage = require "convai.vonage"
 
 local VB_PATH = "/voicebot/third-party/v1/whatsapp/agent-usage"
 local AV_PATH = "/avaamo/bots/analytics/20123/usage.json"
@@ -15,20 +12,10 @@ local VG_PATH = "/vonage/messaging/conversation"
 local MARGIN = 0.5 -- seconds allowed beyond a client's timeout
 local PORT = tonumber(helper.url:match(":(%d+)$"))
 
-local function vb_client(timeout)
-  return assert(voicebot.new { base_url = helper.env("CONVAI_VOICEBOT_URL"),
-    token = helper.env("CONVAI_VOICEBOT_TOKEN"), timeout = timeout or 2, retry = false })
-end
-
-local function av_client(timeout)
-  return assert(avaamo.new { base_url = helper.env("CONVAI_AVAAMO_URL"),
-    access_token = helper.env("CONVAI_AVAAMO_TOKEN"), timeout = timeout or 2, retry = false })
-end
-
-local function vg_client(timeout)
-  return assert(vonage.new { base_url = helper.env("CONVAI_VONAGE_URL"),
-    api_key = helper.env("CONVAI_VONAGE_KEY"), timeout = timeout or 2, retry = false })
-end
+-- One attempt each (`retry = false`), a 2 s timeout unless given.
+local function vb_client(timeout) return helper.client("voicebot", { timeout = timeout or 2, retry = false }) end
+local function av_client(timeout) return helper.client("avaamo", { timeout = timeout or 2, retry = false }) end
+local function vg_client(timeout) return helper.client("vonage", { timeout = timeout or 2, retry = false }) end
 
 local AV_QUERY = { agent_id = 20123, from_date = "10/04/2020", to_date = "13/04/2020", utc_offset = -25200 }
 

@@ -17,17 +17,8 @@ local SAME = "http://127.0.0.1:" .. PORT -- the host the clients are configured 
 local OTHER = "http://localhost:" .. PORT -- the same server under another host name
 local OWN_TOKEN = "Bearer " .. helper.env("CONVAI_VOICEBOT_TOKEN")
 
-local function vb_client(opts)
-  local o = { base_url = SAME .. PREFIX, token = helper.env("CONVAI_VOICEBOT_TOKEN"), timeout = 10 }
-  for k, v in pairs(opts or {}) do o[k] = v end
-  return assert(voicebot.new(o))
-end
-
-local function vg_client(opts)
-  local o = { base_url = SAME .. "/vonage", api_key = helper.env("CONVAI_VONAGE_KEY"), timeout = 10 }
-  for k, v in pairs(opts or {}) do o[k] = v end
-  return assert(vonage.new(o))
-end
+local function vb_client(opts) return helper.client("voicebot", { base_url = SAME .. PREFIX, timeout = 10 }, opts) end
+local function vg_client(opts) return helper.client("vonage", { base_url = SAME .. "/vonage", timeout = 10 }, opts) end
 
 local triggers = 0
 local function fields()

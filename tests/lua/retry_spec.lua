@@ -23,19 +23,8 @@ local function recorded(opts)
   return retry, sleeps
 end
 
-local function vb_client(opts)
-  local o = { base_url = helper.env("CONVAI_VOICEBOT_URL"), token = helper.env("CONVAI_VOICEBOT_TOKEN"),
-    timeout = 2 }
-  for k, v in pairs(opts or {}) do o[k] = v end
-  return assert(voicebot.new(o))
-end
-
-local function vg_client(opts)
-  local o = { base_url = helper.env("CONVAI_VONAGE_URL"), api_key = helper.env("CONVAI_VONAGE_KEY"),
-    timeout = 2 }
-  for k, v in pairs(opts or {}) do o[k] = v end
-  return assert(vonage.new(o))
-end
+local function vb_client(opts) return helper.client("voicebot", { timeout = 2 }, opts) end
+local function vg_client(opts) return helper.client("vonage", { timeout = 2 }, opts) end
 
 local add, timed = helper.add_fault, helper.timed
 local function trigger(client) return helper.trigger(client, "retry-agent-") end
