@@ -385,6 +385,29 @@ void cv_transfer_unconfigure(cv_transfer *t) {
   t->configured = t->plain = 0;
 }
 
+/* Append "name: value" to t->hdrs ("name;" for an empty value, which
+** sends the header empty: "name:" would delete it).  Returns 0 on out of
+** memory (t->hdrs is then unchanged). */
+static int append_header(cv_transfer *t, const char *name, size_t nlen,
+                         const char *value, size_t vlen) {
+  char *line = (char *)malloc(nlen + vlen + 3);
+  struct curl_slist *l;
+  if (line == NULL) return 0;
+  memcpy(line, name, nlen);
+  if (vlen == 0) {
+    memcpy(line + nlen, ";", 2);
+  } else {
+    memcpy(line + nlen, ": ", 2);
+    memcpy(line + nlen + 2, value, vlen);
+    line[nlen + 2 + vlen] = '\0';
+  }
+  l = curl_slist_append(t->hdrs, line);
+  free(line);
+  if (l == NULL) return 0;
+  t->hdrs = l;
+  return 1;
+}
+
 /* Headers table at idx -> t->hdrs (the previous list freed), then
 ** "User-Agent: ua" unless the table has one.  The User-Agent goes in the
 ** list rather than CURLOPT_USERAGENT: libcurl formats that option into a
@@ -404,45 +427,18 @@ static int build_headers(lua_State *L, cv_transfer *t, int idx, int body,
       size_t nlen, vlen;
       const char *name = lua_tolstring(L, -2, &nlen);
       const char *value = lua_tolstring(L, -1, &vlen);
-      char *line = (char *)malloc(nlen + vlen + 3);
-      struct curl_slist *l;
-      if (line == NULL) {
+      if (!append_header(t, name, nlen, value, vlen)) {
         lua_pop(L, 2);
         return 0;
       }
-      memcpy(line, name, nlen);
-      if (vlen == 0) { /* "Name;" sends an empty header ("Name:" deletes) */
-        memcpy(line + nlen, ";", 2);
-      } else {
-        memcpy(line + nlen, ": ", 2);
-        memcpy(line + nlen + 2, value, vlen);
-        line[nlen + 2 + vlen] = '\0';
-      }
-      l = curl_slist_append(t->hdrs, line);
-      free(line);
-      if (l == NULL) {
-        lua_pop(L, 2);
-        return 0;
-      }
-      t->hdrs = l;
       t->nhdrs++;
       if (ieq(name, nlen, "expect")) has_expect = 1;
       if (ieq(name, nlen, "user-agent")) has_ua = 1;
       lua_pop(L, 1);
     }
   }
-  if (!has_ua) {
-    size_t n = strlen(ua);
-    char *line = (char *)malloc(n + sizeof "User-Agent: ");
-    struct curl_slist *l;
-    if (line == NULL) return 0;
-    memcpy(line, "User-Agent: ", sizeof "User-Agent: " - 1);
-    memcpy(line + sizeof "User-Agent: " - 1, ua, n + 1);
-    l = curl_slist_append(t->hdrs, line);
-    free(line);
-    if (l == NULL) return 0;
-    t->hdrs = l;
-  }
+  if (!has_ua && !append_header(t, "User-Agent", 10, ua, strlen(ua)))
+    return 0;
   if (body && !has_expect) { /* no "Expect: 100-continue" round trip */
     struct curl_slist *l = curl_slist_append(t->hdrs, "Expect:");
     if (l == NULL) return 0;

@@ -121,6 +121,15 @@ local function positive_integer(v)
   return type(v) == "number" and v >= 1 and v == floor(v) and v < huge
 end
 
+-- The `concurrency` option (nil: the default), or nil and an `invalid_argument` error.
+local function check_concurrency(v)
+  if v == nil then return _M.DEFAULT_CONCURRENCY end
+  if not positive_integer(v) then
+    return invalid(format("convai.batch: concurrency must be a positive integer, got %s", tostring(v)))
+  end
+  return v
+end
+
 local Scheduler = {} -- the methods of a scheduler (documented below)
 Scheduler.__index = Scheduler
 
@@ -150,12 +159,8 @@ function _M.new(opts)
   end
   if opts == nil then opts = {} end
   if type(opts) ~= "table" then return invalid("convai.batch: options must be a table") end
-  local concurrency = opts.concurrency
-  if concurrency == nil then concurrency = _M.DEFAULT_CONCURRENCY end
-  if not positive_integer(concurrency) then
-    return invalid(format("convai.batch: concurrency must be a positive integer, got %s",
-      tostring(concurrency)))
-  end
+  local concurrency, cerr = check_concurrency(opts.concurrency)
+  if not concurrency then return nil, cerr end
   local mopts = {}
   for k, v in pairs(opts) do
     if k ~= "concurrency" then mopts[k] = v end
@@ -308,12 +313,8 @@ function _M.client_batch(client, calls, opts)
   local phase, ngx = nginx_phase()
   if phase and require("convai.ngx.session").COSOCKET_PHASES[phase] then
     -- Inside nginx: the calls run in light threads, each request on the client's cosocket transport.
-    local concurrency = opts and opts.concurrency
-    if concurrency == nil then concurrency = _M.DEFAULT_CONCURRENCY end
-    if not positive_integer(concurrency) then
-      return invalid(format("convai.batch: concurrency must be a positive integer, got %s",
-        tostring(concurrency)))
-    end
+    local concurrency, cerr = check_concurrency(opts and opts.concurrency)
+    if not concurrency then return nil, cerr end
     local threads, first_err = {}, nil
     for k = 1, min(concurrency, n) do
       local th, terr = ngx.thread.spawn(worker)
@@ -425,9 +426,6 @@ end
 --   it where it has none)
 -- @treturn table|nil what `session:request` would return: the response, or nil and a `convai.error`
 function Scheduler:request(transport, req)
-  if http.closed_sessions[transport.session] then -- as the closed session itself answers
-    return nil, core.error("invalid_argument", "session is closed", { request_sent = false })
-  end
   -- `req` is made by convai.http for this request alone: completed in place, not copied.
   local r = req
   if r.timeout == nil then r.timeout = transport.timeout end

@@ -29,9 +29,9 @@ local header_tables = setmetatable({}, { __mode = "k" })
 -- Elsewhere a request uses the transport's own blocking session.
 _M.drivers = setmetatable({}, { __mode = "k" })
 
---- Sessions closed through a transport's `close` (weak keys): a driver refuses their requests, as the
--- session itself would, since its own connections do not go through the session.
-_M.closed_sessions = setmetatable({}, { __mode = "k" })
+-- Sessions closed through a transport's `close` (weak keys): a request through a driver is refused
+-- here, as the session itself would refuse it, since the driver's connections are not the session's.
+local closed_sessions = setmetatable({}, { __mode = "k" })
 
 --- The function that opens a transport's session (`core.session` by default; OpenResty replaces it).
 _M.session_factory = core.session
@@ -51,7 +51,11 @@ local function perform_untraced(self, req)
   local driver = driver_of()
   local resp, err
   if driver then
-    resp, err = driver:request(self, req)
+    if closed_sessions[self.session] then
+      resp, err = nil, core.error("invalid_argument", "session is closed", { request_sent = false })
+    else
+      resp, err = driver:request(self, req)
+    end
   else
     resp, err = self.session:request(req)
   end
@@ -660,7 +664,7 @@ end
 --- Close the transport's connection. Idempotent.
 function mt:close()
   self.session:close()
-  _M.closed_sessions[self.session] = true
+  closed_sessions[self.session] = true
 end
 
 mt.__tostring = function(self)

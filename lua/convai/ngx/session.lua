@@ -501,17 +501,8 @@ local function read_body(self, r, method, status, version, headers)
       if line ~= "" then return nil, "network", "chunk data not followed by CRLF" end
     end
     return concat(parts), keep and r:buffered() == 0
-  elseif te then
-    local ok, err = r:rest(parts, max)
-    if not ok then
-      if err == "too_large" then return nil, "too_large", CURLE.WRITE_ERROR end
-      return nil, "recv", err
-    end
-    local body = concat(parts)
-    if #body > max then return nil, "too_large", CURLE.WRITE_ERROR end
-    return body, false
   end
-  local cl = h["content-length"]
+  local cl = not te and h["content-length"] -- another transfer coding: read to the end, below
   if cl then
     local n
     for v in string.gmatch(cl, "[^,]+") do -- "5, 5" is one length; "5, 6" is no length at all
@@ -532,7 +523,8 @@ local function read_body(self, r, method, status, version, headers)
     end
     return concat(parts), keep and r:buffered() == 0
   end
-  local ok, err = r:rest(parts, max) -- no framing: the body ends with the connection
+  -- no framing (or a transfer coding other than chunked): the body ends with the connection
+  local ok, err = r:rest(parts, max)
   if not ok then
     if err == "too_large" then return nil, "too_large", CURLE.WRITE_ERROR end
     return nil, "recv", err
