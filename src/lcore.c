@@ -61,6 +61,13 @@ static int core_monotonic(lua_State *L) {
   return 1;
 }
 
+/* core.realtime() -> seconds since the epoch (number, with a fraction), the
+** wall clock shared by every process of the machine. */
+static int core_realtime(lua_State *L) {
+  lua_pushnumber(L, cv_realtime());
+  return 1;
+}
+
 /* core.sleep(seconds): nanosleep, resumed after a signal (documented in
 ** lsession.c with monotonic). */
 static int core_sleep(lua_State *L) {
@@ -83,6 +90,8 @@ int luaopen_convai_core(lua_State *L) {
   lua_setfield(L, -2, "curl_version");
   lua_pushcfunction(L, core_monotonic);
   lua_setfield(L, -2, "monotonic");
+  lua_pushcfunction(L, core_realtime);
+  lua_setfield(L, -2, "realtime");
   lua_pushcfunction(L, core_sleep);
   lua_setfield(L, -2, "sleep");
   cv_error_open(L);

@@ -1,6 +1,6 @@
 --- convai.batch: run many requests at once, each in its own coroutine, over one libcurl multi handle.
 --
--- A scheduler runs tasks (Lua functions) in coroutines registered in `convai.http.drivers`: inside a
+-- A scheduler runs tasks (Lua functions) in coroutines it drives (`convai.runtime.attach`): inside a
 -- task every request of a `convai.voicebot`, `convai.avaamo` or `convai.vonage` client (or any
 -- `convai.http` transport) is added to the scheduler's `core.multi` and the task waits, without blocking
 -- the process, while the others run; `convai.http.sleep` inside a task is a timer of the scheduler. So
@@ -27,7 +27,7 @@
 --
 -- @module convai.batch
 local core = require "convai.core"
-local http = require "convai.http"
+local runtime = require "convai.runtime"
 
 local type, select, error, tostring, setmetatable = type, select, error, tostring, setmetatable
 local co_create, co_resume, co_yield, co_status = coroutine.create, coroutine.resume, coroutine.yield,
@@ -44,13 +44,6 @@ local _M = {}
 
 --- Default number of requests in flight at once.
 _M.DEFAULT_CONCURRENCY = 16
-
--- The nginx phase this Lua runs in (`ngx.get_phase()`), or nil outside nginx.
-local function nginx_phase()
-  local ngx = rawget(_G, "ngx")
-  if type(ngx) ~= "table" or type(ngx.get_phase) ~= "function" then return nil end
-  return ngx.get_phase(), ngx
-end
 
 -- What a task yields to the scheduler (private markers).
 local WAIT_SLOT, WAIT_REPLY, WAIT_SLEEP = {}, {}, {}
@@ -151,7 +144,7 @@ Scheduler.__index = Scheduler
 --   would block nginx (inside nginx, outside `init_by_lua`)
 -- @usage local sched = assert(batch.new { concurrency = 8 })
 function _M.new(opts)
-  local phase = nginx_phase()
+  local phase = runtime.phase()
   if phase and phase ~= "init" then
     return invalid(format("convai.batch: a scheduler drives libcurl, which would block nginx's event loop "
       .. "(%s phase); inside nginx use client:batch, which runs the calls as ngx.thread light threads on "
@@ -310,24 +303,11 @@ function _M.client_batch(client, calls, opts)
     if on_result then return delivered end
     return out
   end
-  local phase, ngx = nginx_phase()
-  if phase and require("convai.ngx.session").COSOCKET_PHASES[phase] then
+  if runtime.can_yield() then
     -- Inside nginx: the calls run in light threads, each request on the client's cosocket transport.
     local concurrency, cerr = check_concurrency(opts and opts.concurrency)
     if not concurrency then return nil, cerr end
-    local threads, first_err = {}, nil
-    for k = 1, min(concurrency, n) do
-      local th, terr = ngx.thread.spawn(worker)
-      if not th then
-        first_err = "convai.batch: ngx.thread.spawn failed: " .. tostring(terr)
-        break
-      end
-      threads[k] = th
-    end
-    for k = 1, #threads do
-      local ok, rerr = ngx.thread.wait(threads[k])
-      if not ok then first_err = first_err or rerr end
-    end
+    local _, first_err = runtime.spawn_threads(worker, min(concurrency, n))
     if first_err then error(first_err, 0) end
     return result()
   end
@@ -341,14 +321,14 @@ function _M.client_batch(client, calls, opts)
 end
 
 --- A scheduler of tasks, made by `new`. Besides the methods below it is the driver of its tasks'
--- coroutines in `convai.http.drivers` (`request` and `sleep`, called by `convai.http`).
+-- coroutines it attaches (`convai.runtime.attach`; `request` and `sleep`, called by `convai.http`).
 -- @type Scheduler
 
 -- Finish a task: it returned (ok) or raised.
 local function finish(self, task, finished, ok, ...)
   task.done = true
   self.tasks = self.tasks - 1
-  http.drivers[task.co] = nil
+  runtime.detach(task.co)
   self.by_co[task.co] = nil
   if ok then
     task.results = pack(...)
@@ -411,7 +391,7 @@ function Scheduler:spawn(fn, ...)
   local args = pack(...)
   local co = co_create(function() return fn(unpack(args, 1, args.n)) end)
   local task = { done = false, co = co }
-  http.drivers[co] = self
+  runtime.attach(co, self)
   self.by_co[co] = task
   self.tasks = self.tasks + 1
   push(self.ready, task)
@@ -534,7 +514,7 @@ function Scheduler:close()
     if not task.done then
       task.done = true
       task.error = "convai.batch: closed before the task finished"
-      http.drivers[co] = nil
+      runtime.detach(co)
       if co_close then co_close(co) end
     end
   end

@@ -9,6 +9,8 @@
 --
 -- @module convai.http
 local core = require "convai.core"
+local runtime = require "convai.runtime"
+local batch = require "convai.batch"
 
 local type, tostring, tonumber, pairs, ipairs = type, tostring, tonumber, pairs, ipairs
 local setmetatable = setmetatable
@@ -23,24 +25,14 @@ local secrets = setmetatable({}, { __mode = "k" })
 -- request without a body, [2] = with a JSON body}`.
 local header_tables = setmetatable({}, { __mode = "k" })
 
---- Drivers of coroutines: `coroutine -> driver`. A request made inside a registered coroutine goes
--- through `driver:request(transport, req)` and a pause through `driver:sleep(seconds)` (`convai.batch`
--- registers the coroutines it runs, so that their requests overlap on one libcurl multi handle).
--- Elsewhere a request uses the transport's own blocking session.
-_M.drivers = setmetatable({}, { __mode = "k" })
-
 -- Sessions closed through a transport's `close` (weak keys): a request through a driver is refused
 -- here, as the session itself would refuse it, since the driver's connections are not the session's.
 local closed_sessions = setmetatable({}, { __mode = "k" })
 
---- The function that opens a transport's session (`core.session` by default; OpenResty replaces it).
-_M.session_factory = core.session
-
-local running = coroutine.running
-local function driver_of()
-  local co, main = running() -- the main coroutine (nil on Lua 5.1) never has a driver
-  return co and not main and _M.drivers[co]
-end
+-- A request made inside a coroutine that a scheduler drives (`convai.runtime.attach`, done by
+-- `convai.batch`) goes through `driver:request(transport, req)`, so that requests overlap on one
+-- libcurl multi handle; elsewhere it uses the transport's own session.
+local driver_of = runtime.driver
 
 --- Perform one request of a transport: through the driver of the running coroutine if there is one,
 -- else the transport's session.
@@ -59,17 +51,13 @@ local function perform_untraced(self, req)
   else
     resp, err = self.session:request(req)
   end
-  if err and err.kind == "tls" and _M.tls_hint then -- say how to fix it
+  if err and err.kind == "tls" and runtime.tls_hint then -- say how to fix it
     err.message = err.message .. (self.cafile
       and " (check cafile: it must hold the CA that signed the server's certificate)"
-      or _M.tls_hint)
+      or runtime.tls_hint)
   end
   return resp, err
 end
-
---- What a TLS failure's message adds when the transport has no `cafile` (nil: nothing; inside nginx the
--- cosocket transport says itself that the CAs are those of `lua_ssl_trusted_certificate`).
-_M.tls_hint = " (to trust a private CA, give the cafile option or set CONVAI_CAFILE)"
 
 --- Header names whose values are credentials, lower-cased: always shown as `<redacted>` by
 -- `redact_headers`, as are the transport's own credential headers.
@@ -109,13 +97,11 @@ local function perform(self, req)
   return resp, err
 end
 
---- Pause for `seconds`: yields to the driver of the running coroutine if there is one, else sleeps.
+--- Pause for `seconds` (see `convai.runtime.sleep`): yields to the driver of the running coroutine if
+-- there is one, `ngx.sleep` inside nginx, else a blocking sleep. The retry policy pauses through it.
 -- @tparam number seconds
 function _M.sleep(seconds)
-  if seconds <= 0 then return end
-  local driver = driver_of()
-  if driver then return driver:sleep(seconds) end
-  return core.sleep(seconds)
+  return runtime.sleep(seconds)
 end
 
 local mt = {}
@@ -389,7 +375,7 @@ function _M.new(opts)
   follow_redirects, err = check_redirects(opts.follow_redirects)
   if not follow_redirects then return nil, err end
   local session
-  session, err = _M.session_factory {
+  session, err = runtime.session {
     timeout = timeout, connect_timeout = connect_timeout, cafile = opts.cafile,
   }
   if not session then return nil, err end
@@ -701,7 +687,7 @@ end
 -- }, { concurrency = 16 })
 -- for i, r in ipairs(out) do print(i, r.value and r.value.aggregate_stats.session_count, r.err) end
 local function client_batch(self, calls, opts)
-  return require("convai.batch").client_batch(self, calls, opts)
+  return batch.client_batch(self, calls, opts)
 end
 
 --- Give a client metatable `close` (idempotent), `__close`, `batch` (see `client:batch`) and a
@@ -795,13 +781,6 @@ function _M.sorted_keys(t)
   for k in pairs(t) do keys[#keys + 1] = k end
   sort(keys, function(a, b) return tostring(a) < tostring(b) end)
   return keys
-end
-
--- Inside nginx (ngx_lua, OpenResty) requests go through nginx's cosockets and pauses through ngx.sleep,
--- so that no convai call blocks the worker's event loop; the API stays the same (see convai.ngx.session).
-local ngx_lua = rawget(_G, "ngx")
-if type(ngx_lua) == "table" and type(ngx_lua.config) == "table" and ngx_lua.config.ngx_lua_version then
-  require("convai.ngx.session").install(_M)
 end
 
 return _M

@@ -3,6 +3,7 @@
 -- is CONVAI_TEST_SANDBOX, read by the master in init_by_lua.
 local core = require "convai.core"
 local http = require "convai.http"
+local runtime = require "convai.runtime"
 local voicebot = require "convai.voicebot"
 local vonage = require "convai.vonage"
 local cngx = require "convai.ngx"
@@ -142,7 +143,7 @@ local ROUTES = {}
 function ROUTES.load()
   return {
     core_version = core.version, ngx_lua_version = ngx.config.ngx_lua_version,
-    jit = jit and jit.version or nil, factory_is_cosocket = http.session_factory == nsession.new,
+    jit = jit and jit.version or nil, factory_is_cosocket = runtime.session == nsession.new,
     in_nginx = cngx.in_nginx(), session = tostring(cfg.shared_vb.http.session), init = cfg.init,
     worker = ngx.worker.id(),
   }

@@ -15,6 +15,7 @@
 --
 -- @module convai.ngx
 local session = require "convai.ngx.session"
+local runtime = require "convai.runtime"
 
 local _M = {}
 
@@ -54,7 +55,7 @@ end
 --- Is this Lua running inside nginx's ngx_lua?
 -- @treturn boolean
 function _M.in_nginx()
-  return session.in_nginx()
+  return runtime.in_nginx
 end
 
 return _M

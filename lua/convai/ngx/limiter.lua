@@ -20,6 +20,7 @@
 --
 -- @module convai.ngx.limiter
 local core = require "convai.core"
+local runtime = require "convai.runtime"
 
 local ngx = rawget(_G, "ngx")
 local type, tostring, pairs, setmetatable = type, tostring, pairs, setmetatable
@@ -31,18 +32,12 @@ local _M = {}
 --- Defaults: seconds added to each 1 s window, and the longest wait before giving up, seconds.
 _M.DEFAULTS = { rate = 1, margin = 0.1, max_wait = 60, prefix = "convai:rate:" }
 
-local SLEEP_PHASES = {
-  rewrite = true, server_rewrite = true, access = true, content = true, timer = true,
-  ssl_cert = true, ssl_client_hello = true, ssl_session_fetch = true,
-}
+local SLEEP_PHASES = runtime.COSOCKET_PHASES
 
 local mt = {}
 mt.__index = mt
 
-local function now()
-  ngx.update_time()
-  return ngx.now()
-end
+local now = runtime.now
 
 --- The phases in which `ngx.sleep` may be called (shared with `convai.ngx.capacity`).
 _M.SLEEP_PHASES = SLEEP_PHASES

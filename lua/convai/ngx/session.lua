@@ -1,7 +1,7 @@
 --- convai.ngx.session: HTTP/1.1 sessions on nginx cosockets, the transport of convai inside nginx.
 --
--- Inside nginx (ngx_lua or OpenResty) `convai.http` opens its sessions here instead of with
--- `core.session` (see `install`), so the vendor clients keep their API and never block the worker's
+-- Inside nginx (ngx_lua or OpenResty) `convai.runtime` hands this module's `new` out as the session
+-- factory instead of `core.session`, so the vendor clients keep their API and never block the worker's
 -- event loop. A session offers what a `core.session` offers: `request(req)` returning
 -- `{status, headers, body}` or `nil, convai.error` with the same kinds, `curl_code` and `request_sent`,
 -- plus `stats()` and `close()`.
@@ -686,30 +686,6 @@ mt.__close = mt.close
 
 mt.__tostring = function(self)
   return self.closed and "convai.ngx.session (closed)" or "convai.ngx.session (open)"
-end
-
---- Is this Lua running inside nginx's ngx_lua (OpenResty or nginx with the Lua module)?
--- @treturn boolean
-function _M.in_nginx()
-  return type(ngx) == "table" and type(ngx.config) == "table" and ngx.config.ngx_lua_version ~= nil
-    and type(ngx.socket) == "table"
-end
-
---- Make `convai.http` use this transport: its `session_factory` becomes `new`, and its `sleep` pauses
--- with `ngx.sleep` where nginx allows it (in a coroutine that a `convai.http` driver runs, the driver
--- still decides). Called by `convai.http` itself when it loads inside nginx.
--- @tparam table http the `convai.http` module
-function _M.install(http)
-  http.session_factory = _M.new
-  http.tls_hint = nil -- the cafile option is refused here; this transport's own message says what to do
-  local plain = http.sleep
-  http.sleep = function(seconds)
-    if type(seconds) == "number" and seconds > 0 and _M.COSOCKET_PHASES[ngx.get_phase()] then
-      local co = coroutine.running()
-      if not (co and http.drivers and http.drivers[co]) then return ngx.sleep(seconds) end
-    end
-    return plain(seconds)
-  end
 end
 
 return _M

@@ -1,0 +1,149 @@
+--- convai.runtime: the one place that knows where convai runs, plain Lua or inside nginx.
+--
+-- Every other module asks this one instead of looking for `ngx` itself, and receives what differs
+-- between the two runtimes:
+--
+--  - `session(opts)`: the HTTP session factory, the libcurl core (`core.session`) in plain Lua, the
+--    cosocket transport (`convai.ngx.session`) inside nginx;
+--  - `sleep(seconds)`: a blocking sleep in plain Lua, `ngx.sleep` (yielding, never blocking the worker)
+--    in the nginx phases that allow it;
+--  - `monotonic()` and `now()`: the process's monotonic clock and the wall clock shared by every
+--    process of the machine (`ngx.now` after `ngx.update_time` inside nginx);
+--  - the phase questions (`phase`, `can_yield`) and `spawn_threads`, the light threads a batch runs
+--    on inside nginx (plain Lua has none: its batches run on the libcurl multi scheduler);
+--  - the driver registry: a coroutine run by a scheduler (`convai.batch`) has a driver that performs
+--    its requests and its pauses (`attach`, `detach`, `driver`).
+--
+-- Nothing here rewrites another module, and no module rewrites this one.
+--
+-- @module convai.runtime
+local core = require "convai.core"
+
+local type, tostring, setmetatable = type, tostring, setmetatable
+local running = coroutine.running
+
+local ngx = rawget(_G, "ngx")
+
+--- Is this Lua running inside nginx's ngx_lua (OpenResty, or Debian's nginx with its Lua module)?
+local in_nginx = type(ngx) == "table" and type(ngx.config) == "table" and ngx.config.ngx_lua_version ~= nil
+
+-- The cosocket transport, loaded only inside nginx (an optional module: plain Lua never needs it).
+local cosocket = in_nginx and require "convai.ngx.session" or nil
+
+local _M = { in_nginx = in_nginx, name = in_nginx and "nginx" or "lua" }
+
+--- The nginx phases where cosockets, `ngx.sleep` and `ngx.thread` work (`ngx.get_phase()` names; the
+-- cosocket transport's table; empty in plain Lua).
+_M.COSOCKET_PHASES = cosocket and cosocket.COSOCKET_PHASES or {}
+local COSOCKET_PHASES = _M.COSOCKET_PHASES
+
+--- The nginx phase this code runs in (`ngx.get_phase()`), or nil outside nginx.
+-- @treturn string|nil
+function _M.phase()
+  if in_nginx then return ngx.get_phase() end
+  return nil
+end
+
+--- Can this code yield to nginx's event loop here (cosockets, `ngx.sleep`, light threads)?
+-- Always false in plain Lua.
+-- @treturn boolean
+function _M.can_yield()
+  return in_nginx and COSOCKET_PHASES[ngx.get_phase()] == true
+end
+
+--- Seconds on a clock that never jumps, for durations inside one process.
+-- @function monotonic
+-- @treturn number seconds
+_M.monotonic = core.monotonic
+
+--- Seconds since the epoch on the wall clock, the same for every process of the machine (for state
+-- shared between processes, such as rate-limit slots in an nginx shared dict).
+-- @treturn number seconds, with a fraction
+if in_nginx then
+  function _M.now()
+    ngx.update_time()
+    return ngx.now()
+  end
+else
+  _M.now = core.realtime
+end
+
+--- Open an HTTP session (see `core.session`; inside nginx `convai.ngx.session.new`, same contract).
+-- @function session
+-- @tparam[opt] table opts session options
+-- @treturn table|nil the session
+-- @treturn[2] nil
+-- @treturn[2] convai.error kind `invalid_argument`
+_M.session = in_nginx and cosocket.new or core.session
+
+--- What a TLS failure's message adds when the transport has no `cafile` (nil inside nginx, where the
+-- cosocket transport's own message names `lua_ssl_trusted_certificate`).
+_M.tls_hint = not in_nginx and " (to trust a private CA, give the cafile option or set CONVAI_CAFILE)"
+  or nil
+
+-- ------------------------------------------------------------------ drivers
+
+-- coroutine -> driver (weak keys: a finished coroutine is collected with its entry).
+local drivers = setmetatable({}, { __mode = "k" })
+
+--- Attach a driver to a coroutine: its requests go through `driver:request(transport, req)` and its
+-- pauses through `driver:sleep(seconds)`.
+-- @tparam thread co
+-- @tparam table driver
+function _M.attach(co, driver) drivers[co] = driver end
+
+--- Detach the driver of a coroutine (when its task ends).
+-- @tparam thread co
+function _M.detach(co) drivers[co] = nil end
+
+--- The driver of the running coroutine, or nil (the main coroutine never has one).
+-- @treturn table|nil
+function _M.driver()
+  local co, main = running()
+  return co and not main and drivers[co] or nil
+end
+
+--- Is this coroutine run by a driver?
+-- @tparam thread co
+-- @treturn boolean
+function _M.driven(co) return drivers[co] ~= nil end
+
+-- ------------------------------------------------------------------ sleep and threads
+
+--- Pause for `seconds` (a number, seconds): yield to the running coroutine's driver if it has one;
+-- inside nginx where it may yield, `ngx.sleep`; else a blocking sleep (`core.sleep`).
+-- @tparam number seconds
+function _M.sleep(seconds)
+  if seconds <= 0 then return end
+  local driver = _M.driver()
+  if driver then return driver:sleep(seconds) end
+  if in_nginx and COSOCKET_PHASES[ngx.get_phase()] then return ngx.sleep(seconds) end
+  return core.sleep(seconds)
+end
+
+--- Run `worker` in `n` light threads and wait for them all, inside nginx where it may yield.
+-- Returns false and a message when this runtime has no light threads here (plain Lua, or an nginx
+-- phase without them): the caller then uses the libcurl multi scheduler (`convai.batch`).
+-- @tparam function worker
+-- @tparam integer n threads
+-- @treturn boolean|nil true when the threads ran; nil when there are no light threads here
+-- @treturn[2] string|nil the first error of a thread (spawn failure or error raised)
+function _M.spawn_threads(worker, n)
+  if not _M.can_yield() then return nil end
+  local threads, first_err = {}, nil
+  for k = 1, n do
+    local th, terr = ngx.thread.spawn(worker)
+    if not th then
+      first_err = "convai.batch: ngx.thread.spawn failed: " .. tostring(terr)
+      break
+    end
+    threads[k] = th
+  end
+  for k = 1, #threads do
+    local ok, rerr = ngx.thread.wait(threads[k])
+    if not ok then first_err = first_err or rerr end
+  end
+  return true, first_err
+end
+
+return _M
