@@ -27,6 +27,7 @@
 --
 -- @module convai.batch
 local core = require "convai.core"
+local errors = require "convai.errors"
 local runtime = require "convai.runtime"
 
 local type, select, error, tostring, setmetatable = type, select, error, tostring, setmetatable
@@ -52,9 +53,7 @@ local function pack(...)
   return { n = select("#", ...), ... }
 end
 
-local function invalid(message)
-  return nil, core.error("invalid_argument", message)
-end
+local invalid = errors.invalid
 
 -- A FIFO queue: push at tail, pop at head.
 local function queue()

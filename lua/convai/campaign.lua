@@ -23,6 +23,7 @@
 --
 -- @module convai.campaign
 local core = require "convai.core"
+local errors = require "convai.errors"
 local journal = require "convai.journal"
 
 local type, tostring, tonumber, pairs, ipairs = type, tostring, tonumber, pairs, ipairs
@@ -39,9 +40,7 @@ _M.GATE_EVERY = 25
 --- Attempts for a recipient whose connection failed before the request left (`request_sent == false`).
 _M.UNSENT_ATTEMPTS = 3
 
-local function invalid(fmt, ...)
-  return nil, core.error("invalid_argument", format(fmt, ...))
-end
+local invalid = errors.invalid
 
 -- recipients --
 

@@ -9,6 +9,7 @@
 --
 -- @module convai.http
 local core = require "convai.core"
+local errors = require "convai.errors"
 local runtime = require "convai.runtime"
 local batch = require "convai.batch"
 
@@ -107,13 +108,12 @@ end
 local mt = {}
 mt.__index = mt
 
---- Build an `invalid_argument` error value.
+--- Refuse bad input (see `convai.errors.invalid`).
+-- @function invalid
 -- @tparam string message what is wrong and how to fix it
 -- @treturn nil
--- @treturn convai.error
-function _M.invalid(message)
-  return nil, core.error("invalid_argument", message)
-end
+-- @treturn convai.error kind `invalid_argument`
+_M.invalid = errors.invalid
 
 --- Show a value given by the user in a message, safely: a string is quoted, its first 40 bytes kept
 -- and any byte that is not printable ASCII (CR, LF, NUL, ...) or a `"` shown as `?` (as the C core's

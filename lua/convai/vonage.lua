@@ -15,12 +15,13 @@
 --
 -- @module convai.vonage
 local core = require "convai.core"
+local errors = require "convai.errors"
 local http = require "convai.http"
 local config = require "convai.config"
 local whatsapp = require "convai.whatsapp"
 
 local type, pairs, ipairs, tostring = type, pairs, ipairs, tostring
-local format, find = string.format, string.find
+local find = string.find
 local array = core.array
 
 local VENDOR = "Vonage AI Studio"
@@ -46,9 +47,7 @@ local mt = {}
 mt.__index = mt
 http.client_methods(mt, SPEC)
 
-local function invalid(fmt, ...)
-  return http.invalid(format(fmt, ...))
-end
+local invalid = errors.invalid
 
 --- Create a client.
 -- @tparam table opts

@@ -8,7 +8,7 @@
 --
 -- @module convai.whatsapp
 local core = require "convai.core"
-local http = require "convai.http"
+local errors = require "convai.errors"
 
 local type, pairs, ipairs, tostring, tonumber = type, pairs, ipairs, tostring, tonumber
 local format, gsub, find = string.format, string.gsub, string.find
@@ -21,9 +21,7 @@ local _M = {
   TEMPLATE_NAME_MAX = 512,
 }
 
-local function invalid(fmt, ...)
-  return http.invalid(format(fmt, ...))
-end
+local invalid = errors.invalid
 
 --- Number of UTF-8 characters in a string (works on LuaJIT, which has no `utf8` library).
 -- @tparam string s

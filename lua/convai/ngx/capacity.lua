@@ -13,11 +13,11 @@
 --
 -- @module convai.ngx.capacity
 local core = require "convai.core"
+local errors = require "convai.errors"
 local limiter = require "convai.ngx.limiter"
 
 local ngx = rawget(_G, "ngx")
 local type, tostring, pairs, setmetatable = type, tostring, pairs, setmetatable
-local format = string.format
 
 local _M = {}
 
@@ -31,9 +31,7 @@ mt.__index = mt
 
 local now = limiter.now
 
-local function invalid(fmt, ...)
-  return nil, core.error("invalid_argument", format(fmt, ...))
-end
+local invalid = errors.invalid
 
 --- Create a cache.
 -- @tparam table opts

@@ -20,6 +20,7 @@
 --
 -- @module convai.ngx.limiter
 local core = require "convai.core"
+local errors = require "convai.errors"
 local runtime = require "convai.runtime"
 
 local ngx = rawget(_G, "ngx")
@@ -45,9 +46,7 @@ _M.SLEEP_PHASES = SLEEP_PHASES
 --- Seconds on nginx's clock, refreshed first (`ngx.update_time`, then `ngx.now`).
 _M.now = now
 
-local function invalid(fmt, ...)
-  return nil, core.error("invalid_argument", format(fmt, ...))
-end
+local invalid = errors.invalid
 
 local function positive(v)
   return type(v) == "number" and v == v and v > 0 and v < math.huge
