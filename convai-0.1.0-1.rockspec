@@ -1,6 +1,8 @@
 -- LuaRocks package: builds the C core with the project's CMakeLists.txt and installs it, the Lua layer
--- and the `convai` command. Debian: `luarocks --lua-version=5.4 make --deps-mode=none` when lua-cjson
--- and lua-argparse come from Debian's packages (as scripts/quickstart does).
+-- (lua/convai) and the `convai` command. Debian: `luarocks --lua-version=5.4 make --deps-mode=none
+-- convai-0.1.0-1.rockspec` when lua-cjson and lua-argparse come from Debian's packages (as
+-- scripts/quickstart does). The sandbox emulator that `convai sandbox start` runs is not in this rock:
+-- it is sandbox/convai-sandbox-0.1.0-1.rockspec (scripts/install installs both).
 rockspec_format = "3.0"
 package = "convai"
 version = "0.1.0-1"
@@ -12,7 +14,8 @@ description = {
   detailed = [[
 convai is a Lua extension module with a C core (libcurl, lua-cjson): clients for the voicebot.studio
 Client API (WhatsApp agent usage), Avaamo analytics (agent usage) and Vonage AI Studio (outbound
-WhatsApp triggers), a `convai` command line, and a local sandbox that emulates the three APIs.
+WhatsApp triggers) and a `convai` command line. The local sandbox that emulates the three APIs is
+its own rock, convai-sandbox.
 ]],
   license = "MIT",
 }

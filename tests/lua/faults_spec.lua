@@ -1,4 +1,4 @@
--- Fault injection in the sandbox (POST /_sandbox/faults, lua/convai/sandbox/faults.lua), seen through
+-- Fault injection in the sandbox (POST /_sandbox/faults, sandbox/lua/convai/sandbox/faults.lua), seen through
 -- the real clients and `convai.core` sessions: the error kind of every fault, bounded waits, the
 -- session still usable afterwards, no descriptor leak, no Lua error in the sandbox's error log.
 -- The clients here make one attempt (`retry = false`); retries over these faults: retry_spec.lua.

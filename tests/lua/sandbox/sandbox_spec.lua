@@ -1,8 +1,6 @@
--- Tests of the vendor-API sandbox (lua/convai/sandbox/): starts real sandboxes (nginx + ngx_lua) on
--- random ports in temporary directories and talks to them with the curl CLI.
--- Run from the repository root: lua5.4 /usr/bin/busted tests/lua/sandbox_spec.lua
-
-package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
+-- Tests of the vendor-API sandbox (sandbox/lua/convai/sandbox/): starts real sandboxes (nginx + ngx_lua)
+-- on random ports in temporary directories and talks to them with the curl CLI.
+-- Run from the repository root: scripts/spec tests/lua/sandbox/sandbox_spec.lua
 
 local cjson = require("cjson")
 local sandbox = require("convai.sandbox")
@@ -276,8 +274,7 @@ describe("convai.sandbox", function()
 
     it("serves modules from a directory only root may read (workers run as nobody)", function()
       local private = mktemp_dir() -- mode 0700
-      os.execute("mkdir -p " .. quote(private .. "/lua/convai") .. " && cp -r lua/convai/sandbox "
-        .. quote(private .. "/lua/convai/"))
+      os.execute("cp -r sandbox/lua sandbox/conf " .. quote(private .. "/"))
       local saved = package.path
       package.path = private .. "/lua/?.lua;" .. saved
       local info3, err = sandbox.start({ port = 0, dir = private .. "/run" })

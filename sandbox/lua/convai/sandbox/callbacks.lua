@@ -73,17 +73,33 @@ local function append(list, entry)
   end
 end
 
-local function suffix_list(v, name)
+local function suffix_list(v)
   if not common.is_array(v) then
-    return nil, "callbacks." .. name .. " must be an array of number suffixes (digits)"
+    return "must be an array of number suffixes (digits)"
   end
   for _, s in ipairs(v) do
     if type(s) ~= "string" or not s:match("^%d+$") or #s > 15 then
-      return nil, "callbacks." .. name .. " must be an array of number suffixes (1 to 15 digits)"
+      return "must be an array of number suffixes (1 to 15 digits)"
     end
   end
-  return true
 end
+
+local CONFIG_RULES = {
+  settings = {
+    enabled = function(v)
+      if type(v) ~= "boolean" then
+        return "must be true or false"
+      end
+    end,
+    delay_ms = function(v)
+      if type(v) ~= "number" or v ~= v or v < 0 or v > _M.DELAY_MAX then
+        return "must be a number 0.." .. _M.DELAY_MAX
+      end
+    end,
+    rejected = suffix_list,
+    undeliverable = suffix_list,
+  },
+}
 
 --- Check a `callbacks` section of POST /_sandbox/config without applying it.
 -- Shape: `{enabled = bool, delay_ms = 0..60000, rejected = {"suffix", ...}, undeliverable = {...}}`,
@@ -92,28 +108,7 @@ end
 -- @treturn boolean|nil true when valid
 -- @treturn string error message
 function _M.validate_config(cfg)
-  if not common.is_object(cfg) then
-    return nil, "callbacks must be an object"
-  end
-  for k, v in pairs(cfg) do
-    if k == "enabled" then
-      if type(v) ~= "boolean" then
-        return nil, "callbacks.enabled must be true or false"
-      end
-    elseif k == "delay_ms" then
-      if type(v) ~= "number" or v ~= v or v < 0 or v > _M.DELAY_MAX then
-        return nil, "callbacks.delay_ms must be a number 0.." .. _M.DELAY_MAX
-      end
-    elseif k == "rejected" or k == "undeliverable" then
-      local ok, err = suffix_list(v, k)
-      if not ok then
-        return nil, err
-      end
-    else
-      return nil, "callbacks: unknown setting " .. tostring(k)
-    end
-  end
-  return true
+  return common.check_config("callbacks", cfg, CONFIG_RULES)
 end
 
 --- Merge a validated `callbacks` config section (lists replace the previous ones).

@@ -1,5 +1,6 @@
 -- Helpers shared by the sandbox's nginx-side modules: JSON encoding (with a way to say "empty array",
--- which lua-cjson 2.1.0 cannot), small argument checks, UTF-8 length, the JSON-string test for tables.
+-- which lua-cjson 2.1.0 cannot), small argument checks, UTF-8 length, the JSON-string test for tables,
+-- and the checker of the sections of POST /_sandbox/config (`check_config`).
 -- Plain Lua: no ngx API here, so the vendor modules built on it stay pure functions of a request.
 
 local cjson = require("cjson.safe")
@@ -101,6 +102,74 @@ end
 -- @treturn boolean
 function _M.is_integer(v)
   return type(v) == "number" and v == math.floor(v) and v > -2 ^ 53 and v < 2 ^ 53
+end
+
+--- Check a section of POST /_sandbox/config against its rules, without applying it.
+--
+-- A rule is either a function of the value that returns nil when the value is right, else what is
+-- wrong ("must be a positive number"), or a table for a JSON object:
+--
+--  - `{settings = {name = rule, ...}}`: the object's keys are setting names, each with its rule;
+--  - `{key = function(k), each = rule, what = "an object keyed by ..."}`: the object maps ids (checked by
+--    `key`, which returns nil or what is wrong) to JSON null (back to the defaults) or values checked
+--    by `each`.
+--
+-- `what` (optional in both) says what the value must be when it is not an object (default
+-- "an object").
+-- @tparam string path the section's name as messages show it ("voicebot")
+-- @param value the decoded JSON value
+-- @tparam function|table rule
+-- @treturn boolean|nil true when valid
+-- @treturn string error message: "PATH must be ...", "PATH: unknown setting NAME",
+--   "PATH: <what the key check says>, got KEY", with PATH the dotted path to the wrong value
+function _M.check_config(path, value, rule)
+  if type(rule) == "function" then
+    local problem = rule(value)
+    if problem then
+      return nil, path .. " " .. problem
+    end
+    return true
+  end
+  if not _M.is_object(value) then
+    return nil, path .. " must be " .. (rule.what or "an object")
+  end
+  for k, v in pairs(value) do
+    local ok, err = true, nil
+    if rule.each then
+      local problem = rule.key and rule.key(k)
+      if problem then
+        return nil, path .. ": " .. problem .. ", got " .. tostring(k)
+      end
+      if v ~= _M.null then
+        ok, err = _M.check_config(path .. "." .. k, v, rule.each)
+      end
+    elseif rule.settings[k] then
+      ok, err = _M.check_config(path .. "." .. k, v, rule.settings[k])
+    else
+      return nil, path .. ": unknown setting " .. tostring(k)
+    end
+    if not ok then
+      return nil, err
+    end
+  end
+  return true
+end
+
+--- A copy of per-agent settings with the named fields only: the `agents` of the effective
+-- configuration that GET /_sandbox/config shows.
+-- @tparam table agents `{[id] = {field = value, ...}}`
+-- @tparam table fields the field names to copy
+-- @treturn table `{[id] = {field = value, ...}}`
+function _M.agent_settings(agents, fields)
+  local out = {}
+  for id, s in pairs(agents) do
+    local copy = {}
+    for _, f in ipairs(fields) do
+      copy[f] = s[f]
+    end
+    out[id] = copy
+  end
+  return out
 end
 
 --- Last value of a query argument as returned by `ngx.req.get_uri_args`.

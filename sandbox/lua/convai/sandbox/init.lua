@@ -1,11 +1,20 @@
 -- Control of the local vendor-API sandbox (used by `convai sandbox start|stop|status`). Plain Lua 5.4:
--- writes an nginx.conf into a private directory, starts Debian's nginx with its Lua module on
--- 127.0.0.1 (the handlers are convai/sandbox/app.lua and friends, run by ngx_lua), waits for
--- GET /_sandbox/health, reports status and stops it again. Several sandboxes may run at once, one per
--- directory and port. With `tls`, the same server also listens with HTTPS on a second port, with a
--- certificate signed by a CA made at start (openssl command) or given by the caller. The nginx workers
--- run as `nobody`, so every sandbox module is loaded by the master in init_by_lua: the repository may
--- live under a directory only root can read.
+-- writes an nginx.conf into a private directory (convai.sandbox.nginx, from sandbox/conf/nginx.conf.in),
+-- starts Debian's nginx with its Lua module on 127.0.0.1 (the handlers are convai/sandbox/app.lua and
+-- friends, run by ngx_lua), waits for GET /_sandbox/health (a convai.core session), reports status and
+-- stops it again. Several sandboxes may run at once, one per directory and port. With `tls`, the same
+-- server also listens with HTTPS on a second port, with a certificate signed by a CA made at start
+-- (convai.sandbox.tls, the openssl command) or given by the caller. The nginx workers run as `nobody`,
+-- so every sandbox module is loaded by the master in init_by_lua: the modules may live under a
+-- directory only root can read. The emulator is not part of the convai library: it is installed by
+-- its own rock, convai-sandbox (sandbox/ in the repository).
+
+local core = require("convai.core")
+local system = require("convai.sandbox.system")
+local nginx = require("convai.sandbox.nginx")
+local tls_maker = require("convai.sandbox.tls")
+
+local exists, read_file = system.exists, system.read_file
 
 local _M = {}
 
@@ -21,90 +30,37 @@ _M.credentials = {
   vonage = { key = "sandbox-vonage-key" },         -- X-Vgai-Key: <key>
 }
 
-local MODULE_DIRS = {
-  "/usr/lib/nginx/modules", "/usr/share/nginx/modules", "/usr/lib64/nginx/modules",
-  "/etc/nginx/modules", "/usr/local/nginx/modules",
-}
+--- Make a test CA and a server certificate signed by it (`convai.sandbox.tls.make`).
+-- @function make_tls
+_M.make_tls = tls_maker.make
 
-local function quote(s)
-  return "'" .. tostring(s):gsub("'", [['\'']]) .. "'"
-end
+--- Find the nginx binary (`convai.sandbox.nginx.find`).
+-- @function find_nginx
+_M.find_nginx = nginx.find
 
--- Run a shell command; returns success, combined output.
-local function run(cmd)
-  local p = io.popen(cmd .. " 2>&1", "r")
-  if not p then
-    return false, "cannot run " .. cmd
+--- The nginx.conf text of a sandbox (`convai.sandbox.nginx.conf`).
+-- @function nginx_conf
+_M.nginx_conf = nginx.conf
+
+-- The state directory: `opts.dir`, else `$CONVAI_SANDBOX_DIR`, else /tmp/convai-sandbox-UID; absolute,
+-- without a trailing "/". Nil and a message when a relative path has no `$PWD` or the uid is unknown.
+local function dir_of(opts)
+  local dir = opts and opts.dir
+  if not dir then
+    dir = os.getenv("CONVAI_SANDBOX_DIR")
+    if not dir or dir == "" then
+      local uid, err = system.uid()
+      if not uid then
+        return nil, err
+      end
+      dir = "/tmp/convai-sandbox-" .. uid
+    end
   end
-  local out = p:read("a") or ""
-  local ok = p:close()
-  return ok == true, out
-end
-
-local function exists(path)
-  local f = io.open(path, "r")
-  if f then
-    f:close()
-    return true
-  end
-  return false
-end
-
-local function read_file(path)
-  local f = io.open(path, "r")
-  if not f then
-    return nil
-  end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function write_file(path, text)
-  local f, err = io.open(path, "w")
-  if not f then
+  local path, err = system.absolute(dir)
+  if not path then
     return nil, err
   end
-  local ok, werr = f:write(text)
-  f:close()
-  if not ok then
-    return nil, werr
-  end
-  return true
-end
-
-local function sleep(seconds)
-  os.execute("sleep " .. seconds)
-end
-
-local function cwd()
-  local pwd = os.getenv("PWD")
-  if pwd and pwd:sub(1, 1) == "/" then
-    return pwd
-  end
-  local _, out = run("pwd")
-  return (out:gsub("%s+$", ""))
-end
-
-local function absolute(path)
-  if path:sub(1, 1) == "/" then
-    return path
-  end
-  path = path:gsub("^%./", ""):gsub("^%.$", "")
-  return path == "" and cwd() or cwd() .. "/" .. path
-end
-
-local function default_dir()
-  local dir = os.getenv("CONVAI_SANDBOX_DIR")
-  if dir and dir ~= "" then
-    return dir
-  end
-  local _, uid = run("id -u")
-  return "/tmp/convai-sandbox-" .. (uid:match("%d+") or "0")
-end
-
-local function dir_of(opts)
-  return (absolute((opts and opts.dir) or default_dir()):gsub("(.)/+$", "%1"))
+  return (path:gsub("(.)/+$", "%1"))
 end
 
 -- Characters that a path written into nginx.conf must not contain (nginx syntax, shell quoting).
@@ -125,231 +81,6 @@ function _M.check_path(path, name)
   return path
 end
 
-local OPENSSL_CNF = [[
-# Generated by convai.sandbox: extensions of the sandbox's test CA and server certificate.
-[req]
-distinguished_name = dn
-prompt = no
-[dn]
-CN = convai sandbox test CA
-[ca_ext]
-basicConstraints = critical, CA:true
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-[server_ext]
-basicConstraints = critical, CA:false
-keyUsage = critical, digitalSignature, keyEncipherment
-extendedKeyUsage = serverAuth
-subjectAltName = DNS:localhost, IP:127.0.0.1
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-]]
-
---- Make a test CA and a server certificate for `127.0.0.1` and `localhost` signed by it, with the
--- openssl command (P-256 keys): `ca.pem`, `ca.key`, `server.pem`, `server.key` in `dir`, which is
--- created if missing. Existing files are replaced. For tests only: the CA's key stays beside it.
--- @tparam string dir directory
--- @tparam[opt=30] integer days validity of both certificates
--- @treturn table|nil `{ca = path, cert = path, key = path}` (absolute paths)
--- @treturn string error: openssl missing or failing (with its output), the directory not writable
-function _M.make_tls(dir, days)
-  dir = absolute(dir)
-  days = days or 30
-  local ok, out = run("command -v openssl")
-  if not ok or not out:match("%S") then
-    return nil, "openssl not found (install the openssl package)"
-  end
-  ok, out = run("mkdir -p " .. quote(dir))
-  if not ok then
-    return nil, "cannot create " .. dir .. ": " .. out
-  end
-  local cnf = dir .. "/openssl.cnf"
-  local werr
-  ok, werr = write_file(cnf, OPENSSL_CNF)
-  if not ok then
-    return nil, "cannot write " .. cnf .. ": " .. tostring(werr)
-  end
-  local f = { ca = dir .. "/ca.pem", ca_key = dir .. "/ca.key", csr = dir .. "/server.csr",
-    cert = dir .. "/server.pem", key = dir .. "/server.key" }
-  local newkey = " -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -config " .. quote(cnf)
-  local steps = {
-    "openssl req -x509" .. newkey .. " -extensions ca_ext -keyout " .. quote(f.ca_key) .. " -out "
-      .. quote(f.ca) .. " -days " .. days .. " -subj '/CN=convai sandbox test CA'",
-    "openssl req -new" .. newkey .. " -keyout " .. quote(f.key) .. " -out " .. quote(f.csr)
-      .. " -subj /CN=localhost",
-    "openssl x509 -req -in " .. quote(f.csr) .. " -CA " .. quote(f.ca) .. " -CAkey " .. quote(f.ca_key)
-      .. " -set_serial 0x" .. string.format("%x%06x", os.time(), math.random(0, 0xffffff)) .. " -out "
-      .. quote(f.cert) .. " -days " .. days .. " -extfile " .. quote(cnf) .. " -extensions server_ext",
-  }
-  for _, cmd in ipairs(steps) do
-    ok, out = run(cmd)
-    if not ok then
-      return nil, "openssl failed: " .. out:gsub("%s+$", "")
-    end
-  end
-  os.remove(f.csr)
-  return { ca = f.ca, cert = f.cert, key = f.key }
-end
-
---- Find the nginx binary: `$CONVAI_NGINX`, /usr/sbin/nginx, then `nginx` on PATH.
--- @treturn string|nil path
--- @treturn string error message
-function _M.find_nginx()
-  local env = os.getenv("CONVAI_NGINX")
-  if env and env ~= "" then
-    return env
-  end
-  if exists("/usr/sbin/nginx") then
-    return "/usr/sbin/nginx"
-  end
-  local ok, out = run("command -v nginx")
-  local path = out:match("^(%S+)")
-  if ok and path then
-    return path
-  end
-  return nil, "nginx not found (install nginx and libnginx-mod-http-lua, or set CONVAI_NGINX)"
-end
-
--- The load_module lines for ndk + ngx_lua: from nginx's --modules-path, then the usual directories;
--- none when ngx_lua is compiled in (OpenResty).
-local function load_module_lines(nginx)
-  local _, v = run(quote(nginx) .. " -V")
-  local dirs = {}
-  local configured = v:match("%-%-modules%-path=(%S+)")
-  if configured then
-    dirs[#dirs + 1] = configured
-  end
-  for _, d in ipairs(MODULE_DIRS) do
-    dirs[#dirs + 1] = d
-  end
-  for _, d in ipairs(dirs) do
-    if exists(d .. "/ngx_http_lua_module.so") then
-      local lines = {}
-      if exists(d .. "/ndk_http_module.so") then
-        lines[#lines + 1] = "load_module " .. d .. "/ndk_http_module.so;"
-      end
-      lines[#lines + 1] = "load_module " .. d .. "/ngx_http_lua_module.so;"
-      return table.concat(lines, "\n")
-    end
-  end
-  if v:match("lua%-nginx%-module") or v:match("ngx_lua") or v:match("openresty") then
-    return "# ngx_lua is built into this nginx"
-  end
-  return nil, "ngx_http_lua_module.so not found (install libnginx-mod-http-lua)"
-end
-
--- The directory holding convai/sandbox/*.lua, found the way `require` found this module.
-local function lua_root()
-  local path = package.searchpath("convai.sandbox.app", package.path)
-  local suffix = "convai/sandbox/app.lua"
-  if not path or path:sub(-#suffix) ~= suffix then
-    return nil, "cannot locate convai/sandbox/app.lua on package.path"
-  end
-  local root = absolute(path:sub(1, -#suffix - 2)) -- without the trailing "/"
-  if root:find('[";?]') then
-    return nil, "unusable module directory for nginx: " .. root
-  end
-  return root
-end
-
-local CONF = [[
-# Generated by convai.sandbox (lua/convai/sandbox/init.lua): the vendor-API sandbox on port ${port}.
-${load_modules}
-daemon on;
-master_process on;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-lock_file ${dir}/nginx.lock;
-error_log ${dir}/error.log warn;
-
-events {
-    worker_connections 1024;
-}
-
-http {
-    access_log ${dir}/access.log;
-    default_type application/json;
-    client_body_temp_path ${dir}/client_body_temp;
-    proxy_temp_path ${dir}/proxy_temp;
-    fastcgi_temp_path ${dir}/fastcgi_temp;
-    uwsgi_temp_path ${dir}/uwsgi_temp;
-    scgi_temp_path ${dir}/scgi_temp;
-    # Bodies stay in memory: the workers (nobody) may not reach the temp paths under a private dir.
-    client_max_body_size 8m;
-    client_body_buffer_size 8m;
-    keepalive_timeout 65;
-    server_tokens off;
-
-    lua_package_path "${root}/?.lua;${root}/?/init.lua;;";
-    init_by_lua_block {
-        -- Load everything now, in the master: the workers never read the module files.
-        require("cjson.safe")
-        require("convai.sandbox.app")
-    }
-    init_worker_by_lua_block {
-        require("convai.sandbox.app").init_worker()
-    }
-
-    server {
-        listen 127.0.0.1:${port};
-${tls}        server_name localhost;
-        location / {
-            content_by_lua_block {
-                require("convai.sandbox.app").handle()
-            }
-        }
-    }
-}
-]]
-
---- Generate the nginx.conf text of a sandbox.
--- @tparam table params `{dir = absolute path, port = integer, root = dir containing convai/sandbox/,
---   load_modules = load_module lines, tls = optional {port = integer, cert = path, key = path,
---   ca = path}}`
--- @treturn string configuration text
-function _M.nginx_conf(params)
-  local tls = params.tls
-  local values = setmetatable({ tls = "" }, { __index = params })
-  if tls then
-    values.tls = ("        listen 127.0.0.1:%d ssl;\n        ssl_certificate %s;\n"
-      .. "        ssl_certificate_key %s;\n        # convai-tls-cafile %s\n"):format(tls.port, tls.cert,
-      tls.key, tls.ca or tls.cert)
-  end
-  return (CONF:gsub("%${([%w_]+)}", function(k)
-    return tostring(values[k])
-  end))
-end
-
--- Is process `pid` an nginx that is alive (not a zombie)? Without /proc: does `kill -0` reach it?
-local function alive(pid)
-  local stat = read_file("/proc/" .. pid .. "/stat")
-  if stat then
-    local cmdline = read_file("/proc/" .. pid .. "/cmdline") or ""
-    return not stat:match("^%d+ %b() Z") and cmdline:find("nginx", 1, true) ~= nil
-  end
-  return os.execute("kill -0 " .. pid .. " 2>/dev/null") == true
-end
-
-local function pid_of(dir)
-  local text = read_file(dir .. "/nginx.pid")
-  return text and tonumber(text:match("%d+"))
-end
-
-local function port_of(dir)
-  local conf = read_file(dir .. "/nginx.conf")
-  return conf and tonumber(conf:match("listen 127%.0%.0%.1:(%d+);"))
-end
-
--- The HTTPS port and CA file of the sandbox configured in `dir`, if it serves HTTPS.
-local function tls_of(dir)
-  local conf = read_file(dir .. "/nginx.conf")
-  local port = conf and tonumber(conf:match("listen 127%.0%.0%.1:(%d+) ssl;"))
-  if not port then
-    return nil
-  end
-  return port, conf:match("# convai%-tls%-cafile ([^\n]+)")
-end
-
 local function tail(path, lines)
   local text = read_file(path)
   if not text or text == "" then
@@ -362,24 +93,43 @@ local function tail(path, lines)
   return table.concat(all, "\n", math.max(1, #all - lines + 1))
 end
 
-local function http_code(url)
-  local _, out = run("curl -s -o /dev/null --max-time 1 -w '%{http_code}' " .. quote(url))
-  return out:match("%d%d%d")
+-- Wait until GET URL/_sandbox/health answers 200: one attempt every 50 ms for `timeout` seconds.
+local function wait_healthy(url, timeout)
+  local session, err = core.session { timeout = 1 }
+  if not session then
+    return nil, err
+  end
+  local deadline = core.monotonic() + timeout
+  local healthy
+  repeat
+    local resp = session:request { url = url .. "/_sandbox/health" }
+    healthy = resp ~= nil and resp.status == 200
+    if not healthy then
+      core.sleep(0.05)
+    end
+  until healthy or core.monotonic() > deadline
+  session:close()
+  return healthy
 end
 
 --- Status of the sandbox in a directory.
--- @tparam[opt] table opts `{dir = path}` (default `$CONVAI_SANDBOX_DIR` or /tmp/convai-sandbox-UID)
+-- @tparam[opt] table opts `{dir = path}` (default `$CONVAI_SANDBOX_DIR` or /tmp/convai-sandbox-UID; a
+--   relative path is taken from `$PWD`)
 -- @treturn table `{running = boolean, pid = integer|nil, port = integer|nil, url = string|nil,
 --   dir = string, error_log, access_log}`, and when it serves HTTPS `tls_port`, `tls_url =
---   "https://127.0.0.1:TLS_PORT"` and `cafile` (the CA that signed its certificate)
+--   "https://127.0.0.1:TLS_PORT"` and `cafile` (the CA that signed its certificate); when the
+--   directory cannot be told (a relative path without `$PWD`, no /proc for the default's user id),
+--   `{running = false, error = message}`
 function _M.status(opts)
-  local dir = dir_of(opts)
-  local pid = pid_of(dir)
-  local port = port_of(dir)
-  if not pid or not alive(pid) then
+  local dir, err = dir_of(opts)
+  if not dir then
+    return { running = false, error = err }
+  end
+  local pid = nginx.pid(dir)
+  local port, tls_port, cafile = nginx.ports(dir)
+  if not pid or not system.alive(pid) then
     return { running = false, dir = dir, port = port }
   end
-  local tls_port, cafile = tls_of(dir)
   return {
     running = true,
     pid = pid,
@@ -392,23 +142,6 @@ function _M.status(opts)
     error_log = dir .. "/error.log",
     access_log = dir .. "/access.log",
   }
-end
-
-local function launch(nginx, dir, port, root, modules, tls)
-  local conf = dir .. "/nginx.conf"
-  local ok, err = write_file(conf, _M.nginx_conf({
-    dir = dir, port = port, root = root, load_modules = modules, tls = tls,
-  }))
-  if not ok then
-    return nil, "cannot write " .. conf .. ": " .. tostring(err)
-  end
-  local out
-  ok, out = run(quote(nginx) .. " -p " .. quote(dir .. "/") .. " -c " .. quote(conf)
-    .. " -e " .. quote(dir .. "/error.log"))
-  if not ok then
-    return nil, "nginx failed to start on port " .. port .. ": " .. out:gsub("%s+$", "")
-  end
-  return true
 end
 
 -- A port option: nil gives `default`; else an integer in [min, 65535].
@@ -439,7 +172,10 @@ local function check_tls(tls)
       if not path then
         return nil, err
       end
-      path = absolute(path)
+      path, err = system.absolute(path)
+      if not path then
+        return nil, "tls." .. k .. ": " .. err
+      end
       if not exists(path) then
         return nil, "tls." .. k .. ": cannot read " .. path
       end
@@ -498,7 +234,11 @@ function _M.start(opts)
       return nil, err
     end
   end
-  dir, err = _M.check_path(dir_of(opts), "the sandbox directory (CONVAI_SANDBOX_DIR)")
+  dir, err = dir_of(opts)
+  if not dir then
+    return nil, err
+  end
+  dir, err = _M.check_path(dir, "the sandbox directory (CONVAI_SANDBOX_DIR)")
   if not dir then
     return nil, err
   end
@@ -507,31 +247,32 @@ function _M.start(opts)
     return nil, "sandbox already running in " .. dir .. " (pid " .. current.pid .. ", "
       .. tostring(current.url) .. ")", current
   end
-  local nginx = opts.nginx
-  if not nginx then
-    nginx, err = _M.find_nginx()
+  local bin = opts.nginx
+  if not bin then
+    bin, err = nginx.find()
   end
-  if not nginx then
+  if not bin then
     return nil, err
   end
   local modules
-  modules, err = load_module_lines(nginx)
+  modules, err = nginx.load_modules(bin)
   if not modules then
     return nil, err
   end
   local root
-  root, err = lua_root()
+  root, err = system.lua_root()
   if not root then
     return nil, err
   end
-  local ok, out = run("mkdir -p " .. quote(dir))
+  local ok
+  ok, err = system.mkdir(dir)
   if not ok then
-    return nil, "cannot create " .. dir .. ": " .. out
+    return nil, err
   end
   os.remove(dir .. "/nginx.pid")
-  write_file(dir .. "/error.log", "") -- this run's messages only
+  system.write_file(dir .. "/error.log", "") -- this run's messages only
   if tls == true then
-    tls, err = _M.make_tls(dir .. "/tls")
+    tls, err = tls_maker.make(dir .. "/tls")
     if not tls then
       return nil, err
     end
@@ -540,7 +281,7 @@ function _M.start(opts)
     if tls then
       tls.port = tls_port or p + 1
     end
-    return launch(nginx, dir, p, root, modules, tls)
+    return nginx.launch(bin, { dir = dir, port = p, root = root, load_modules = modules, tls = tls })
   end
 
   if port == 0 then
@@ -562,13 +303,9 @@ function _M.start(opts)
   end
 
   local url = "http://127.0.0.1:" .. port
-  local deadline = os.time() + _M.TIMEOUT
-  repeat
-    if http_code(url .. "/_sandbox/health") == "200" then
-      return _M.status({ dir = dir })
-    end
-    sleep(0.05)
-  until os.time() > deadline
+  if wait_healthy(url, _M.TIMEOUT) then
+    return _M.status({ dir = dir })
+  end
   _M.stop({ dir = dir })
   return nil, "sandbox on " .. url .. " did not answer /_sandbox/health within " .. _M.TIMEOUT
     .. " s; error log:\n" .. tail(dir .. "/error.log", 20)
@@ -578,24 +315,27 @@ end
 -- it and its workers if it has not exited after 5 s) and wait until it has exited.
 -- @tparam[opt] table opts `{dir = path}`
 -- @treturn boolean|nil true once stopped
--- @treturn string error: not running, or would not exit
+-- @treturn string error: not running, would not exit, or the directory cannot be told (as for `status`)
 function _M.stop(opts)
-  local dir = dir_of(opts)
-  local pid = pid_of(dir)
+  local dir, err = dir_of(opts)
+  if not dir then
+    return nil, err
+  end
+  local pid = nginx.pid(dir)
+  local alive = system.alive
   if not pid or not alive(pid) then
     os.remove(dir .. "/nginx.pid")
     return nil, "no sandbox running in " .. dir
   end
-  os.execute("kill -TERM " .. pid .. " 2>/dev/null")
-  local deadline = os.time() + _M.TIMEOUT
-  while alive(pid) and os.time() <= deadline do
-    sleep(0.05)
+  system.kill("TERM", pid)
+  local deadline = core.monotonic() + _M.TIMEOUT
+  while alive(pid) and core.monotonic() <= deadline do
+    core.sleep(0.05)
   end
   if alive(pid) then
     -- Last resort: the master and its own children (the workers), by process id.
-    local _, children = run("ps -o pid= --ppid " .. pid)
-    os.execute("kill -KILL " .. pid .. " " .. children:gsub("%s+", " ") .. " 2>/dev/null")
-    sleep(0.2)
+    system.kill("KILL", pid .. " " .. system.children(pid))
+    core.sleep(0.2)
     if alive(pid) then
       return nil, "nginx (pid " .. pid .. ") in " .. dir .. " did not exit"
     end

@@ -113,8 +113,26 @@ local function preset_usage(agent, n, now)
 end
 
 local function non_negative_integer(v)
-  return common.is_integer(v) and v >= 0
+  if not (common.is_integer(v) and v >= 0) then
+    return "must be a non-negative integer"
+  end
 end
+
+local CONFIG_RULES = {
+  settings = {
+    default_limit = non_negative_integer,
+    agents = {
+      what = "an object keyed by agent id",
+      key = function(id)
+        local n = common.parse_digits(id)
+        if not n or n < 1 or n > _M.MAX_AGENT then
+          return "agent id must be an integer 1.." .. _M.MAX_AGENT
+        end
+      end,
+      each = { settings = { limit = non_negative_integer, usage = non_negative_integer } },
+    },
+  },
+}
 
 --- Check a `voicebot` section of POST /_sandbox/config without applying it.
 -- Shape: `{default_limit = n, agents = {["7"] = {limit = n, usage = n}}}` (all optional; an agent set
@@ -123,42 +141,7 @@ end
 -- @treturn boolean|nil true when valid
 -- @treturn string error message
 function _M.validate_config(cfg)
-  if not common.is_object(cfg) then
-    return nil, "voicebot must be an object"
-  end
-  for k, v in pairs(cfg) do
-    if k == "default_limit" then
-      if not non_negative_integer(v) then
-        return nil, "voicebot.default_limit must be a non-negative integer"
-      end
-    elseif k == "agents" then
-      if not common.is_object(v) then
-        return nil, "voicebot.agents must be an object keyed by agent id"
-      end
-      for id, a in pairs(v) do
-        local n = common.parse_digits(id)
-        if not n or n < 1 or n > _M.MAX_AGENT then
-          return nil, "voicebot.agents: agent id must be an integer 1.." .. _M.MAX_AGENT .. ", got " .. id
-        end
-        if a ~= common.null then
-          if not common.is_object(a) then
-            return nil, "voicebot.agents." .. id .. " must be an object"
-          end
-          for field, x in pairs(a) do
-            if field ~= "limit" and field ~= "usage" then
-              return nil, "voicebot.agents." .. id .. ": unknown setting " .. field
-            end
-            if not non_negative_integer(x) then
-              return nil, "voicebot.agents." .. id .. "." .. field .. " must be a non-negative integer"
-            end
-          end
-        end
-      end
-    else
-      return nil, "voicebot: unknown setting " .. tostring(k)
-    end
-  end
-  return true
+  return common.check_config("voicebot", cfg, CONFIG_RULES)
 end
 
 --- Merge a validated `voicebot` config section. `usage` presets that many synthetic conversations
@@ -192,11 +175,8 @@ end
 --- The effective configuration (for GET /_sandbox/config).
 -- @treturn table `{default_limit = n, agents = {["7"] = {limit = n, usage = preset}}}`
 function _M.config()
-  local agents = {}
-  for id, s in pairs(settings.agents) do
-    agents[id] = { limit = s.limit, usage = s.usage }
-  end
-  return { default_limit = settings.default_limit, agents = agents }
+  return { default_limit = settings.default_limit,
+    agents = common.agent_settings(settings.agents, { "limit", "usage" }) }
 end
 
 local function unauthenticated()

@@ -74,6 +74,31 @@ function _M.voicebot_agent(agent)
   return 1
 end
 
+local function positive_number(v)
+  if type(v) ~= "number" or v <= 0 then
+    return "must be a positive number"
+  end
+end
+
+local CONFIG_RULES = {
+  settings = {
+    default_rate = positive_number,
+    agents = {
+      what = "an object keyed by agent id",
+      each = {
+        settings = {
+          rate = positive_number,
+          voicebot_agent = function(v)
+            if not common.is_integer(v) or v < 1 or v > voicebot.MAX_AGENT then
+              return "must be an integer 1.." .. voicebot.MAX_AGENT
+            end
+          end,
+        },
+      },
+    },
+  },
+}
+
 --- Check a `vonage` section of POST /_sandbox/config without applying it.
 -- Shape: `{default_rate = n, agents = {[agent_id] = {rate = n, voicebot_agent = n}}}` (all optional;
 -- an agent set to JSON null goes back to the defaults).
@@ -81,44 +106,7 @@ end
 -- @treturn boolean|nil true when valid
 -- @treturn string error message
 function _M.validate_config(cfg)
-  if not common.is_object(cfg) then
-    return nil, "vonage must be an object"
-  end
-  for k, v in pairs(cfg) do
-    if k == "default_rate" then
-      if type(v) ~= "number" or v <= 0 then
-        return nil, "vonage.default_rate must be a positive number"
-      end
-    elseif k == "agents" then
-      if not common.is_object(v) then
-        return nil, "vonage.agents must be an object keyed by agent id"
-      end
-      for id, a in pairs(v) do
-        if a ~= common.null then
-          if not common.is_object(a) then
-            return nil, "vonage.agents." .. id .. " must be an object"
-          end
-          for field, x in pairs(a) do
-            if field == "rate" then
-              if type(x) ~= "number" or x <= 0 then
-                return nil, "vonage.agents." .. id .. ".rate must be a positive number"
-              end
-            elseif field == "voicebot_agent" then
-              if not common.is_integer(x) or x < 1 or x > voicebot.MAX_AGENT then
-                return nil, "vonage.agents." .. id .. ".voicebot_agent must be an integer 1.."
-                  .. voicebot.MAX_AGENT
-              end
-            else
-              return nil, "vonage.agents." .. id .. ": unknown setting " .. field
-            end
-          end
-        end
-      end
-    else
-      return nil, "vonage: unknown setting " .. tostring(k)
-    end
-  end
-  return true
+  return common.check_config("vonage", cfg, CONFIG_RULES)
 end
 
 --- Merge a validated `vonage` config section.
@@ -142,11 +130,8 @@ end
 --- The effective configuration (for GET /_sandbox/config).
 -- @treturn table `{default_rate = n, agents = {[agent_id] = {rate = n, voicebot_agent = n}}}`
 function _M.config()
-  local agents = {}
-  for id, s in pairs(settings.agents) do
-    agents[id] = { rate = s.rate, voicebot_agent = s.voicebot_agent }
-  end
-  return { default_rate = settings.default_rate, agents = agents }
+  return { default_rate = settings.default_rate,
+    agents = common.agent_settings(settings.agents, { "rate", "voicebot_agent" }) }
 end
 
 local function bad_request(message, missing)
