@@ -5,35 +5,11 @@
 -- relative --dir is taken from $PWD, and refused with a clear message without it; the user id comes
 -- from /proc/self/status.
 local system = require "convai.sandbox.system"
+local sh = require "sandbox_helper"
 
 local LAUNCHER = { "init", "system", "nginx", "tls" }
 
-local function quote(s)
-  return "'" .. tostring(s):gsub("'", [['\'']]) .. "'"
-end
-
-local function shell(cmd)
-  local p = assert(io.popen(cmd, "r"))
-  local out = p:read("a")
-  local ok, _, code = p:close()
-  return out, ok and 0 or code
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then
-    return nil
-  end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function write_file(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+local quote, shell, read_file, write_file = sh.quote, sh.shell, sh.read_file, sh.write_file
 
 local function which(name)
   return (shell("command -v " .. name):gsub("%s+$", ""))
@@ -45,7 +21,7 @@ describe("sandbox launcher", function()
   local lua = which("lua5.4") -- under scripts/test-memory, its ASan wrapper
 
   setup(function()
-    tmp = (shell("mktemp -d /tmp/convai-launcher-spec.XXXXXX"):gsub("%s+$", ""))
+    tmp = sh.mktemp_dir("launcher-spec")
     bin = tmp .. "/bin"
     calls = tmp .. "/calls"
     assert(os.execute("mkdir " .. quote(bin)))

@@ -2,26 +2,9 @@
 -- lua/convai) installs no sandbox module, and sandbox/convai-sandbox-0.1.0-1.rockspec lists every module of
 -- sandbox/lua/convai/sandbox and the templates of sandbox/conf; installed with LuaRocks into a tree of its
 -- own, it holds exactly those, and a sandbox starts and stops from that tree.
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then
-    return nil
-  end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local sh = require "sandbox_helper"
 
-local function quote(s)
-  return "'" .. tostring(s):gsub("'", [['\'']]) .. "'"
-end
-
-local function shell(cmd)
-  local p = assert(io.popen(cmd, "r"))
-  local out = p:read("a")
-  local ok, _, code = p:close()
-  return out, ok and 0 or code
-end
+local quote, shell, read_file = sh.quote, sh.shell, sh.read_file
 
 local function lines(text)
   local out = {}
@@ -105,7 +88,7 @@ describe("rockspecs", function()
       pending("luarocks is not installed")
       return
     end
-    local tree = (shell("mktemp -d /tmp/convai-rock-spec.XXXXXX"):gsub("%s+$", ""))
+    local tree = sh.mktemp_dir("rock-spec")
     local ok, failure = pcall(function()
       local out, code = shell("cd sandbox && luarocks --lua-version=5.4 make --deps-mode=none --tree "
         .. quote(tree) .. " convai-sandbox-0.1.0-1.rockspec 2>&1")

@@ -3,6 +3,7 @@
 -- Run from the repository root: scripts/spec tests/lua/sandbox/sandbox_spec.lua
 
 local cjson = require("cjson")
+local sh = require("sandbox_helper")
 local sandbox = require("convai.sandbox")
 local avaamo_sample = require("convai.sandbox.avaamo_sample")
 
@@ -10,35 +11,14 @@ local VOICEBOT = "/voicebot/third-party/v1/whatsapp/agent-usage"
 local AVAAMO_SAMPLE_QUERY = "from_date=10/04/2020&to_date=13/04/2020&utc_offset=-25200"
 local DAY = 86400
 
-local function quote(s)
-  return "'" .. tostring(s):gsub("'", [['\'']]) .. "'"
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then
-    return nil
-  end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function write_file(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+local quote, read_file, write_file = sh.quote, sh.read_file, sh.write_file
 
 local function shell(cmd)
-  local p = assert(io.popen(cmd, "r"))
-  local out = p:read("a")
-  p:close()
-  return out
+  return (sh.shell(cmd))
 end
 
 local function mktemp_dir()
-  return (shell("mktemp -d /tmp/convai-sandbox-spec.XXXXXX"):gsub("%s+$", ""))
+  return sh.mktemp_dir("sandbox-spec")
 end
 
 -- One HTTP request with curl. opts: headers (table), body (string), json (table, sent as the body).
