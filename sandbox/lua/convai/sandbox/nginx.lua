@@ -113,9 +113,11 @@ function _M.launch(nginx, params)
   if not ok then
     return nil, "cannot write " .. conf .. ": " .. tostring(err)
   end
+  -- Without the caller's LUA_PATH and LUA_CPATH: they name Lua 5.4 modules (`luarocks path` puts
+  -- /usr/lib/x86_64-linux-gnu/lua/5.4/?.so there), which nginx's LuaJIT would load instead of its own.
   local out
-  ok, out = system.run(quote(nginx) .. " -p " .. quote(dir .. "/") .. " -c " .. quote(conf)
-    .. " -e " .. quote(dir .. "/error.log"))
+  ok, out = system.run("unset LUA_PATH LUA_CPATH; exec " .. quote(nginx) .. " -p " .. quote(dir .. "/")
+    .. " -c " .. quote(conf) .. " -e " .. quote(dir .. "/error.log"))
   if not ok then
     return nil, "nginx failed to start on port " .. params.port .. ": " .. out:gsub("%s+$", "")
   end
