@@ -1,4 +1,5 @@
--- Security (issue 4 §3) end to end against the sandbox: header injection refused before anything is
+-- Security end to end against the sandbox (docs/errors.md, "Credentials are never shown", and
+-- docs/clients.md, "What is checked before sending"): header injection refused before anything is
 -- sent, path and query parts escaped, and no key or token in any error, log line, printed object or CLI
 -- output (stdout and stderr, --verbose included), nor in the sandbox's own logs.
 local helper = require "helper"
