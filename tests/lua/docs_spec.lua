@@ -10,19 +10,15 @@ local ROOT = helper.root
 -- page is in the tree (the last test fails until then, so that the list cannot hide a broken link).
 local PENDING = { ["docs/core.md"] = true, ["docs/coordination.md"] = true }
 
+-- The content of a file of the repository (a path relative to its root), or nil when there is none.
 local function read(path)
   local f = io.open(ROOT .. "/" .. path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
+  local text = f and f:read("a")
+  if f then f:close() end
+  return text
 end
 
-local function exists(path)
-  local f = io.open(ROOT .. "/" .. path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
+local function exists(path) return read(path) ~= nil end
 
 -- Lines of a shell command's output.
 local function lines_of(cmd)
