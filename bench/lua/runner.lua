@@ -642,6 +642,11 @@ if #failures > 0 then
   text = text .. "\n## Failures\n\n- " .. table.concat(failures, "\n- ") .. "\n"
 end
 if OUT then
+  -- The "History" section (the figures of earlier runs and what changed between them, kept by hand) is
+  -- carried over from the file being replaced: everything from its heading to the end.
+  local old = U.read(OUT)
+  local at = old and old:find("\n## History\n", 1, true)
+  if at then text = text .. old:sub(at) end
   U.write(OUT, text)
   say("bench: wrote %s (%.0f s)", OUT, core.monotonic() - t_start)
 end

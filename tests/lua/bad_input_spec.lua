@@ -1,9 +1,9 @@
--- The "Bad input" table of the README (issue 4 §5), row by row: for every user-facing input (CLI flags,
+-- The "Bad input" tables of docs/errors.md, row by row: for every user-facing input (CLI flags,
 -- the environment the CLI reads, the Lua arguments), each bad value gives a clear message saying what is
 -- wrong; from the CLI exit status 2 and nothing on stdout; nothing sent (the sandbox log stays empty)
 -- and nothing written (the case's scratch directory, which holds CONVAI_SANDBOX_DIR, is unchanged).
 --
--- Adding a row: append to CLI_ROWS or LUA_ROWS below, and add a README row whose first cell is the
+-- Adding a row: append to CLI_ROWS or LUA_ROWS below, and add a row to docs/errors.md whose first cell is the
 -- same `input` in backticks (the last test checks that the two lists match).
 --
 --  * CLI_ROWS: `{ input = "...", cli = function(value, tmp) return argv, env end, cases = {...} }`.
@@ -622,12 +622,12 @@ describe("bad input", function()
     end
   end)
 
-  it("the README's Bad input table has exactly these rows", function()
-    local f = assert(io.open(helper.root .. "/README.md"))
+  it("the Bad input tables of docs/errors.md have exactly these rows", function()
+    local f = assert(io.open(helper.root .. "/docs/errors.md"))
     local text = f:read("a")
     f:close()
     local section = text:match("\n## Bad input\n(.-)\n## ") or text:match("\n## Bad input\n(.*)$")
-    assert.truthy(section, "README.md has no '## Bad input' section")
+    assert.truthy(section, "docs/errors.md has no '## Bad input' section")
     local documented, tested = {}, {}
     for line in section:gmatch("[^\n]+") do
       local input = line:match("^| `([^`]+)`")

@@ -1,4 +1,5 @@
--- Security (issue 4 §3) end to end against the sandbox: header injection refused before anything is
+-- Security end to end against the sandbox (docs/errors.md, "Credentials are never shown", and
+-- docs/clients.md, "What is checked before sending"): header injection refused before anything is
 -- sent, path and query parts escaped, and no key or token in any error, log line, printed object or CLI
 -- output (stdout and stderr, --verbose included), nor in the sandbox's own logs.
 local helper = require "helper"
@@ -50,21 +51,24 @@ local function assert_clean(where, text, secrets)
   end
 end
 
+-- The content of a log file. A log that cannot be read fails the test: an empty string would pass
+-- every "no secret in it" check without checking anything.
 local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
+  local f, err = io.open(path, "rb")
+  assert(f, "cannot read the log " .. path .. " (" .. tostring(err) .. "): nothing to check")
   local s = f:read("a")
   f:close()
   return s
 end
 
--- The sandbox's request log, error log and access log hold no secret.
+-- The sandbox's request log, error log and access log hold no secret. The files are in the sandbox's
+-- directory, which scripts/spec and scripts/test name in CONVAI_SANDBOX_DIR.
 local function assert_sandbox_logs_clean()
   assert_clean("sandbox request log", helper.log())
-  if SANDBOX_DIR then
-    assert_clean("sandbox error.log", read(SANDBOX_DIR .. "/error.log"))
-    assert_clean("sandbox access.log", read(SANDBOX_DIR .. "/access.log"))
-  end
+  assert(SANDBOX_DIR, "CONVAI_SANDBOX_DIR is not set: the sandbox's error.log and access.log cannot be "
+    .. "checked (run the specs through scripts/spec)")
+  assert_clean("sandbox error.log", read(SANDBOX_DIR .. "/error.log"))
+  assert_clean("sandbox access.log", read(SANDBOX_DIR .. "/access.log"))
 end
 
 local add_fault = helper.add_fault
@@ -106,7 +110,25 @@ describe("security", function()
           assert_clean("error for a bad credential", err)
         end
       end
-      assert.same({}, helper.log())
+      -- The refused clients sent nothing: the sandbox's log holds exactly the three requests made now,
+      -- with the secret as a well-formed credential (refused by the sandbox: 401), and shows no secret.
+      for _, call in ipairs {
+        function() return assert(voicebot.new { base_url = VB_URL, token = SECRET, retry = false }):whatsapp_usage(7) end,
+        function() return assert(avaamo.new { base_url = AV_URL, access_token = SECRET, retry = false }):usage {
+          agent_id = 20123, from_date = "10/04/2020", to_date = "13/04/2020" } end,
+        function() return assert(vonage.new { base_url = VG_URL, api_key = SECRET, retry = false }):trigger_whatsapp(WA) end,
+      } do
+        local res, err = call()
+        assert.is_nil(res)
+        assert.equal("auth", err.kind)
+      end
+      local log = helper.log()
+      assert.equal(3, #log)
+      assert.same({ VB_PATH, AV_PATH, VG_PATH }, { log[1].path, log[2].path, log[3].path })
+      assert.equal("<redacted>", log[1].headers.authorization)
+      assert.equal("<redacted>", log[2].headers["access-token"])
+      assert.equal("<redacted>", log[3].headers["x-vgai-key"])
+      assert_sandbox_logs_clean()
     end)
 
     it("in a base URL, for each client", function()
@@ -116,7 +138,15 @@ describe("security", function()
         refused("vonage base_url", vonage.new { base_url = VG_URL .. bad, api_key = VG_KEY })
         refused("vonage region", vonage.new { region = "eu" .. bad, api_key = VG_KEY })
       end
-      assert.same({}, helper.log())
+      -- The refused clients sent nothing: the log holds exactly the requests of clients made now on the
+      -- same URLs without the injection (so a request would have been logged had one been sent).
+      assert(assert(voicebot.new { base_url = VB_URL, token = VB_TOKEN, retry = false }):whatsapp_usage(7))
+      assert(assert(avaamo.new { base_url = AV_URL, access_token = AV_TOKEN, retry = false }):usage {
+        agent_id = 20123, from_date = "10/04/2020", to_date = "13/04/2020" })
+      local log = helper.log()
+      assert.equal(2, #log)
+      assert.same({ VB_PATH, AV_PATH }, { log[1].path, log[2].path })
+      assert.same({ "GET", "GET" }, { log[1].method, log[2].method })
     end)
 
     it("in every request field of each client", function()
