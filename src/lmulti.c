@@ -37,6 +37,8 @@
 #include "clock.h"
 #include "lerror.h"
 #include "lmulti.h"
+#include "request.h"
+#include "response.h"
 #include "transfer.h"
 
 #define DEFAULT_MAX_CONNECTIONS 16
@@ -496,12 +498,7 @@ kept-alive connection adds 0)
 */
 static int l_stats(lua_State *L) {
   multi *m = check_multi(L);
-  lua_createtable(L, 0, 2);
-  lua_pushinteger(L, m->requests);
-  lua_setfield(L, -2, "requests");
-  lua_pushinteger(L, m->connections);
-  lua_setfield(L, -2, "connections");
-  return 1;
+  return cv_push_stats(L, m->requests, m->connections);
 }
 
 /*** Close the multi: the requests in flight are aborted (never reported),
