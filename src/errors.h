@@ -34,58 +34,58 @@
 #define CONVAI_ERRORS_H
 
 /* clang-format off */
-#define CV_ERRORS(KIND, STATUS, RANGE, STATUS_OTHER, CURL, CURL_OTHER)       \
-  KIND(invalid_argument, "bad input, found before anything was sent")      \
-    CURL(invalid_argument, UNSUPPORTED_PROTOCOL)                             \
-    CURL(invalid_argument, URL_MALFORMAT)                                    \
-  KIND(auth, "the credentials were refused")                                 \
-    STATUS(auth, 401)                                                        \
-    STATUS(auth, 403)                                                        \
-  KIND(not_found, "no such resource")                                        \
-    STATUS(not_found, 404)                                                   \
-  KIND(rate_limited, "too many requests: wait (see retry_after)")           \
-    STATUS(rate_limited, 429)                                                \
-  KIND(unprocessable, "the request was refused as it is")                   \
-    STATUS(unprocessable, 400)                                               \
-    STATUS(unprocessable, 409)                                               \
-    STATUS(unprocessable, 422)                                               \
-  KIND(server, "the server failed")                                          \
-    RANGE(server, 500, 599)                                                  \
-  KIND(http, "any other status outside 2xx")                                 \
-    STATUS_OTHER(http)                                                       \
-  KIND(timeout, "timeout or connect_timeout ran out")                        \
-    CURL(timeout, OPERATION_TIMEDOUT)                                        \
-  KIND(network, "the transfer failed: name, connection, send or receive")   \
-    CURL(network, COULDNT_RESOLVE_PROXY)                                     \
-    CURL(network, COULDNT_RESOLVE_HOST)                                      \
-    CURL(network, COULDNT_CONNECT)                                           \
-    CURL(network, WEIRD_SERVER_REPLY)                                        \
-    CURL(network, PARTIAL_FILE)                                              \
-    CURL(network, WRITE_ERROR)                                               \
-    CURL(network, GOT_NOTHING)                                               \
-    CURL(network, SEND_ERROR)                                                \
-    CURL(network, RECV_ERROR)                                                \
-    CURL_OTHER(network)                                                      \
-  KIND(tls, "the TLS handshake failed or the certificate was refused")      \
-    CURL(tls, SSL_CONNECT_ERROR)                                             \
-    CURL(tls, PEER_FAILED_VERIFICATION)                                      \
-    CURL(tls, SSL_ENGINE_NOTFOUND)                                           \
-    CURL(tls, SSL_ENGINE_SETFAILED)                                          \
-    CURL(tls, SSL_CERTPROBLEM)                                               \
-    CURL(tls, SSL_CIPHER)                                                    \
-    CURL(tls, SSL_ENGINE_INITFAILED)                                         \
-    CURL(tls, SSL_CACERT_BADFILE)                                            \
-    CURL(tls, SSL_SHUTDOWN_FAILED)                                           \
-    CURL(tls, SSL_CRL_BADFILE)                                               \
-    CURL(tls, SSL_ISSUER_ERROR)                                              \
-    CURL(tls, SSL_PINNEDPUBKEYNOTMATCH)                                      \
-    CURL(tls, SSL_INVALIDCERTSTATUS)                                         \
-    CURL(tls, SSL_CLIENTCERT)                                                \
-    CURL(tls, USE_SSL_FAILED)                                                \
-  KIND(decode, "a response is not JSON or not the documented shape")       \
-  KIND(too_large, "a response over max_body, or headers over 256 KiB")     \
-    CURL(too_large, FILESIZE_EXCEEDED)                                       \
-  KIND(journal, "a campaign journal cannot be read, written or used")      \
+#define CV_ERRORS(KIND, STATUS, RANGE, STATUS_OTHER, CURL, CURL_OTHER)        \
+  KIND(invalid_argument, "bad input, found before anything was sent")         \
+    CURL(invalid_argument, UNSUPPORTED_PROTOCOL)                              \
+    CURL(invalid_argument, URL_MALFORMAT)                                     \
+  KIND(auth, "the credentials were refused")                                  \
+    STATUS(auth, 401)                                                         \
+    STATUS(auth, 403)                                                         \
+  KIND(not_found, "no such resource")                                         \
+    STATUS(not_found, 404)                                                    \
+  KIND(rate_limited, "too many requests: wait (the error's retry_after)")     \
+    STATUS(rate_limited, 429)                                                 \
+  KIND(unprocessable, "the request was refused as it is")                     \
+    STATUS(unprocessable, 400)                                                \
+    STATUS(unprocessable, 409)                                                \
+    STATUS(unprocessable, 422)                                                \
+  KIND(server, "the server failed")                                           \
+    RANGE(server, 500, 599)                                                   \
+  KIND(http, "an HTTP status that no other kind names")                       \
+    STATUS_OTHER(http)                                                        \
+  KIND(timeout, "timeout or connect_timeout ran out")                         \
+    CURL(timeout, OPERATION_TIMEDOUT)                                         \
+  KIND(network, "the transfer failed: name, connection, send or receive")     \
+    CURL(network, COULDNT_RESOLVE_PROXY)                                      \
+    CURL(network, COULDNT_RESOLVE_HOST)                                       \
+    CURL(network, COULDNT_CONNECT)                                            \
+    CURL(network, WEIRD_SERVER_REPLY)                                         \
+    CURL(network, PARTIAL_FILE)                                               \
+    CURL(network, WRITE_ERROR)                                                \
+    CURL(network, GOT_NOTHING)                                                \
+    CURL(network, SEND_ERROR)                                                 \
+    CURL(network, RECV_ERROR)                                                 \
+    CURL_OTHER(network)                                                       \
+  KIND(tls, "the TLS handshake failed or the certificate was refused")        \
+    CURL(tls, SSL_CONNECT_ERROR)                                              \
+    CURL(tls, PEER_FAILED_VERIFICATION)                                       \
+    CURL(tls, SSL_ENGINE_NOTFOUND)                                            \
+    CURL(tls, SSL_ENGINE_SETFAILED)                                           \
+    CURL(tls, SSL_CERTPROBLEM)                                                \
+    CURL(tls, SSL_CIPHER)                                                     \
+    CURL(tls, SSL_ENGINE_INITFAILED)                                          \
+    CURL(tls, SSL_CACERT_BADFILE)                                             \
+    CURL(tls, SSL_SHUTDOWN_FAILED)                                            \
+    CURL(tls, SSL_CRL_BADFILE)                                                \
+    CURL(tls, SSL_ISSUER_ERROR)                                               \
+    CURL(tls, SSL_PINNEDPUBKEYNOTMATCH)                                       \
+    CURL(tls, SSL_INVALIDCERTSTATUS)                                          \
+    CURL(tls, SSL_CLIENTCERT)                                                 \
+    CURL(tls, USE_SSL_FAILED)                                                 \
+  KIND(decode, "a response is not JSON or not the documented shape")          \
+  KIND(too_large, "a response over max_body, or headers over 256 KiB")        \
+    CURL(too_large, FILESIZE_EXCEEDED)                                        \
+  KIND(journal, "a campaign journal cannot be read, written or used")         \
   KIND(internal, "a Lua error inside a batch or campaign task (a bug)")
 /* clang-format on */
 
