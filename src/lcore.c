@@ -212,17 +212,16 @@ static int core_sleep(lua_State *L) {
 }
 
 int luaopen_convai_core(lua_State *L) {
+  static const luaL_Reg clocks[] = {{"monotonic", core_monotonic},
+                                    {"realtime", core_realtime},
+                                    {"sleep", core_sleep},
+                                    {NULL, NULL}};
   lua_newtable(L);
   lua_pushliteral(L, CONVAI_VERSION);
   lua_setfield(L, -2, "version");
   push_curl_version(L);
   lua_setfield(L, -2, "curl_version");
-  lua_pushcfunction(L, core_monotonic);
-  lua_setfield(L, -2, "monotonic");
-  lua_pushcfunction(L, core_realtime);
-  lua_setfield(L, -2, "realtime");
-  lua_pushcfunction(L, core_sleep);
-  lua_setfield(L, -2, "sleep");
+  luaL_setfuncs(L, clocks, 0);
   cv_error_open(L);
   cv_httpfields_open(L);
   cv_formats_open(L);

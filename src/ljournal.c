@@ -215,17 +215,16 @@ void cv_journal_open(lua_State *L) {
   static const luaL_Reg methods[] = {
       {"append", l_append}, {"size", l_size}, {"truncate", l_truncate},
       {"close", l_close},   {NULL, NULL}};
+  static const luaL_Reg meta[] = {{"__gc", l_close},
+                                  {"__close", l_close},
+                                  {"__tostring", l_tostring},
+                                  {NULL, NULL}};
   static const luaL_Reg funcs[] = {
       {"journal", l_journal}, {"digest", l_digest}, {NULL, NULL}};
   if (luaL_newmetatable(L, CV_JOURNAL_MT)) {
+    luaL_setfuncs(L, meta, 0);
     luaL_newlib(L, methods);
     lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, l_close);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, l_close);
-    lua_setfield(L, -2, "__close");
-    lua_pushcfunction(L, l_tostring);
-    lua_setfield(L, -2, "__tostring");
   }
   lua_pop(L, 1);
   luaL_setfuncs(L, funcs, 0);

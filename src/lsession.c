@@ -9,9 +9,9 @@
 **    two plain GETs, where only the URL (and the headers and timeouts when
 **    they differ) is set (see cv_transfer_setup).
 **  - Everything is validated before libcurl sees it; bad values become
-**    nil, err(invalid_argument) and nothing is sent.  The checks, the
-**    option setting, the callbacks and the result building are shared
-**    with core.multi (transfer.c).
+**    nil, err(invalid_argument) and nothing is sent.  The checks
+**    (request.c), the option setting and the callbacks (transfer.c) and
+**    the result building (response.c) are shared with core.multi.
 **  - libcurl callbacks never call Lua (a Lua error would longjmp through
 **    libcurl): they only fill malloc'd buffers.  Those buffers and the
 **    header list belong to the session userdata, so a Lua error (e.g. out

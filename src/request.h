@@ -10,35 +10,13 @@
 #ifndef CONVAI_REQUEST_H
 #define CONVAI_REQUEST_H
 
-#include <curl/curl.h>
-
 #include "compat.h"
+#include "transfer.h"
 
 #define CV_DEFAULT_TIMEOUT 30.0
 #define CV_DEFAULT_CONNECT_TIMEOUT 10.0
 #define CV_DEFAULT_MAX_BODY 16777216.0 /* 16 MiB */
 #define CV_MAX_SECONDS (86400.0 * 365) /* a year: milliseconds fit a long */
-
-/* Options common to sessions and multis. */
-typedef struct cv_http_opts {
-  long timeout_ms, connect_timeout_ms;
-  curl_off_t max_body;
-  char *cafile; /* malloc'd; NULL: libcurl's default CA store */
-  char *user_agent; /* malloc'd */
-} cv_http_opts;
-
-/* A checked request.  The strings point into Lua values left on the
-** stack by cv_request_read: keep them there until cv_transfer_setup. */
-typedef struct cv_request {
-  const char *method, *url, *body; /* body NULL: none */
-  size_t mlen, ulen, blen;
-  const char *cafile; /* req.cafile (multi only); NULL: the owner's */
-  int hidx;           /* stack index of the headers table, 0: none */
-  int hdrs_same;      /* the headers are those of the `known` transfer */
-  long timeout_ms, connect_timeout_ms;
-} cv_request;
-
-struct cv_transfer; /* transfer.h */
 
 /* Read the options table at index 1: timeout, connect_timeout, max_body,
 ** cafile and user_agent, plus the names in `extra` (a NULL-terminated
@@ -61,8 +39,8 @@ void cv_http_opts_free(cv_http_opts *o);
 ** holds exactly the headers of its last request (already checked then),
 ** they are not checked again and r->hdrs_same is set. */
 const char *cv_request_read(lua_State *L, int arg, const cv_http_opts *o,
-                            int allow_cafile,
-                            const struct cv_transfer *known, cv_request *r);
+                            int allow_cafile, const cv_transfer *known,
+                            cv_request *r);
 
 /* nil, invalid_argument error with request_sent = false; returns 2. */
 int cv_rejected(lua_State *L, const char *msg);

@@ -10,7 +10,7 @@
 ** until the result has been built, so a Lua error while building it leaks
 ** nothing.
 **
-** Request flow:  cv_request_read (request.h: checks)  ->
+** Request flow:  cv_request_read (request.h: checks, fills a cv_request)  ->
 ** cv_transfer_setup (builds the headers and sets every option)  ->
 ** libcurl runs it  ->  cv_transfer_push_result (response.h, in a
 ** protected call: it allocates).
@@ -22,9 +22,28 @@
 
 #include "buffer.h"
 #include "compat.h"
-#include "request.h"
 
 #define CV_MAX_HEADER_BYTES (256 * 1024)
+
+/* Options common to sessions and multis (request.h: cv_http_read_opts). */
+typedef struct cv_http_opts {
+  long timeout_ms, connect_timeout_ms;
+  curl_off_t max_body;
+  char *cafile; /* malloc'd; NULL: libcurl's default CA store */
+  char *user_agent; /* malloc'd */
+} cv_http_opts;
+
+/* A checked request (request.h: cv_request_read).  The strings point into
+** Lua values left on the stack by cv_request_read: keep them there until
+** cv_transfer_setup. */
+typedef struct cv_request {
+  const char *method, *url, *body; /* body NULL: none */
+  size_t mlen, ulen, blen;
+  const char *cafile; /* req.cafile (multi only); NULL: the owner's */
+  int hidx;           /* stack index of the headers table, 0: none */
+  int hdrs_same;      /* the headers are those of the `known` transfer */
+  long timeout_ms, connect_timeout_ms;
+} cv_request;
 
 /* Why a callback refused data (cv_transfer.too_large). */
 enum { CV_TOO_LARGE_NONE, CV_TOO_LARGE_BODY, CV_TOO_LARGE_HEADERS };

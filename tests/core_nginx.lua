@@ -1,6 +1,6 @@
 --- A throwaway nginx for the specs of convai.core that need real HTTP (tests/lua/core): Debian's nginx
 -- package, started on 127.0.0.1 with a config in a temporary directory. `NGINX` is nil when nginx is
--- not installed: such a spec marks its tests pending.
+-- not installed: a spec then marks its tests pending.
 local helper = require "core_helper"
 
 local run, which, write_file, read_file = helper.run, helper.which, helper.write_file, helper.read_file

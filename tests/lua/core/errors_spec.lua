@@ -1,10 +1,10 @@
 -- errors_spec.lua - error objects (src/lerror.c) and the error table (src/errors.h) as core.errors:
 -- its shape, its agreement with core.error and error_for_status, with what the core returns for real
--- failures, and with the table printed in docs/core.md (scripts/errors-doc).
+-- failures (more of them, against a server, in session_nginx_spec.lua), and with the table printed in
+-- docs/core.md (scripts/errors-doc).
 
 local helper = require "core_helper"
 local core = helper.core
-local nginx = require "core_nginx"
 local no_line_break = helper.no_line_break
 
 local E = core.errors
@@ -157,42 +157,6 @@ describe("core.errors", function()
     assert.equal(E.curl.URL_MALFORMAT, err.curl_code)
     assert.equal(E.curl_kind[err.curl_code], err.kind)
     s:close()
-  end)
-
-  describe("against a server (nginx)", function()
-    if not nginx.NGINX then
-      it("needs nginx", function() pending("nginx is not installed") end)
-      return
-    end
-    local server
-    lazy_setup(function() server = nginx.start() end)
-    lazy_teardown(function() nginx.stop(server) end)
-
-    it("agrees with what a session returns for real failures", function()
-      local s = assert(core.session { max_body = 1024 * 1024 })
-      local _
-      local resp, err = s:request { url = server.base .. "/slow/file.bin", timeout = 0.3 }
-      assert.is_nil(resp)
-      assert.equal(E.curl.OPERATION_TIMEDOUT, err.curl_code)
-      assert.equal(E.curl_kind[err.curl_code], err.kind)
-      _, err = s:request { url = server.base .. "/big.bin" } -- Content-Length over max_body
-      assert.equal(E.curl.FILESIZE_EXCEEDED, err.curl_code)
-      assert.equal(E.curl_kind[err.curl_code], err.kind)
-      -- a chunked body over max_body: refused by the core's callback, so WRITE_ERROR and too_large
-      _, err = s:request { url = server.base .. "/chunked/big.html" }
-      assert.equal(E.curl.WRITE_ERROR, err.curl_code)
-      assert.equal("too_large", err.kind)
-      resp = assert(s:request { url = server.base .. "/teapot" })
-      assert.equal("http", E.status_kind(resp.status))
-      resp = assert(s:request { url = server.base .. "/missing" })
-      assert.equal("not_found", E.status_kind(resp.status))
-      if server.tls_base then
-        _, err = s:request { url = server.tls_base .. "/index.txt" } -- a certificate nobody trusts
-        assert.equal(E.curl.PEER_FAILED_VERIFICATION, err.curl_code)
-        assert.equal(E.curl_kind[err.curl_code], err.kind)
-      end
-      s:close()
-    end)
   end)
 
   it("is the table of docs/core.md (scripts/errors-doc --write prints it there)", function()

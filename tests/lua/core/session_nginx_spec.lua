@@ -8,6 +8,8 @@ local core = helper.core
 local nginx = require "core_nginx"
 local is_integer = helper.is_integer
 
+local E = core.errors
+
 local BIG = nginx.BIG -- served files bigger than MAX_BODY
 local MAX_BODY = 1024 * 1024
 
@@ -237,6 +239,30 @@ describe("convai.core session (nginx)", function()
     assert.is_true(os.time() - t0 <= 5)
     assert.equal(200, assert(s:request {
       url = server.base .. "/index.txt" }).status)
+  end)
+
+  it("fails with the codes and kinds of core.errors", function()
+    local _
+    local resp, err = s:request { url = server.base .. "/slow/file.bin", timeout = 0.3 }
+    assert.is_nil(resp)
+    assert.equal(E.curl.OPERATION_TIMEDOUT, err.curl_code)
+    assert.equal(E.curl_kind[err.curl_code], err.kind)
+    _, err = s:request { url = server.base .. "/big.bin" } -- Content-Length over max_body
+    assert.equal(E.curl.FILESIZE_EXCEEDED, err.curl_code)
+    assert.equal(E.curl_kind[err.curl_code], err.kind)
+    -- a chunked body over max_body: refused by the core's callback, so WRITE_ERROR and too_large
+    _, err = s:request { url = server.base .. "/chunked/big.html" }
+    assert.equal(E.curl.WRITE_ERROR, err.curl_code)
+    assert.equal("too_large", err.kind)
+    resp = assert(s:request { url = server.base .. "/teapot" })
+    assert.equal("http", E.status_kind(resp.status))
+    resp = assert(s:request { url = server.base .. "/missing" })
+    assert.equal("not_found", E.status_kind(resp.status))
+    if server.tls_base then
+      _, err = s:request { url = server.tls_base .. "/index.txt" } -- a certificate nobody trusts
+      assert.equal(E.curl.PEER_FAILED_VERIFICATION, err.curl_code)
+      assert.equal(E.curl_kind[err.curl_code], err.kind)
+    end
   end)
 
   describe("https", function()
