@@ -5,9 +5,10 @@
 ** Design:
 **  - Each request added is a `xfer`: a cv_transfer on its own easy handle,
 **    with the same checks (request.c), options and callbacks (transfer.c)
-**    and result building (response.c) as core.session.  Every xfer of a multi is on its `all` list from
-**    the moment it is allocated, so close/__gc frees everything whatever
-**    state it is in and whatever Lua error interrupted a call.
+**    and result building (response.c) as core.session.  Every xfer of a
+**    multi is on its `all` list from the moment it is allocated, so
+**    close/__gc frees everything whatever state it is in and whatever Lua
+**    error interrupted a call.
 **  - States: IDLE (in the pool, easy handle kept for reuse), RUNNING (added
 **    to the libcurl multi), DONE (finished and removed from the multi, its
 **    result not yet returned to Lua; on the `done` queue in completion
