@@ -18,8 +18,8 @@ these fields:
    code) and `request_sent` (boolean), see `session:request`.
 
 The kinds, what each means, the HTTP statuses and the libcurl codes of each
-are one table in the C source (src/errors.h), exported as `errors` and
-printed in docs/core.md. Which functions of `convai.core` fail with an error
+are one table in the C source (src/errors.h), exported as `errors` (see
+the error table below) and printed in docs/core.md. Which functions of `convai.core` fail with an error
 object and which with a message string: docs/core.md.
 @section errors
 */
@@ -248,37 +248,66 @@ static void add_range(lua_State *L, int first, int last, const char *kind) {
   lua_rawseti(L, -2, (int)lua_rawlen(L, -2) + 1);
 }
 
-/*** The error table (src/errors.h), for Lua code that classifies failures
-the way the core does (the cosocket transport of `convai.ngx`) and for the
-documentation. Made once when the module loads; do not modify it.
-@table errors
-@field kinds array of the kind names, in the table's order
-(`"invalid_argument"`, `"auth"`, ...): the values `error` accepts
-@field about `{[kind] = string}`: what each kind means, one line
-@field status `{[status] = kind}`: the HTTP statuses named one by one
-(`[401] = "auth"`, `[429] = "rate_limited"`, ...)
-@field status_range array of `{first, last, kind}`: the statuses from
-`first` to `last` that `status` does not name (`{500, 599, "server"}`)
-@field status_other the kind of any other status outside 200 to 299
-(`"http"`)
-@field status_kind `function(status) -> kind | nil`: the kind of an HTTP
-status by the three fields above, nil for 2xx; the same function as
-`error_for_status`
-@field curl `{[NAME] = integer}`: each libcurl code the table names, by its
-`CURLE_` name without the prefix (`COULDNT_CONNECT = 7`,
-`OPERATION_TIMEDOUT = 28`, ...), with the value of the libcurl the core was
-built with
-@field curl_kind `{[code] = kind}`: the kind the core gives a failed
-transfer's `curl_code`. The codes of `curl` are in the table; any other
-positive code reads as `curl_other` (through a metatable), 0 (success) as
-nil. A body or header section refused for its size ends with code 23
-(`WRITE_ERROR`) and is `too_large`, not `curl_kind[23]`: the core knows its
-own refusal
-@field curl_other the kind of a libcurl failure that `curl` does not name
-(`"network"`)
+/*** The error table.
+`errors` holds the table of src/errors.h (the kinds, their HTTP statuses and
+libcurl codes) as Lua values, for code that classifies failures the way the
+core does (the cosocket transport of `convai.ngx`) and for the documentation
+(docs/core.md, printed by scripts/errors-doc). Made once when the module
+loads; do not modify it.
+@section errortable
 @usage local E = core.errors
 return nil, core.error(E.curl_kind[E.curl.COULDNT_CONNECT], "refused",
   { curl_code = E.curl.COULDNT_CONNECT, request_sent = false })
+*/
+
+/*** The kind names, in the table's order (`"invalid_argument"`, `"auth"`,
+...): the kinds `error` accepts.
+@table errors.kinds
+*/
+
+/*** `{[kind] = string}`: what each kind means, one line.
+@table errors.about
+*/
+
+/*** `{[status] = kind}`: the HTTP statuses named one by one (`[401] =
+"auth"`, `[429] = "rate_limited"`, ...).
+@table errors.status
+*/
+
+/*** Array of `{first, last, kind}`: the statuses from `first` to `last`
+that `errors.status` does not name (`{500, 599, "server"}`).
+@table errors.status_range
+*/
+
+/*** The kind of any other status outside 200 to 299 (`"http"`).
+@field errors.status_other
+*/
+
+/*** The kind of an HTTP status by `errors.status`, `errors.status_range` and
+`errors.status_other`; the same function as `error_for_status`.
+@function errors.status_kind
+@tparam integer status HTTP status code
+@treturn string|nil the kind, or nil for 2xx
+*/
+
+/*** `{[NAME] = integer}`: each libcurl code the table names, by its `CURLE_`
+name without the prefix (`COULDNT_CONNECT = 7`, `OPERATION_TIMEDOUT = 28`,
+...), with the value of the libcurl the core was built with.
+@table errors.curl
+*/
+
+/*** `{[code] = kind}`: the kind the core gives a failed transfer's
+`curl_code`. The codes of `errors.curl` are in the table; any other positive
+code reads as `errors.curl_other` (through a metatable), 0 (success) as nil.
+A body or header section refused for its size ends with code 23
+(`WRITE_ERROR`) and is `too_large`, not `curl_kind[23]`: the core knows its
+own refusal.
+@table errors.curl_kind
+*/
+
+/*** The kind of a libcurl failure that `errors.curl` does not name
+(`"network"`).
+@field errors.curl_other
 */
 static void push_errors(lua_State *L) {
   int i; /* below the new table: the module table, with error_for_status */
