@@ -5,8 +5,8 @@
 ** them, with the HTTP statuses and the libcurl codes that are that kind.
 ** Nothing else in convai lists kinds, statuses or codes: the C lookups
 ** (errors.c: cv_kind_valid, cv_status_kind, cv_curl_kind), the Lua error
-** objects and their export core.errors (lerror.c) and, through that
-** export, the Lua layer and docs/core.md are all made from this table.
+** objects and the export core.errors (lerror.c) are made from this table,
+** and Lua code and docs/core.md (scripts/errors-doc) read that export.
 **
 ** CV_ERRORS(KIND, STATUS, RANGE, STATUS_OTHER, CURL, CURL_OTHER) expands
 ** to one macro call per row; an expansion passes a macro for each row
