@@ -12,6 +12,11 @@
 */
 
 /*** @module convai.core */
+
+/*** CSV.
+The recipients files of campaigns: RFC 4180 CSV with a header line.
+@section csv
+*/
 #include <stdio.h>
 
 #include "csv.h"

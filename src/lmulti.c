@@ -3,11 +3,12 @@
 ** lmulti.h).
 **
 ** Design:
-**  - Each request added is a `xfer`: a cv_transfer (transfer.c: the same
-**    checks, options, callbacks and result building as core.session) on
-**    its own easy handle.  Every xfer of a multi is on its `all` list from
-**    the moment it is allocated, so close/__gc frees everything whatever
-**    state it is in and whatever Lua error interrupted a call.
+**  - Each request added is a `xfer`: a cv_transfer on its own easy handle,
+**    with the same checks (request.c), options and callbacks (transfer.c)
+**    and result building (response.c) as core.session.  Every xfer of a
+**    multi is on its `all` list from the moment it is allocated, so
+**    close/__gc frees everything whatever state it is in and whatever Lua
+**    error interrupted a call.
 **  - States: IDLE (in the pool, easy handle kept for reuse), RUNNING (added
 **    to the libcurl multi), DONE (finished and removed from the multi, its
 **    result not yet returned to Lua; on the `done` queue in completion
@@ -37,6 +38,8 @@
 #include "clock.h"
 #include "lerror.h"
 #include "lmulti.h"
+#include "request.h"
+#include "response.h"
 #include "transfer.h"
 
 #define DEFAULT_MAX_CONNECTIONS 16
@@ -496,12 +499,7 @@ kept-alive connection adds 0)
 */
 static int l_stats(lua_State *L) {
   multi *m = check_multi(L);
-  lua_createtable(L, 0, 2);
-  lua_pushinteger(L, m->requests);
-  lua_setfield(L, -2, "requests");
-  lua_pushinteger(L, m->connections);
-  lua_setfield(L, -2, "connections");
-  return 1;
+  return cv_push_stats(L, m->requests, m->connections);
 }
 
 /*** Close the multi: the requests in flight are aborted (never reported),

@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "lerror.h"
 #include "lratelimit.h"
 #include "quote.h"
 #include "ratelimit.h"
@@ -40,12 +41,6 @@ typedef struct limiter {
   double rate;
   int burst;
 } limiter;
-
-static int fail(lua_State *L, const char *msg) {
-  luaL_pushfail(L);
-  lua_pushstring(L, msg);
-  return 2;
-}
 
 /* The value at idx for "got ...": 0, -1.5, "fast" (a string), a table. */
 static void describe(lua_State *L, int idx, char *out, size_t n) {
@@ -205,7 +200,7 @@ static int l_ratelimit(lua_State *L) {
     const char *k;
     lua_pop(L, 1);
     if (lua_type(L, -1) != LUA_TSTRING)
-      return fail(L, "option names must be strings (known: rate, burst)");
+      return cv_fail_msg(L, "option names must be strings (known: rate, burst)");
     k = lua_tostring(L, -1);
     if (strcmp(k, "rate") != 0 && strcmp(k, "burst") != 0) {
       char q[CV_QUOTE_SIZE];
@@ -213,13 +208,13 @@ static int l_ratelimit(lua_State *L) {
       k = lua_tolstring(L, -1, &len);
       cv_quote(k, len, q);
       lua_pushfstring(L, "unknown option %s (known: rate, burst)", q);
-      return fail(L, lua_tostring(L, -1));
+      return cv_fail_msg(L, lua_tostring(L, -1));
     }
   }
   lua_getfield(L, 1, "rate");
   lua_getfield(L, 1, "burst");
   if (!read_params(L, 2, 1.0, 3, 1, &rate, &burst))
-    return fail(L, lua_tostring(L, -1));
+    return cv_fail_msg(L, lua_tostring(L, -1));
   lim = (limiter *)lua_newuserdatauv(L, sizeof *lim, 0);
   lim->agents = LUA_NOREF;
   lim->rate = rate;
@@ -241,7 +236,7 @@ static int l_take(lua_State *L) {
   cv_bucket *b = get_bucket(L, lim, 2, 1);
   double w;
   int n;
-  if (!opt_n(L, 3, b, &n)) return fail(L, lua_tostring(L, -1));
+  if (!opt_n(L, 3, b, &n)) return cv_fail_msg(L, lua_tostring(L, -1));
   w = cv_bucket_take(b, cv_monotonic(), n);
   if (w == 0)
     lua_pushinteger(L, 0);
@@ -276,7 +271,7 @@ static int l_wait(lua_State *L) {
   cv_bucket *b = get_bucket(L, lim, 2, 1);
   double start, w;
   int n, slept = 0;
-  if (!opt_n(L, 3, b, &n)) return fail(L, lua_tostring(L, -1));
+  if (!opt_n(L, 3, b, &n)) return cv_fail_msg(L, lua_tostring(L, -1));
   start = cv_monotonic();
   while ((w = cv_bucket_take(b, cv_monotonic(), n)) > 0) {
     nap(w);
@@ -307,7 +302,7 @@ static int l_penalize(lua_State *L) {
     char got[ERRLEN];
     describe(L, 3, got, sizeof got);
     lua_pushfstring(L, "seconds must be a non-negative number, got %s", got);
-    return fail(L, lua_tostring(L, -1));
+    return cv_fail_msg(L, lua_tostring(L, -1));
   }
   lua_pushboolean(L, 1);
   return 1;
@@ -328,7 +323,7 @@ static int l_set_rate(lua_State *L) {
   push_agent(L, 2); /* a bad agent raises before anything else */
   lua_pop(L, 1);
   if (!read_params(L, 3, 0, 4, lim->burst, &rate, &burst))
-    return fail(L, lua_tostring(L, -1));
+    return cv_fail_msg(L, lua_tostring(L, -1));
   cv_bucket_set(get_bucket(L, lim, 2, 1), rate, burst);
   lua_pushboolean(L, 1);
   return 1;

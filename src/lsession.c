@@ -9,9 +9,9 @@
 **    two plain GETs, where only the URL (and the headers and timeouts when
 **    they differ) is set (see cv_transfer_setup).
 **  - Everything is validated before libcurl sees it; bad values become
-**    nil, err(invalid_argument) and nothing is sent.  The checks, the
-**    option setting, the callbacks and the result building are shared
-**    with core.multi (transfer.c).
+**    nil, err(invalid_argument) and nothing is sent.  The checks
+**    (request.c), the option setting and the callbacks (transfer.c) and
+**    the result building (response.c) are shared with core.multi.
 **  - libcurl callbacks never call Lua (a Lua error would longjmp through
 **    libcurl): they only fill malloc'd buffers.  Those buffers and the
 **    header list belong to the session userdata, so a Lua error (e.g. out
@@ -25,83 +25,7 @@
 **    them), released on close, so global cleanup runs after the last
 **    handle is gone whatever order finalizers run in.
 */
-/***
-convai.core: the C core: HTTP sessions on libcurl, JSON on lua-cjson, and
-the parsers for the vendors' formats.
-
-The clients (`convai.voicebot`,
-`convai.avaamo`, `convai.vonage`, through `convai.http`) are built on it; it
-can also be used directly.
-
-    local core = require "convai.core"
-    local s = assert(core.session { timeout = 10 })
-    local resp, err = s:request { url = "https://example.com/" }
-    if not resp then print(err.kind, err.message) end
-
-Conventions of every function of this module:
-
- - A failure that depends on data or on the network is a value, never a
-   raised error: the function returns `nil` and an error object (a
-   `convai.error` table, see `error`), or for the parsers and JSON functions
-   `nil` and a message string.
- - A wrong argument type (a programming mistake) raises a Lua error.
- - Durations are in seconds (numbers, fractions allowed), sizes in bytes,
-   dates as epoch seconds or day numbers (days since 1970-01-01, UTC).
- - On Lua 5.4 integral results (status codes, seconds, day numbers) are
-   integers. The same source builds for LuaJIT (Lua 5.1 API), where they are
-   plain numbers.
- - Error messages never contain header values, which may hold credentials.
-
-Documents followed: RFC 9110 (HTTP semantics: tokens, field values,
-HTTP-date, `Retry-After`, status codes), RFC 8259 (JSON), libcurl 7.88 and
-lua-cjson 2.1.0 as packaged by Debian 12 (see API-NOTES section 4), the
-Avaamo analytics usage document (`dd/mm/yyyy` dates, API-NOTES section 2)
-and the Vonage AI Studio outbound WhatsApp document (phone numbers,
-API-NOTES section 3).
-
-@module convai.core
-*/
-
-/*** Module information.
-@section info
-*/
-
-/*** The version of convai, a string such as `"0.1.0"`.
-@field version
-*/
-
-/*** The libcurl in use and the libraries it was built with, one line such
-as `"libcurl/7.88.1 OpenSSL/3.0.19 zlib/1.2.13 brotli/1.0.9 zstd/1.5.4
-libidn2/2.3.3 libssh2/1.10.0 nghttp2/1.52.0"`: the text of libcurl's
-`curl_version()` without its LDAP part (composed from
-`curl_version_info()`). For bug reports and logs.
-@field curl_version
-*/
-
-/*** Seconds on a monotonic clock (POSIX `CLOCK_MONOTONIC`).
-Counted from an arbitrary fixed point (typically the boot) and never moved
-when the wall clock is set, so only differences between two readings mean
-something: use it to measure elapsed time and to pace requests, and
-`os.time()` for dates. Defined in lcore.c.
-@function monotonic
-@treturn number seconds since an unspecified start, with a fraction
-(nanosecond resolution); 0 if the clock cannot be read
-@usage local t0 = core.monotonic()
-local resp, err = s:request(req)
-print(("%.3f s"):format(core.monotonic() - t0))
-*/
-
-
-/*** Pause the whole process for a while (POSIX `nanosleep`, resumed when a
-signal interrupts it, so it never returns early). Defined in lcore.c.
-Inside a `convai.batch` task use `convai.http.sleep` instead, which lets the
-other tasks run meanwhile.
-@function sleep
-@tparam number seconds how long, seconds (fractions allowed, nanosecond
-resolution); from 0 to 31536000 (one year)
-@raise if `seconds` is not a number, is negative, NaN or more than a year
-@usage core.sleep(0.25)
-*/
+/*** @module convai.core */
 
 #include <string.h>
 
@@ -110,6 +34,8 @@ resolution); from 0 to 31536000 (one year)
 #include "convai.h"
 #include "lerror.h"
 #include "lsession.h"
+#include "request.h"
+#include "response.h"
 #include "transfer.h"
 
 typedef struct session {
@@ -410,12 +336,7 @@ connection adds 0, and so does one that could not connect)
 */
 static int l_stats(lua_State *L) {
   session *s = check_session(L);
-  lua_createtable(L, 0, 2);
-  lua_pushinteger(L, s->requests);
-  lua_setfield(L, -2, "requests");
-  lua_pushinteger(L, s->connections);
-  lua_setfield(L, -2, "connections");
-  return 1;
+  return cv_push_stats(L, s->requests, s->connections);
 }
 
 /*** `tostring(session)`: `"convai.session (open)"` or

@@ -1,8 +1,8 @@
 /*
-** transfer.h - what core.session and core.multi share: reading their
-** options, checking a request table, setting up one libcurl easy handle
-** for it, collecting the response in C memory, and turning the outcome
-** into the Lua result.
+** transfer.h - one request on one libcurl easy handle, what core.session
+** and core.multi share between checking a request (request.h) and handing
+** the result back (response.h): building the header list, setting every
+** option, collecting the response in C memory.
 **
 ** A cv_transfer owns the buffers and header list of one request on one
 ** easy handle.  libcurl's callbacks only fill those buffers (they never
@@ -10,10 +10,10 @@
 ** until the result has been built, so a Lua error while building it leaks
 ** nothing.
 **
-** Request flow:  cv_request_read (checks; raises for wrong types, returns
-** a message for bad values)  ->  cv_transfer_setup (builds the headers and
-** sets every option)  ->  libcurl runs it  ->  cv_transfer_push_result
-** (in a protected call: it allocates).
+** Request flow:  cv_request_read (request.h: checks, fills a cv_request)  ->
+** cv_transfer_setup (builds the headers and sets every option)  ->
+** libcurl runs it  ->  cv_transfer_push_result (response.h, in a
+** protected call: it allocates).
 */
 #ifndef CONVAI_TRANSFER_H
 #define CONVAI_TRANSFER_H
@@ -23,13 +23,9 @@
 #include "buffer.h"
 #include "compat.h"
 
-#define CV_DEFAULT_TIMEOUT 30.0
-#define CV_DEFAULT_CONNECT_TIMEOUT 10.0
-#define CV_DEFAULT_MAX_BODY 16777216.0 /* 16 MiB */
-#define CV_MAX_SECONDS (86400.0 * 365) /* a year: milliseconds fit a long */
 #define CV_MAX_HEADER_BYTES (256 * 1024)
 
-/* Options common to sessions and multis. */
+/* Options common to sessions and multis (request.h: cv_http_read_opts). */
 typedef struct cv_http_opts {
   long timeout_ms, connect_timeout_ms;
   curl_off_t max_body;
@@ -37,8 +33,9 @@ typedef struct cv_http_opts {
   char *user_agent; /* malloc'd */
 } cv_http_opts;
 
-/* A checked request.  The strings point into Lua values left on the
-** stack by cv_request_read: keep them there until cv_transfer_setup. */
+/* A checked request (request.h: cv_request_read).  The strings point into
+** Lua values left on the stack by cv_request_read: keep them there until
+** cv_transfer_setup. */
 typedef struct cv_request {
   const char *method, *url, *body; /* body NULL: none */
   size_t mlen, ulen, blen;
@@ -47,6 +44,9 @@ typedef struct cv_request {
   int hdrs_same;      /* the headers are those of the `known` transfer */
   long timeout_ms, connect_timeout_ms;
 } cv_request;
+
+/* Why a callback refused data (cv_transfer.too_large). */
+enum { CV_TOO_LARGE_NONE, CV_TOO_LARGE_BODY, CV_TOO_LARGE_HEADERS };
 
 typedef struct cv_transfer {
   CURL *curl;
@@ -63,34 +63,10 @@ typedef struct cv_transfer {
   cv_buf body;             /* response body being received */
   cv_buf head;             /* header lines of the latest response */
   curl_off_t max_body;
-  int too_large; /* set by a callback that refused data */
+  int too_large; /* CV_TOO_LARGE_*: set by a callback that refused data */
   int oom;       /* a callback ran out of memory */
   char errbuf[CURL_ERROR_SIZE];
 } cv_transfer;
-
-/* Read the options table at index 1: timeout, connect_timeout, max_body,
-** cafile and user_agent, plus the names in `extra` (a NULL-terminated
-** list: accepted here, read by the caller).  Returns NULL when they are
-** fine (with *ca and *ua pointing to strings left on the stack, or NULL),
-** else the message (pushed). */
-const char *cv_http_read_opts(lua_State *L, cv_http_opts *o, const char **ca,
-                              const char **ua, const char *const *extra);
-
-/* Copy ca (may be NULL) and ua (NULL: the default User-Agent) into o.
-** Returns 0 when out of memory (o is then safe to cv_http_opts_free). */
-int cv_http_opts_own(cv_http_opts *o, const char *ca, const char *ua);
-void cv_http_opts_free(cv_http_opts *o);
-
-/* Check the request table at stack index `arg` (see session:request for
-** the rules).  Wrong types raise.  Returns NULL when the request is fine,
-** else the message of an invalid_argument error (pushed).  With
-** allow_cafile, req.cafile is read too (a readable path).  `known` (may be
-** NULL) is the transfer that will run the request: when the headers table
-** holds exactly the headers of its last request (already checked then),
-** they are not checked again and r->hdrs_same is set. */
-const char *cv_request_read(lua_State *L, int arg, const cv_http_opts *o,
-                            int allow_cafile, const cv_transfer *known,
-                            cv_request *r);
 
 void cv_transfer_init(cv_transfer *t); /* empty, no easy handle */
 /* Free the header list and the response buffers (not the easy handle). */
@@ -115,13 +91,5 @@ CURLcode cv_transfer_setup(lua_State *L, cv_transfer *t, const cv_http_opts *o,
 /* curl_easy_reset(t->curl): every option back to its default (so the next
 ** setup sets them all again). */
 void cv_transfer_unconfigure(cv_transfer *t);
-
-/* After libcurl finished with code rc: push the response table (returns
-** 1) or fail and an error object (returns 2).  Allocates: call it in a
-** protected call. */
-int cv_transfer_push_result(lua_State *L, cv_transfer *t, CURLcode rc);
-
-/* nil, invalid_argument error with request_sent = false; returns 2. */
-int cv_rejected(lua_State *L, const char *msg);
 
 #endif

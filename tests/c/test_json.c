@@ -10,7 +10,7 @@
 
 #include "check.h"
 #include "compat.h"
-#include "lualib.h"
+#include "luacore.h"
 
 static lua_State *L;
 static int core; /* stack index of the module table */
@@ -204,27 +204,8 @@ static void test_encode(void) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2) {
-    fprintf(stderr, "usage: %s '<dir>/?.so'\n", argv[0]);
-    return 2;
-  }
-  L = luaL_newstate();
-  luaL_openlibs(L);
-  lua_getglobal(L, "package");
-  lua_pushstring(L, argv[1]);
-  lua_pushliteral(L, ";");
-  lua_getfield(L, -3, "cpath");
-  lua_concat(L, 3);
-  lua_setfield(L, -2, "cpath");
-  lua_pop(L, 1);
-  lua_getglobal(L, "require");
-  lua_pushliteral(L, "convai.core");
-  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
-    fprintf(stderr, "require 'convai.core' failed: %s\n",
-            lua_tostring(L, -1));
-    lua_close(L);
-    return 1;
-  }
+  L = luacore_open(argc, argv);
+  if (L == NULL) return argc < 2 ? 2 : 1;
   core = lua_gettop(L);
   test_decode();
   test_encode();

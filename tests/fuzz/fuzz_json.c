@@ -11,6 +11,7 @@
 
 #include "compat.h"
 #include "fuzz.h"
+#include "lfieldcheck.h"
 #include "ljson.h"
 #include "lualib.h"
 
@@ -30,6 +31,7 @@ static void init(void) {
   }
   lua_newtable(L);
   cv_json_open(L);
+  cv_fieldcheck_open(L);
   lua_pushvalue(L, -1);
   lua_insert(L, 1); /* core, chunk, core */
   lua_getglobal(L, "require");

@@ -1,7 +1,8 @@
 -- json_check.lua - the properties fuzz_json.c checks for each input (loaded once by the harness).
 --
--- Called as `check(core, text)` where core holds convai.core's json_decode/json_encode (src/ljson.c)
--- and text is arbitrary bytes. A broken property raises an error, which the harness turns into a crash.
+-- Called as `check(core, text)` where core holds convai.core's json_decode/json_encode (src/ljson.c) and
+-- field_checker (src/lfieldcheck.c), and text is arbitrary bytes. A broken property raises an error,
+-- which the harness turns into a crash.
 --  1. json_decode agrees with plain cjson.safe (the reference): it refuses exactly what cjson refuses,
 --     with "invalid JSON: ..."; otherwise its value is cjson's with every null removed and every integral
 --     float within +-2^53 turned into an integer (nothing else changes: strings, booleans, other numbers,

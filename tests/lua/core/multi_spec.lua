@@ -1,4 +1,4 @@
--- core.multi (concurrent requests on a libcurl multi handle), core.sleep, and the rule that a request
+-- core.multi (concurrent requests on a libcurl multi handle, src/lmulti.c) and the rule that a request
 -- which is not idempotent is never sent twice (session and multi), over real HTTP to the sandbox.
 local helper = require "helper"
 local core = require "convai.core"
@@ -30,27 +30,6 @@ local function drain(m, limit)
 end
 
 local add_fault, open_fds = helper.add_fault, helper.open_sockets
-
-describe("core.sleep", function()
-  it("pauses for the given seconds", function()
-    local t0 = core.monotonic()
-    core.sleep(0.2)
-    local dt = core.monotonic() - t0
-    assert.is_true(dt >= 0.2 and dt < 2, "elapsed " .. dt)
-    t0 = core.monotonic()
-    core.sleep(0)
-    assert.is_true(core.monotonic() - t0 < 0.5)
-  end)
-
-  it("raises for a bad argument", function()
-    for _, v in ipairs { -1, 0 / 0, math.huge, 31536001 } do
-      assert.has_error(function() core.sleep(v) end)
-    end
-    assert.has_error(function() core.sleep("soon") end)
-    assert.has_error(function() core.sleep() end)
-    assert.has_error(function() core.sleep({}) end)
-  end)
-end)
 
 describe("core.multi", function()
   before_each(function() helper.reset() end)

@@ -1,16 +1,10 @@
 -- csv_spec.lua - core.csv.parse: RFC 4180 CSV with a header line, read from real files.
 --
--- Run from the repository root after building:
---   lua5.4 /usr/bin/busted tests/lua/csv_spec.lua
---   luajit /usr/bin/busted tests/lua/csv_spec.lua
--- CONVAI_CPATH overrides where the module is looked for (ctest sets it).
+-- Runs under Lua 5.4 and LuaJIT (tests/core_helper.lua).
 -- The reader's edge cases are covered byte by byte in tests/c/test_csv.c; this spec checks the Lua
 -- shape (rows, header, line numbers, messages) on files written to a temporary directory.
 
-local default_cpath = _VERSION == "Lua 5.4" and "build/lua54/?.so" or "build/luajit/?.so"
-package.cpath = (os.getenv("CONVAI_CPATH") or default_cpath) .. ";" .. package.cpath
-
-local core = require "convai.core"
+local core = require("core_helper").core
 
 local dir
 

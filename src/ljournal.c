@@ -1,29 +1,34 @@
 /*
-** lsys.c - operating-system helpers (see lsys.h).
+** ljournal.c - campaign journal files, and the digest that recognises a
+** campaign's input (see ljournal.h).
 **
-** The journal: the file is opened with O_APPEND, locked with flock (a
-** second process running the same campaign is refused rather than
-** interleaving records), and its directory is fsync'd once after the
-** file is created so the new name itself survives a power loss.  Each
-** record goes out in write() calls looped until every byte is written,
-** then fsync(): when append() returns true the record is on the disk.
-** A failed write leaves at most a partial last line, which readers skip
-** (records are lines) and truncate() removes before the next append.
+** The file is opened with O_APPEND, locked with flock (a second process
+** running the same campaign is refused rather than interleaving records),
+** and its directory is fsync'd once after the file is created so the new
+** name itself survives a power loss.  Each record goes out in write()
+** calls looped until every byte is written, then fsync(): when append()
+** returns true the record is on the disk.  A failed write leaves at most a
+** partial last line, which readers skip (records are lines) and
+** truncate() removes before the next append.
 **
-** The interrupt trap: the handlers only bump a sig_atomic_t counter.  A
-** second signal while one is already pending restores the default action
-** and re-raises, so a user can always kill a stuck run with a second
-** Ctrl-C.  Sleeps interrupted by the signal (nanosleep in the limiter,
-** poll in libcurl) return early, so a loop that looks at
-** core.interrupted() between steps reacts at once.
+** The digest lives here because a journal is what it serves: the journal
+** records the digest of the recipients the campaign was started with, so
+** that a resumed run can tell it is given the same input.
 */
 
 /*** @module convai.core */
+
+/*** Campaign journals.
+An append-only file whose records reach the disk before `append` returns,
+locked against a second process; and a digest to recognise the same input.
+Failures are `nil` and a message string (`convai.campaign` reports them as
+`journal` errors).
+@section journal
+*/
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +36,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "lsys.h"
+#include "ljournal.h"
 
 typedef struct journal {
   int fd; /* -1 once closed */
@@ -68,10 +73,6 @@ static int sync_dir(const char *path) {
   close(fd);
   return rc;
 }
-
-/*** Campaign support: journal files, terminals, interrupts.
-@section sys
-*/
 
 /*** Open (creating if needed) an append-only journal file.
 The file is locked (`flock`, exclusive, non-blocking) for as long as the
@@ -189,59 +190,6 @@ static int l_tostring(lua_State *L) {
   return 1;
 }
 
-/*** Whether a file descriptor is a terminal (`isatty`).
-@function isatty
-@tparam integer fd 0 (stdin), 1 (stdout) or 2 (stderr), or any descriptor
-@treturn boolean
-*/
-static int l_isatty(lua_State *L) {
-  lua_Integer fd = luaL_checkinteger(L, 1);
-  lua_pushboolean(L, fd >= 0 && fd <= 65535 && isatty((int)fd));
-  return 1;
-}
-
-static volatile sig_atomic_t interrupts = 0;
-
-static void on_signal(int sig) {
-  if (interrupts > 0) { /* second signal: give up gracefully stopping */
-    signal(sig, SIG_DFL);
-    raise(sig);
-    return;
-  }
-  interrupts = interrupts + 1;
-}
-
-/*** Trap SIGINT and SIGTERM (or restore their default actions).
-While trapped, the first signal only increments the count that
-`interrupted` returns, so a loop can stop cleanly; a second signal while the
-first is still counted takes the default action (the process ends).
-@function trap_interrupts
-@tparam boolean on true to trap, false to restore the defaults (and reset the count)
-@treturn boolean true
-*/
-static int l_trap(lua_State *L) {
-  struct sigaction sa;
-  int on = lua_toboolean(L, 1);
-  memset(&sa, 0, sizeof sa);
-  sigemptyset(&sa.sa_mask);
-  sa.sa_handler = on ? on_signal : SIG_DFL;
-  sa.sa_flags = 0; /* no SA_RESTART: sleeps end early on the signal */
-  interrupts = 0;
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
-  lua_pushboolean(L, 1);
-  return 1;
-}
-
-/*** How many trapped SIGINT/SIGTERM arrived since `trap_interrupts(true)`.
-@function interrupted
-@treturn integer 0 when none
-*/
-static int l_interrupted(lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)interrupts);
-  return 1;
-}
-
 /*** A 64-bit FNV-1a digest of a string, as 16 lowercase hex digits.
 For recognising the same input (a campaign's recipients file) again; not a
 cryptographic hash.
@@ -263,23 +211,20 @@ static int l_digest(lua_State *L) {
   return 1;
 }
 
-void cv_sys_open(lua_State *L) {
+void cv_journal_open(lua_State *L) {
   static const luaL_Reg methods[] = {
       {"append", l_append}, {"size", l_size}, {"truncate", l_truncate},
       {"close", l_close},   {NULL, NULL}};
+  static const luaL_Reg meta[] = {{"__gc", l_close},
+                                  {"__close", l_close},
+                                  {"__tostring", l_tostring},
+                                  {NULL, NULL}};
   static const luaL_Reg funcs[] = {
-      {"journal", l_journal},     {"isatty", l_isatty},
-      {"trap_interrupts", l_trap}, {"interrupted", l_interrupted},
-      {"digest", l_digest},       {NULL, NULL}};
+      {"journal", l_journal}, {"digest", l_digest}, {NULL, NULL}};
   if (luaL_newmetatable(L, CV_JOURNAL_MT)) {
+    luaL_setfuncs(L, meta, 0);
     luaL_newlib(L, methods);
     lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, l_close);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, l_close);
-    lua_setfield(L, -2, "__close");
-    lua_pushcfunction(L, l_tostring);
-    lua_setfield(L, -2, "__tostring");
   }
   lua_pop(L, 1);
   luaL_setfuncs(L, funcs, 0);

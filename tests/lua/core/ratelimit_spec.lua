@@ -1,16 +1,10 @@
 -- ratelimit_spec.lua - core.ratelimit: per-agent strict-window token buckets on the monotonic clock.
 --
--- Run from the repository root after building:
---   lua5.4 /usr/bin/busted tests/lua/ratelimit_spec.lua
---   luajit /usr/bin/busted tests/lua/ratelimit_spec.lua
--- CONVAI_CPATH overrides where the module is looked for (ctest sets it).
+-- Runs under Lua 5.4 and LuaJIT (tests/core_helper.lua).
 -- The exact arithmetic is covered by tests/c/test_ratelimit.c with injected time; here real time is
 -- measured with core.monotonic, with generous bounds (a loaded machine only makes waits longer).
 
-local default_cpath = _VERSION == "Lua 5.4" and "build/lua54/?.so" or "build/luajit/?.so"
-package.cpath = (os.getenv("CONVAI_CPATH") or default_cpath) .. ";" .. package.cpath
-
-local core = require "convai.core"
+local core = require("core_helper").core
 
 local RATE_MSG = "rate must be a positive number of requests per second, got "
 

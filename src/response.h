@@ -1,0 +1,22 @@
+/*
+** response.h - what core.session and core.multi hand back to Lua once
+** libcurl has run a transfer: the response table (its `headers` made when
+** first read), or nil and an error object whose kind comes from the error
+** table (errors.h); and the {requests, connections} counters of stats().
+*/
+#ifndef CONVAI_RESPONSE_H
+#define CONVAI_RESPONSE_H
+
+#include "compat.h"
+#include "transfer.h"
+
+/* After libcurl finished with code rc: push the response table (returns
+** 1) or fail and an error object (returns 2).  Allocates: call it in a
+** protected call. */
+int cv_transfer_push_result(lua_State *L, cv_transfer *t, CURLcode rc);
+
+/* Push {requests = requests, connections = connections}; returns 1. */
+int cv_push_stats(lua_State *L, lua_Integer requests,
+                  lua_Integer connections);
+
+#endif

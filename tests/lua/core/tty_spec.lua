@@ -1,0 +1,21 @@
+-- tty_spec.lua - core.isatty (src/ltty.c): false for pipes, closed and out-of-range descriptors.
+
+local helper = require "core_helper"
+local core = helper.core
+
+describe("core.isatty", function()
+  it("is false for a pipe and for descriptors that are not open", function()
+    local out = helper.run_script([[
+local core = require "convai.core"
+print(core.isatty(1), core.isatty(2), core.isatty(-1), core.isatty(4000), core.isatty(70000))
+]])
+    if not out then return pending("interpreter unknown") end
+    assert.equal("false\tfalse\tfalse\tfalse\tfalse\n", out)
+  end)
+
+  it("raises for a wrong argument type", function()
+    assert.has_error(function() core.isatty("x") end)
+    assert.has_error(function() core.isatty() end)
+    assert.is_boolean(core.isatty(0))
+  end)
+end)
