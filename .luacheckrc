@@ -2,6 +2,8 @@
 std = "max"
 max_line_length = 110
 files["lua/convai/sandbox"] = { read_globals = { "ngx" } }
+-- The cosocket transport is an nginx library (convai.runtime loads it only inside nginx).
+files["lua/convai/http/cosocket.lua"] = { read_globals = { "ngx" } }
 files["tests"] = { std = "+busted", max_line_length = 130 }
 files["tests/nginx"] = { globals = { "ngx" } } -- run by nginx (tests/lua/openresty_spec.lua)
 files["bench"] = { std = "max" }

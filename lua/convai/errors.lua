@@ -32,4 +32,17 @@ function _M.invalid(fmt, ...)
   return nil, core.error("invalid_argument", fmt)
 end
 
+-- core.errors: the taxonomy below is kept by hand until the C core exports its own table (then these
+-- lines read it from there). Each Lua copy of it is here and nowhere else.
+
+--- libcurl's codes (`CURLE_*` without the prefix) of the failures met outside libcurl, so that
+-- `curl_code` means the same from every transport (the cosocket transport reports these) and the
+-- retry policy can name the transient ones.
+_M.CURL = {
+  UNSUPPORTED_PROTOCOL = 1, URL_MALFORMAT = 3, COULDNT_RESOLVE_HOST = 6, COULDNT_CONNECT = 7,
+  WEIRD_SERVER_REPLY = 8, PARTIAL_FILE = 18, WRITE_ERROR = 23, OPERATION_TIMEDOUT = 28,
+  SSL_CONNECT_ERROR = 35, GOT_NOTHING = 52, SEND_ERROR = 55, RECV_ERROR = 56,
+  PEER_FAILED_VERIFICATION = 60, FILESIZE_EXCEEDED = 63,
+}
+
 return _M
