@@ -56,17 +56,17 @@ end
 -- @treturn number seconds
 _M.monotonic = core.monotonic
 
+-- nginx's clock, brought up to date (ngx.now is cached per event-loop turn).
+local function nginx_now()
+  ngx.update_time()
+  return ngx.now()
+end
+
 --- Seconds since the epoch on the wall clock, the same for every process of the machine (for state
 -- shared between processes, such as rate-limit slots in an nginx shared dict).
+-- @function now
 -- @treturn number seconds, with a fraction
-if in_nginx then
-  function _M.now()
-    ngx.update_time()
-    return ngx.now()
-  end
-else
-  _M.now = core.realtime
-end
+_M.now = in_nginx and nginx_now or core.realtime
 
 --- Open an HTTP session (see `core.session`; inside nginx `convai.http.cosocket.new`, same contract).
 -- @function session

@@ -21,8 +21,10 @@ local _M = {}
 
 --- The statuses that redirect.
 _M.STATUS = { [301] = true, [302] = true, [303] = true, [307] = true, [308] = true }
---- Redirects followed with `follow_redirects = true`, and the most that may be asked for.
-_M.DEFAULT, _M.MAX = 5, 50
+--- Redirects followed with `follow_redirects = true`.
+_M.DEFAULT = 5
+--- The most redirects `follow_redirects` may ask for.
+_M.MAX = 50
 
 --- Check `follow_redirects`: false or nil (none), true (`DEFAULT`) or the most redirects to follow.
 -- @param v what the user gave
