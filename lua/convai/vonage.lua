@@ -222,13 +222,12 @@ function _M.whatsapp_body(t)
   return body
 end
 
---- Check the fields of an SMS trigger and build the request body (nothing is sent).
--- @tparam table t see `trigger_sms`
--- @treturn table|nil the body table `{to, agent_id, channel = "sms", status_url, session_parameters?}`
--- @treturn[2] convai.error kind `invalid_argument`
-function _M.sms_body(t)
-  if type(t) ~= "table" then return invalid("trigger_sms expects a table of fields") end
-  local body, err = common_fields(t, { channel = "sms" }, false)
+-- The body of a send whose fields are the shared ones (SMS, voice), built on `body`; `method` names
+-- the send in the message.
+local function shared_fields_body(t, method, body, status_url_optional)
+  if type(t) ~= "table" then return invalid("%s expects a table of fields", method) end
+  local err
+  body, err = common_fields(t, body, status_url_optional)
   if not body then return nil, err end
   local ok
   ok, err = no_unknown(t, body, "agent_id, to, status_url, session_parameters")
@@ -236,18 +235,20 @@ function _M.sms_body(t)
   return body
 end
 
+--- Check the fields of an SMS trigger and build the request body (nothing is sent).
+-- @tparam table t see `trigger_sms`
+-- @treturn table|nil the body table `{to, agent_id, channel = "sms", status_url, session_parameters?}`
+-- @treturn[2] convai.error kind `invalid_argument`
+function _M.sms_body(t)
+  return shared_fields_body(t, "trigger_sms", { channel = "sms" }, false)
+end
+
 --- Check the fields of an outbound call and build the request body (nothing is sent).
 -- @tparam table t see `make_call`
 -- @treturn table|nil the body table `{agent_id, to, status_url?, session_parameters?}`
 -- @treturn[2] convai.error kind `invalid_argument`
 function _M.call_body(t)
-  if type(t) ~= "table" then return invalid("make_call expects a table of fields") end
-  local body, err = common_fields(t, {}, true)
-  if not body then return nil, err end
-  local ok
-  ok, err = no_unknown(t, body, "agent_id, to, status_url, session_parameters")
-  if not ok then return nil, err end
-  return body
+  return shared_fields_body(t, "make_call", {}, true)
 end
 
 --- The client's outbound sends, by method name. Each starts a virtual-agent session, which counts
