@@ -38,6 +38,10 @@
 -- dribbles its answer still times out; a request on a kept-alive connection that the server had closed
 -- is sent again once (on another connection) when no byte of an answer came back, as libcurl does.
 --
+-- Longer than most modules (about 700 lines) because it is one HTTP/1.1 client: the request checks,
+-- the message framing, the reader and the mapping of socket failures to libcurl's codes all follow
+-- libcurl's behaviour together, in the order of one exchange (sections below).
+--
 -- @module convai.http.cosocket
 local core = require "convai.core"
 local errors = require "convai.errors"
