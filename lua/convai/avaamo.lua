@@ -7,7 +7,9 @@
 --
 -- @module convai.avaamo
 local core = require "convai.core"
-local http = require "convai.http"
+local errors = require "convai.errors"
+local check = require "convai.http.check"
+local client = require "convai.http.client"
 local config = require "convai.config"
 
 local type, format = type, string.format
@@ -21,7 +23,8 @@ local DAY = 86400
 local DATE_NAMES = { "from_date", "to_date" }
 local last = {} -- the last explicit date range queried: {from, to, offset, query}
 local STATS_KEYS = { "aggregate_stats", "previous_interval_stats" }
-local count, escape = http.count, http.escape
+local count, escape = check.count, check.escape
+local invalid = errors.invalid
 local mtype = math.type or function() return nil end -- LuaJIT: every number goes through count
 local SPEC = {
   vendor = VENDOR, name = "convai.avaamo", secret = "access_token", env = "CONVAI_AVAAMO_TOKEN",
@@ -36,9 +39,7 @@ local COUNTS = {
 }
 
 local _M = { DEFAULT_BASE_URL = DEFAULT_BASE_URL, SLICES = 9 }
-local mt = {}
-mt.__index = mt
-http.client_methods(mt, SPEC)
+local mt = client.class(SPEC)
 
 --- Create a client.
 -- @tparam table opts
@@ -60,15 +61,15 @@ http.client_methods(mt, SPEC)
 --   host or port
 -- @treturn convai.avaamo|nil the client, or nil and an error of kind `invalid_argument`
 function _M.new(opts)
-  if type(opts) ~= "table" then return http.invalid("avaamo.new expects an options table") end
-  return http.client(mt, SPEC, opts, opts.base_url or DEFAULT_BASE_URL)
+  if type(opts) ~= "table" then return invalid("avaamo.new expects an options table") end
+  return client.new(mt, SPEC, opts, opts.base_url or DEFAULT_BASE_URL)
 end
 
 --- Create a client from `CONVAI_AVAAMO_URL` and `CONVAI_AVAAMO_TOKEN` (see `convai.config`).
 -- @tparam[opt] table opts extra options (timeout, connect_timeout, cafile)
 -- @treturn convai.avaamo|nil the client, or nil and an `invalid_argument` error
 function _M.from_env(opts)
-  return _M.new(http.env_options(config.avaamo, opts))
+  return _M.new(client.env_options(config.avaamo, opts))
 end
 
 --- Check a `utc_offset`.
@@ -77,10 +78,10 @@ end
 function _M.check_utc_offset(v)
   if v == nil then return 0 end
   local n = type(v) == "string" and v:match("^[-+]?%d+$") and tonumber(v) or v
-  n = http.count(n)
+  n = check.count(n)
   if not n or n < MIN_OFFSET or n > MAX_OFFSET then
-    return http.invalid(format("utc_offset must be an integer number of seconds from %d to %d "
-      .. "(e.g. 19800 for UTC+05:30), got %s", MIN_OFFSET, MAX_OFFSET, http.quote(v)))
+    return invalid(format("utc_offset must be an integer number of seconds from %d to %d "
+      .. "(e.g. 19800 for UTC+05:30), got %s", MIN_OFFSET, MAX_OFFSET, check.quote(v)))
   end
   return n
 end
@@ -99,17 +100,17 @@ function _M.date_range(from_date, to_date, utc_offset, now)
     if i == 1 then v = from_date end
     if v ~= nil then
       if type(v) ~= "string" then
-        return http.invalid(format("%s must be a dd/mm/yyyy string, got %s", name, type(v)))
+        return invalid(format("%s must be a dd/mm/yyyy string, got %s", name, type(v)))
       end
       local d, msg = core.parse_date(v)
-      if not d then return http.invalid(format("%s: %s", name, msg)) end
+      if not d then return invalid(format("%s: %s", name, msg)) end
       days[i] = d
     end
   end
   local to_days = days[2] or floor(((now or os.time()) + utc_offset) / DAY)
   local from_days = days[1] or to_days - 3
   if to_days < from_days then
-    return http.invalid("To Date cannot be before From Date")
+    return invalid("To Date cannot be before From Date")
   end
   return core.format_date(from_days), core.format_date(to_days)
 end
@@ -170,7 +171,7 @@ _M.MAX_RANGE_DAYS = 366
 local function fetch_window(self, agent_id, query)
   local body, err = self.http:json("GET", format("/bots/analytics/%d/usage.json", agent_id), query)
   if body == nil then return nil, err end
-  if type(body) ~= "table" then return http.shape_error(VENDOR, "body is not an object", body) end
+  if type(body) ~= "table" then return client.shape_error(VENDOR, "body is not an object", body) end
   -- What the vendor sends: one C call checks the 11 objects (and makes success_rate a float).
   local stats = body.stats
   if type(stats) == "table" and #stats == _M.SLICES
@@ -184,15 +185,15 @@ local function fetch_window(self, agent_id, query)
   for i = 1, 2 do
     local key = STATS_KEYS[i]
     local field, what, f = bad_stats(body[key])
-    if field then return http.shape_error(VENDOR, key .. field .. what, body) end
+    if field then return client.shape_error(VENDOR, key .. field .. what, body) end
     if f then fix = fix or {}; fix[body[key]] = true end
   end
   if type(stats) ~= "table" or #stats ~= _M.SLICES then
-    return http.shape_error(VENDOR, "stats is not an array of 9 entries", body)
+    return client.shape_error(VENDOR, "stats is not an array of 9 entries", body)
   end
   for i = 1, _M.SLICES do
     local field, what, f = bad_stats(stats[i])
-    if field then return http.shape_error(VENDOR, format("stats[%d]%s%s", i, field, what), body) end
+    if field then return client.shape_error(VENDOR, format("stats[%d]%s%s", i, field, what), body) end
     if f then fix = fix or {}; fix[stats[i]] = true end
   end
   local slices = {}
@@ -301,17 +302,17 @@ end
 --   first window that failed, with `window = {from_date, to_date}` and the window in the message
 function mt:usage(q)
   if type(q) ~= "table" then
-    return http.invalid("usage expects a table {agent_id=, from_date=, to_date=, utc_offset=}")
+    return invalid("usage expects a table {agent_id=, from_date=, to_date=, utc_offset=}")
   end
-  local agent_id = http.positive_integer(q.agent_id)
+  local agent_id = check.positive_integer(q.agent_id)
   if not agent_id then
-    return http.invalid(format("agent_id must be a positive integer (from the agent URL), got %s",
-      http.quote(q.agent_id)))
+    return invalid(format("agent_id must be a positive integer (from the agent URL), got %s",
+      check.quote(q.agent_id)))
   end
   local utc_offset, err = _M.check_utc_offset(q.utc_offset)
   if not utc_offset then return nil, err end
   if q.split ~= nil and type(q.split) ~= "boolean" then
-    return http.invalid("split must be true or false, got " .. http.quote(q.split))
+    return invalid("split must be true or false, got " .. check.quote(q.split))
   end
   -- The query string of the last explicit range is kept: batches repeat it (with both dates given,
   -- the range does not depend on the day it is asked). Only ranges sent as one request are kept.
@@ -325,7 +326,7 @@ function mt:usage(q)
     local from_days, to_days = core.parse_date(from_date), core.parse_date(to_date)
     local days = to_days - from_days + 1
     if days > _M.MAX_RANGE_DAYS then
-      return http.invalid(format("the range %s to %s spans %d days; at most %d are accepted (query "
+      return invalid(format("the range %s to %s spans %d days; at most %d are accepted (query "
         .. "shorter ranges)", from_date, to_date, days, _M.MAX_RANGE_DAYS))
     end
     if days > _M.MAX_WINDOW_DAYS and q.split ~= false then

@@ -14,7 +14,7 @@
 --     for i, r in ipairs(results) do print(i, r[1], r[2]) end -- value, err of each call
 --
 -- At most `concurrency` requests are in flight at once; more wait in first-come order. The clients'
--- `client:batch` (see `convai.http`) is built on this.
+-- `client:batch` (see `convai.http.client`) is built on this.
 --
 -- Inside nginx a scheduler would block the worker's event loop (libcurl waits in the worker's thread),
 -- so `new` and `run` refuse there with `invalid_argument`, except in `init_by_lua` (nothing is served
@@ -24,6 +24,10 @@
 -- the process to itself until it makes a request, sleeps or finishes. A task that raises an error is
 -- marked failed; the others carry on. Works on Lua 5.4 and LuaJIT (`pcall` in a task may surround
 -- requests: both let a coroutine yield across it).
+--
+-- Longer than most modules (about 530 lines) because the scheduler is one state machine: its queues,
+-- the sleepers' heap, the driver side of requests and pauses, and `step` share the counters of slots in
+-- flight, and `client_batch` is its one user inside convai.
 --
 -- @module convai.batch
 local core = require "convai.core"
@@ -224,7 +228,7 @@ end
 -- Client methods that are not requests.
 local NOT_CALLS = { batch = true, close = true }
 
---- Run calls of a client's methods concurrently (what `client:batch` does; see `convai.http`).
+--- Run calls of a client's methods concurrently (what `client:batch` does; see `convai.http.client`).
 -- @tparam table client a `convai.voicebot`, `convai.avaamo` or `convai.vonage` client
 -- @tparam table calls an array of `{"method_name", arg1, ...}`
 -- @tparam[opt] table opts options of `new` (`concurrency`, default 16, ...), and `on_result`
@@ -320,7 +324,8 @@ function _M.client_batch(client, calls, opts)
 end
 
 --- A scheduler of tasks, made by `new`. Besides the methods below it is the driver of its tasks'
--- coroutines it attaches (`convai.runtime.attach`; `request` and `sleep`, called by `convai.http`).
+-- coroutines it attaches (`convai.runtime.attach`; `request` and `sleep`, called by
+-- `convai.http.transport` and `convai.runtime.sleep`).
 -- @type Scheduler
 
 -- Finish a task: it returned (ok) or raised.
@@ -397,15 +402,15 @@ function Scheduler:spawn(fn, ...)
   return task
 end
 
---- The driver side of a request made in a task (called by `convai.http`, not by users): give the
+--- The driver side of a request made in a task (called by `convai.http.transport`, not by users): give the
 -- request the transport's `timeout`, `connect_timeout` and `cafile`, wait for a slot, add it to the
 -- multi and yield until it completes.
--- @tparam table transport a `convai.http` transport
+-- @tparam table transport a `convai.http.transport` transport
 -- @tparam table req a `core` request table, made for this request (the transport's options are set in
 --   it where it has none)
 -- @treturn table|nil what `session:request` would return: the response, or nil and a `convai.error`
 function Scheduler:request(transport, req)
-  -- `req` is made by convai.http for this request alone: completed in place, not copied.
+  -- `req` is made by the transport for this request alone: completed in place, not copied.
   local r = req
   if r.timeout == nil then r.timeout = transport.timeout end
   if r.connect_timeout == nil then r.connect_timeout = transport.connect_timeout end
@@ -421,7 +426,7 @@ function Scheduler:request(transport, req)
   return co_yield(WAIT_REPLY)
 end
 
---- The driver side of `convai.http.sleep` in a task (called by `convai.http`): yield until `seconds`
+--- The driver side of `convai.http.sleep` in a task (called by `convai.runtime.sleep`): yield until `seconds`
 -- have passed; the other tasks run meanwhile.
 -- @tparam number seconds
 function Scheduler:sleep(seconds) -- luacheck: ignore 212 (self)

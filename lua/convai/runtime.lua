@@ -4,7 +4,7 @@
 -- between the two runtimes:
 --
 --  - `session(opts)`: the HTTP session factory, the libcurl core (`core.session`) in plain Lua, the
---    cosocket transport (`convai.ngx.session`) inside nginx;
+--    cosocket transport (`convai.http.cosocket`) inside nginx;
 --  - `sleep(seconds)`: a blocking sleep in plain Lua, `ngx.sleep` (yielding, never blocking the worker)
 --    in the nginx phases that allow it;
 --  - `monotonic()` and `now()`: the process's monotonic clock and the wall clock shared by every
@@ -27,8 +27,8 @@ local ngx = rawget(_G, "ngx")
 --- Is this Lua running inside nginx's ngx_lua (OpenResty, or Debian's nginx with its Lua module)?
 local in_nginx = type(ngx) == "table" and type(ngx.config) == "table" and ngx.config.ngx_lua_version ~= nil
 
--- The cosocket transport, loaded only inside nginx (an optional module: plain Lua never needs it).
-local cosocket = in_nginx and require "convai.ngx.session" or nil
+-- The cosocket transport, loaded only inside nginx (plain Lua never needs it).
+local cosocket = in_nginx and require "convai.http.cosocket" or nil
 
 local _M = { in_nginx = in_nginx, name = in_nginx and "nginx" or "lua" }
 
@@ -56,19 +56,19 @@ end
 -- @treturn number seconds
 _M.monotonic = core.monotonic
 
---- Seconds since the epoch on the wall clock, the same for every process of the machine (for state
--- shared between processes, such as rate-limit slots in an nginx shared dict).
--- @treturn number seconds, with a fraction
-if in_nginx then
-  function _M.now()
-    ngx.update_time()
-    return ngx.now()
-  end
-else
-  _M.now = core.realtime
+-- nginx's clock, brought up to date (ngx.now is cached per event-loop turn).
+local function nginx_now()
+  ngx.update_time()
+  return ngx.now()
 end
 
---- Open an HTTP session (see `core.session`; inside nginx `convai.ngx.session.new`, same contract).
+--- Seconds since the epoch on the wall clock, the same for every process of the machine (for state
+-- shared between processes, such as rate-limit slots in an nginx shared dict).
+-- @function now
+-- @treturn number seconds, with a fraction
+_M.now = in_nginx and nginx_now or core.realtime
+
+--- Open an HTTP session (see `core.session`; inside nginx `convai.http.cosocket.new`, same contract).
 -- @function session
 -- @tparam[opt] table opts session options
 -- @treturn table|nil the session

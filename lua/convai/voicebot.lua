@@ -9,7 +9,9 @@
 -- @module convai.voicebot
 local core = require "convai.core"
 local cjson = require "cjson.safe"
-local http = require "convai.http"
+local errors = require "convai.errors"
+local check = require "convai.http.check"
+local client = require "convai.http.client"
 local config = require "convai.config"
 local whatsapp = require "convai.whatsapp"
 
@@ -23,9 +25,8 @@ local SPEC = {
 }
 
 local _M = {}
-local mt = {}
-mt.__index = mt
-http.client_methods(mt, SPEC)
+local mt = client.class(SPEC)
+local invalid = errors.invalid
 
 --- Create a client.
 -- @tparam table opts
@@ -48,15 +49,15 @@ http.client_methods(mt, SPEC)
 --   host or port
 -- @treturn convai.voicebot|nil the client, or nil and an error of kind `invalid_argument`
 function _M.new(opts)
-  if type(opts) ~= "table" then return http.invalid("voicebot.new expects an options table") end
-  return http.client(mt, SPEC, opts, opts.base_url)
+  if type(opts) ~= "table" then return invalid("voicebot.new expects an options table") end
+  return client.new(mt, SPEC, opts, opts.base_url)
 end
 
 --- Create a client from `CONVAI_VOICEBOT_URL` and `CONVAI_VOICEBOT_TOKEN` (see `convai.config`).
 -- @tparam[opt] table opts extra options (timeout, connect_timeout, cafile)
 -- @treturn convai.voicebot|nil the client, or nil and an `invalid_argument` error
 function _M.from_env(opts)
-  return _M.new(http.env_options(config.voicebot, opts))
+  return _M.new(client.env_options(config.voicebot, opts))
 end
 
 --- WhatsApp agent usage: business-initiated conversations in the rolling 24 h window.
@@ -72,9 +73,9 @@ end
 function mt:whatsapp_usage(agent_id)
   local query = ""
   if agent_id ~= nil then
-    local id = http.positive_integer(agent_id)
+    local id = check.positive_integer(agent_id)
     if not id then
-      return http.invalid(format("agent_id must be a positive integer, got %s", http.quote(agent_id)))
+      return invalid(format("agent_id must be a positive integer, got %s", check.quote(agent_id)))
     end
     query = "?agent_id=" .. id -- digits: nothing to escape
   end
@@ -82,11 +83,11 @@ function mt:whatsapp_usage(agent_id)
   if body == nil then return nil, err end
   local bi = type(body) == "table" and type(body.data) == "table" and body.data.business_initiated
   if type(bi) ~= "table" then
-    return http.shape_error(VENDOR, "no data.business_initiated object", body)
+    return client.shape_error(VENDOR, "no data.business_initiated object", body)
   end
-  local usage, limit = http.count(bi.current_usage), http.count(bi.current_limit)
+  local usage, limit = check.count(bi.current_usage), check.count(bi.current_limit)
   if not usage or not limit or type(bi.limit_exhausted) ~= "boolean" then
-    return http.shape_error(VENDOR, "business_initiated lacks integer current_usage/current_limit "
+    return client.shape_error(VENDOR, "business_initiated lacks integer current_usage/current_limit "
       .. "or boolean limit_exhausted", body)
   end
   return {
@@ -105,17 +106,17 @@ local SEND_FIELDS = "phone_number, customer_name, template_name, template_compon
 --   agent_id}` (`agent_id` is `cjson.null` when not given, `template_components` a JSON array)
 -- @treturn[2] convai.error kind `invalid_argument`
 function _M.send_template_body(t)
-  if type(t) ~= "table" then return http.invalid("send_template expects a table of fields") end
+  if type(t) ~= "table" then return invalid("send_template expects a table of fields") end
   local body = {}
   local err
   body.phone_number, err = whatsapp.phone(t.phone_number, "phone_number")
   if not body.phone_number then return nil, err end
   local name = t.customer_name
   if type(name) ~= "string" or not find(name, "%S") then
-    return http.invalid("customer_name is required (the recipient's name, a non-empty string)")
+    return invalid("customer_name is required (the recipient's name, a non-empty string)")
   end
   if find(name, "%c") then
-    return http.invalid("customer_name must not contain line breaks or control characters")
+    return invalid("customer_name must not contain line breaks or control characters")
   end
   body.customer_name = name
   body.template_name, err = whatsapp.template_name(t.template_name, "template_name")
@@ -129,15 +130,15 @@ function _M.send_template_body(t)
   if t.agent_id == nil then
     body.agent_id = cjson.null
   else
-    body.agent_id = http.positive_integer(t.agent_id)
+    body.agent_id = check.positive_integer(t.agent_id)
     if not body.agent_id then
-      return http.invalid(format("agent_id must be a positive integer (or nil for the first WhatsApp "
+      return invalid(format("agent_id must be a positive integer (or nil for the first WhatsApp "
         .. "agent), got %s", tostring(t.agent_id)))
     end
   end
   for k in pairs(t) do
     if body[k] == nil then
-      return http.invalid(format("unknown field %s (the fields are %s)", tostring(k), SEND_FIELDS))
+      return invalid(format("unknown field %s (the fields are %s)", tostring(k), SEND_FIELDS))
     end
   end
   return body
@@ -169,16 +170,12 @@ end
 function mt:send_template(t)
   local body, err = _M.send_template_body(t)
   if not body then return nil, err end
-  local json
-  json, err = core.json_encode(body)
-  if not json then return nil, core.error("invalid_argument", "cannot encode the request: " .. err) end
-  local resp
-  resp, err = self.http:send("POST", "/whatsapp/send-template", nil, json)
-  if not resp then return nil, err end
-  local decoded = core.json_decode(resp.body)
-  if decoded == nil then decoded = resp.body end
-  local message = type(decoded) == "table" and type(decoded.data) == "table" and decoded.data or nil
-  return { status = resp.status, body = decoded, message = message }
+  local res
+  res, err = client.post(self, "/whatsapp/send-template", body)
+  if not res then return nil, err end
+  local decoded = res.body
+  res.message = type(decoded) == "table" and type(decoded.data) == "table" and decoded.data or nil
+  return res
 end
 
 return _M

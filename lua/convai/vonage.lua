@@ -16,7 +16,8 @@
 -- @module convai.vonage
 local core = require "convai.core"
 local errors = require "convai.errors"
-local http = require "convai.http"
+local check = require "convai.http.check"
+local client = require "convai.http.client"
 local config = require "convai.config"
 local whatsapp = require "convai.whatsapp"
 
@@ -30,7 +31,7 @@ local SPEC = {
   base_url_name = "base_url (CONVAI_VONAGE_URL)",
   auth = function(key) return { ["X-Vgai-Key"] = key } end,
   -- Its 429 has no Retry-After and its limit is sessions per second per agent: a retry after a 429
-  -- waits at least one second (see convai.http's `rate_window`).
+  -- waits at least one second (see convai.http.transport's `rate_window`).
   rate_window = 1,
 }
 
@@ -43,9 +44,7 @@ local _M = {
   TEXT_LIMITS = whatsapp.TEXT_LIMITS,
 }
 
-local mt = {}
-mt.__index = mt
-http.client_methods(mt, SPEC)
+local mt = client.class(SPEC)
 
 local invalid = errors.invalid
 
@@ -71,26 +70,26 @@ local invalid = errors.invalid
 --   port; a POST is not followed on 301/302
 -- @treturn convai.vonage|nil the client, or nil and an error of kind `invalid_argument`
 function _M.new(opts)
-  if type(opts) ~= "table" then return http.invalid("vonage.new expects an options table") end
+  if type(opts) ~= "table" then return invalid("vonage.new expects an options table") end
   local base_url = opts.base_url
   if base_url == nil then
     if opts.region == nil then
-      return http.invalid("give region (\"eu\" or \"us\", the agent's region) or base_url "
+      return invalid("give region (\"eu\" or \"us\", the agent's region) or base_url "
         .. "(set CONVAI_VONAGE_REGION or CONVAI_VONAGE_URL)")
     end
     base_url = _M.REGIONS[opts.region]
     if not base_url then
-      return invalid("region must be \"eu\" or \"us\", got %s", http.quote(opts.region))
+      return invalid("region must be \"eu\" or \"us\", got %s", check.quote(opts.region))
     end
   end
-  return http.client(mt, SPEC, opts, base_url)
+  return client.new(mt, SPEC, opts, base_url)
 end
 
 --- Create a client from `CONVAI_VONAGE_URL` or `CONVAI_VONAGE_REGION`, and `CONVAI_VONAGE_KEY`.
 -- @tparam[opt] table opts extra options (timeout, connect_timeout, cafile)
 -- @treturn convai.vonage|nil the client, or nil and an `invalid_argument` error
 function _M.from_env(opts)
-  return _M.new(http.env_options(config.vonage, opts))
+  return _M.new(client.env_options(config.vonage, opts))
 end
 
 --- Check `components`: the raw WhatsApp array, or the shorthand `{header = {...}, body = {...}}`
@@ -106,13 +105,13 @@ end
 -- @treturn table|nil the array to send, or nil and an error
 function _M.session_parameters(sp)
   if type(sp) ~= "table" then
-    return http.invalid("session_parameters must be an array of {name=, value=} or a table {name = value}")
+    return invalid("session_parameters must be an array of {name=, value=} or a table {name = value}")
   end
   local list = array {}
   if sp[1] ~= nil or next(sp) == nil then
     for i = 1, #sp do list[i] = sp[i] end
   else
-    for _, name in ipairs(http.sorted_keys(sp)) do list[#list + 1] = { name = name, value = sp[name] } end
+    for _, name in ipairs(check.sorted_keys(sp)) do list[#list + 1] = { name = name, value = sp[name] } end
   end
   for i, p in ipairs(list) do
     if type(p) ~= "table" or type(p.name) ~= "string" or p.name == "" then
@@ -194,7 +193,7 @@ end
 -- @tparam table t see `trigger_whatsapp`
 -- @treturn table|nil the body table, or nil and an `invalid_argument` error
 function _M.whatsapp_body(t)
-  if type(t) ~= "table" then return http.invalid("trigger_whatsapp expects a table of fields") end
+  if type(t) ~= "table" then return invalid("trigger_whatsapp expects a table of fields") end
   local body = { channel = "whatsapp" }
   local err
   body.agent_id, err = agent_id(t.agent_id)
@@ -223,18 +222,25 @@ function _M.whatsapp_body(t)
   return body
 end
 
---- Check the fields of an SMS trigger and build the request body (nothing is sent).
--- @tparam table t see `trigger_sms`
--- @treturn table|nil the body table `{to, agent_id, channel = "sms", status_url, session_parameters?}`
--- @treturn[2] convai.error kind `invalid_argument`
-function _M.sms_body(t)
-  if type(t) ~= "table" then return http.invalid("trigger_sms expects a table of fields") end
-  local body, err = common_fields(t, { channel = "sms" }, false)
+-- The body of a send whose fields are the shared ones (SMS, voice), built on `body`; `method` names
+-- the send in the message.
+local function shared_fields_body(t, method, body, status_url_optional)
+  if type(t) ~= "table" then return invalid("%s expects a table of fields", method) end
+  local err
+  body, err = common_fields(t, body, status_url_optional)
   if not body then return nil, err end
   local ok
   ok, err = no_unknown(t, body, "agent_id, to, status_url, session_parameters")
   if not ok then return nil, err end
   return body
+end
+
+--- Check the fields of an SMS trigger and build the request body (nothing is sent).
+-- @tparam table t see `trigger_sms`
+-- @treturn table|nil the body table `{to, agent_id, channel = "sms", status_url, session_parameters?}`
+-- @treturn[2] convai.error kind `invalid_argument`
+function _M.sms_body(t)
+  return shared_fields_body(t, "trigger_sms", { channel = "sms" }, false)
 end
 
 --- Check the fields of an outbound call and build the request body (nothing is sent).
@@ -242,31 +248,45 @@ end
 -- @treturn table|nil the body table `{agent_id, to, status_url?, session_parameters?}`
 -- @treturn[2] convai.error kind `invalid_argument`
 function _M.call_body(t)
-  if type(t) ~= "table" then return http.invalid("make_call expects a table of fields") end
-  local body, err = common_fields(t, {}, true)
-  if not body then return nil, err end
-  local ok
-  ok, err = no_unknown(t, body, "agent_id, to, status_url, session_parameters")
-  if not ok then return nil, err end
-  return body
+  return shared_fields_body(t, "make_call", {}, true)
 end
 
--- POST a checked body; `{status, body}` with the body decoded when it is JSON.
-local function post(self, path, body)
-  local json, err = core.json_encode(body)
-  if not json then return nil, core.error("invalid_argument", "cannot encode the request: " .. err) end
-  local resp
-  resp, err = self.http:send("POST", path, nil, json)
-  if not resp then return nil, err end
-  local decoded = core.json_decode(resp.body)
-  if decoded == nil then decoded = resp.body end
-  return { status = resp.status, body = decoded }
+--- The client's outbound sends, by method name. Each starts a virtual-agent session, which counts
+-- against the agent's sessions-per-second limit (shared by every channel), and each is a method of the
+-- client taking one table of fields. For the modules that pace, count or record sends (a rate limit, a
+-- campaign) without knowing this vendor's method names: `channel` (`"whatsapp"`, `"sms"` or `"voice"`),
+-- `agent` (the field of the table that names the agent: `"agent_id"`), `body` (the function that checks
+-- the fields and builds the request body without sending anything: `whatsapp_body`, `sms_body`,
+-- `call_body`) and `path` (the endpoint, below the base URL).
+--
+-- Every send method checks every field before anything is sent, and returns `{status = integer, body =
+-- decoded JSON or raw text}`, or nil and a `convai.error` of kind `invalid_argument` (nothing sent),
+-- `auth`, `not_found`, `unprocessable` (400/422, the vendor refused the fields), `rate_limited` (429;
+-- `retry_after` when the vendor sent `Retry-After`), `server`, `http`, `timeout`, `network`, `tls` or
+-- `too_large`. It is retried only on 429 or when nothing was sent (the `retry` option), never when the
+-- request may have reached the vendor, as a retry could message or call a person twice.
+-- @table SENDS
+_M.SENDS = {
+  trigger_whatsapp = { channel = "whatsapp", agent = "agent_id", body = _M.whatsapp_body,
+    path = "/messaging/conversation" },
+  trigger_sms = { channel = "sms", agent = "agent_id", body = _M.sms_body, path = "/messaging/conversation" },
+  make_call = { channel = "voice", agent = "agent_id", body = _M.call_body, path = "/telephony/make-call" },
+}
+
+-- The method that checks the fields of a send and posts its body.
+local function send_method(send)
+  local body_of, path = send.body, send.path
+  return function(self, t)
+    local body, err = body_of(t)
+    if not body then return nil, err end
+    return client.post(self, path, body)
+  end
 end
 
 --- Trigger an outbound WhatsApp virtual-agent session from an approved template.
--- `POST {base}/messaging/conversation` with `channel = "whatsapp"`. Every mandatory field is checked
--- before anything is sent. Retried only on 429 or when nothing was sent (the `retry` option); never
--- when the request may have reached the vendor, as a retry could message a person twice.
+-- `POST {base}/messaging/conversation` with `channel = "whatsapp"` (see `SENDS` for what it returns and
+-- when it is retried).
+-- @function mt:trigger_whatsapp
 -- @tparam table t
 -- @tparam string t.agent_id the AI Studio agent ID
 -- @tparam string t.namespace the WhatsApp template namespace
@@ -277,58 +297,34 @@ end
 -- @tparam string t.status_url where AI Studio posts message statuses
 -- @tparam[opt] table t.components the WhatsApp components array, or `{header = {"v1"}, body = {"v2"}}`
 -- @tparam[opt] table t.session_parameters `{{name=, value=}, ...}` or `{name = value}`
--- @treturn table|nil `{status = integer, body = decoded JSON or raw text}`
--- @treturn[2] nil
--- @treturn[2] convai.error kind `invalid_argument` (nothing sent), `auth`, `not_found`, `unprocessable`
---   (400/422, the vendor refused the fields), `rate_limited` (429; `retry_after` when the vendor sent
---   `Retry-After`), `server`, `http`, `timeout`, `network`, `tls`, `too_large`
-function mt:trigger_whatsapp(t)
-  local body, err = _M.whatsapp_body(t)
-  if not body then return nil, err end
-  return post(self, "/messaging/conversation", body)
-end
+-- @treturn table|nil `{status = integer, body = decoded JSON or raw text}`, or nil and a `convai.error`
+mt.trigger_whatsapp = send_method(_M.SENDS.trigger_whatsapp)
 
 --- Trigger an outbound SMS virtual-agent session.
 -- `POST {base}/messaging/conversation` with `{to, agent_id, channel = "sms", status_url,
--- session_parameters?}` (API-NOTES §3). Every field is checked before anything is sent. Shares the
--- agent's sessions-per-second limit with WhatsApp and voice. Retried only on 429 or when nothing was
--- sent, never when the request may have reached the vendor (a retry could message a person twice).
+-- session_parameters?}` (API-NOTES §3). Shares the agent's sessions-per-second limit with WhatsApp and
+-- voice (see `SENDS` for what it returns and when it is retried).
+-- @function mt:trigger_sms
 -- @tparam table t
 -- @tparam string t.agent_id the AI Studio agent ID
 -- @tparam string t.to the recipient, human input accepted; sent as digits only, country code first
 -- @tparam string t.status_url where AI Studio posts message statuses
 -- @tparam[opt] table t.session_parameters `{{name=, value=}, ...}` or `{name = value}`
--- @treturn table|nil `{status = integer, body = decoded JSON or raw text}`
--- @treturn[2] nil
--- @treturn[2] convai.error kind `invalid_argument` (nothing sent), `auth`, `not_found`, `unprocessable`
---   (400/422), `rate_limited` (429; `retry_after` when the vendor sent `Retry-After`), `server`, `http`,
---   `timeout`, `network`, `tls`, `too_large`
-function mt:trigger_sms(t)
-  local body, err = _M.sms_body(t)
-  if not body then return nil, err end
-  return post(self, "/messaging/conversation", body)
-end
+-- @treturn table|nil `{status = integer, body = decoded JSON or raw text}`, or nil and a `convai.error`
+mt.trigger_sms = send_method(_M.SENDS.trigger_sms)
 
 --- Start an outbound voice virtual-agent call.
 -- `POST {base}/telephony/make-call` with `{agent_id, to, status_url?, session_parameters?}`, `to` the
--- number with its country code and no special characters (API-NOTES §3). Every field is checked before
--- anything is sent. Shares the agent's sessions-per-second limit with WhatsApp and SMS. Retried only on
--- 429 or when nothing was sent, never when the request may have reached the vendor (it could call a
--- person twice).
+-- number with its country code and no special characters (API-NOTES §3). Shares the agent's
+-- sessions-per-second limit with WhatsApp and SMS (see `SENDS` for what it returns and when it is
+-- retried).
+-- @function mt:make_call
 -- @tparam table t
 -- @tparam string t.agent_id the AI Studio agent ID
 -- @tparam string t.to the number to call, human input accepted; sent as digits only, country code first
 -- @tparam[opt] string t.status_url where AI Studio posts call statuses
 -- @tparam[opt] table t.session_parameters `{{name=, value=}, ...}` or `{name = value}`
--- @treturn table|nil `{status = integer, body = decoded JSON or raw text}`
--- @treturn[2] nil
--- @treturn[2] convai.error kind `invalid_argument` (nothing sent), `auth`, `not_found`, `unprocessable`
---   (400/422), `rate_limited` (429; `retry_after` when the vendor sent `Retry-After`), `server`, `http`,
---   `timeout`, `network`, `tls`, `too_large`
-function mt:make_call(t)
-  local body, err = _M.call_body(t)
-  if not body then return nil, err end
-  return post(self, "/telephony/make-call", body)
-end
+-- @treturn table|nil `{status = integer, body = decoded JSON or raw text}`, or nil and a `convai.error`
+mt.make_call = send_method(_M.SENDS.make_call)
 
 return _M

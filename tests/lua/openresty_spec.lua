@@ -186,7 +186,7 @@ describe("OpenResty (nginx + ngx_lua)", function()
       assert.is_string(body.jit)
       assert.is_true(body.in_nginx)
       assert.is_true(body.factory_is_cosocket)
-      assert.are.equal("convai.ngx.session (open)", body.session)
+      assert.are.equal("convai.http.cosocket (open)", body.session)
     end)
 
     it("makes requests in init_by_lua through the blocking core (the master serves nothing yet)", function()

@@ -14,7 +14,7 @@
 -- See the README's "OpenResty" section and examples/openresty/nginx.conf.
 --
 -- @module convai.ngx
-local session = require "convai.ngx.session"
+local session = require "convai.http.cosocket"
 local runtime = require "convai.runtime"
 
 local _M = {}

@@ -29,6 +29,26 @@ end
 describe("convai.vonage", function()
   before_each(helper.reset)
 
+  it("declares its outbound sends (SENDS): each a client method, with its channel, agent field and body check", function()
+    local c = client()
+    local channels = {}
+    for name, send in pairs(vonage.SENDS) do
+      assert.is_function(c[name], name)
+      assert.equal("agent_id", send.agent, name)
+      channels[send.channel] = name
+    end
+    assert.same({ whatsapp = "trigger_whatsapp", sms = "trigger_sms", voice = "make_call" }, channels)
+    assert.equal(vonage.whatsapp_body, vonage.SENDS.trigger_whatsapp.body)
+    assert.equal(vonage.sms_body, vonage.SENDS.trigger_sms.body)
+    assert.equal(vonage.call_body, vonage.SENDS.make_call.body)
+    assert.equal("/telephony/make-call", vonage.SENDS.make_call.path)
+    -- the body check refuses what the method refuses, and sends nothing
+    local _, err = vonage.SENDS.trigger_sms.body { agent_id = "a", to = "+44 7700 900123" }
+    assert.equal("invalid_argument", err.kind)
+    assert.matches("status_url", err.message)
+    assert.equal(0, #helper.log())
+  end)
+
   describe("new", function()
     it("uses the regional hosts", function()
       assert.equal("https://studio-api-eu.ai.vonage.com", assert(vonage.new { region = "eu", api_key = "k" }).http.base_url)

@@ -1,10 +1,11 @@
--- The retry policy of the transport (lua/convai/http.lua, issue 4 §1), seen through the real clients
+-- The retry policy of the transport (lua/convai/http/retry.lua, issue 4 §1), seen through the real clients
 -- against sandbox faults (POST /_sandbox/faults): which failures are retried for queries (GET) and for
 -- triggers (POST), backoff with full jitter, Retry-After honoured and capped, the error saying why it
 -- stopped, and the options (per client, per call) checked before anything is sent.
 local helper = require "helper"
 local core = require "convai.core"
 local http = require "convai.http"
+local runtime = require "convai.runtime"
 local voicebot = require "convai.voicebot"
 local avaamo = require "convai.avaamo"
 local vonage = require "convai.vonage"
@@ -246,14 +247,21 @@ describe("retry policy", function()
     end)
 
     it("pauses through convai.http.sleep by default (which a batch driver turns into a yield)", function()
+      assert.equal(http.sleep, runtime.sleep)
+      assert.equal(http.sleep, vb_client().http.retry.sleep)
+      -- A driver attached to the coroutine (as convai.batch attaches its tasks') performs its requests
+      -- and receives its pauses.
       local slept = {}
-      local saved = http.sleep
-      http.sleep = function(s) slept[#slept + 1] = s end
+      local driver = {
+        request = function(_, transport, req) return transport.session:request(req) end,
+        sleep = function(_, s) slept[#slept + 1] = s end,
+      }
       add { path = VB_PATH, fault = "status", status = 500, count = 2 }
-      local ok, u = pcall(function()
-        return vb_client({ retry = { random = function() return 0.5 end } }):whatsapp_usage()
-      end)
-      http.sleep = saved
+      local c = vb_client({ retry = { random = function() return 0.5 end } })
+      local co = coroutine.create(function() return c:whatsapp_usage() end)
+      runtime.attach(co, driver)
+      local ok, u = coroutine.resume(co)
+      runtime.detach(co)
       assert.is_true(ok, tostring(u))
       assert.is_table(u)
       assert.same({ 0.25, 0.5 }, slept)
