@@ -2,14 +2,14 @@
 --
 -- Every fallible call of convai returns `nil, err` where `err` is a `convai.error` value made by the
 -- core (`core.error(kind, message, fields)`: `kind`, `message`, `status`, `retry_after`, `request_sent`,
--- `body`, ...; `tostring` gives one line). The kinds are listed in docs/errors.md. This module holds the
+-- `body`, ...; `tostring` gives one line). The kinds are listed in docs/errors.md and docs/core.md. This module holds the
 -- one helper every module uses for bad input, so that the message style and the kind are the same
 -- everywhere.
 --
 -- @module convai.errors
 local core = require "convai.core"
 
-local type, select, format = type, select, string.format
+local select, format = select, string.format
 
 local _M = {}
 
@@ -32,18 +32,14 @@ function _M.invalid(fmt, ...)
   return nil, core.error("invalid_argument", fmt)
 end
 
--- core.errors: the C core's error table, where it exports one (`core.errors`, made from src/errors.h);
--- until then the copy below, the only one in Lua (drop it once every build has the export).
-local exported = type(core.errors) == "table" and core.errors or nil
+--- The C core's error table (`core.errors`, generated from src/errors.h; see docs/core.md): `kinds`,
+-- `status_kind(status)`, `curl` (libcurl codes by their `CURLE_` name without the prefix) and
+-- `curl_kind`. The one taxonomy; the Lua layer keeps no copy of it.
+_M.table = core.errors
 
---- libcurl's codes by their `CURLE_` name without the prefix (`COULDNT_CONNECT = 7`, ...), so that
--- `curl_code` means the same from every transport (the cosocket transport reports these) and the
--- retry policy can name the transient ones: `core.errors.curl`.
-_M.CURL = exported and exported.curl or {
-  UNSUPPORTED_PROTOCOL = 1, URL_MALFORMAT = 3, COULDNT_RESOLVE_HOST = 6, COULDNT_CONNECT = 7,
-  WEIRD_SERVER_REPLY = 8, PARTIAL_FILE = 18, WRITE_ERROR = 23, OPERATION_TIMEDOUT = 28,
-  SSL_CONNECT_ERROR = 35, GOT_NOTHING = 52, SEND_ERROR = 55, RECV_ERROR = 56,
-  PEER_FAILED_VERIFICATION = 60, FILESIZE_EXCEEDED = 63,
-}
+--- libcurl's codes by name (`COULDNT_CONNECT = 7`, ...; `core.errors.curl`), so that `curl_code`
+-- means the same from every transport (the cosocket transport reports these) and the retry policy can
+-- name the transient ones.
+_M.CURL = core.errors.curl
 
 return _M

@@ -15,7 +15,6 @@ local ALLOWED_IN_FUNCTION = {
   ["convai.campaign"] = { "convai.vonage", "convai.voicebot", "convai.batch" },
   ["convai.ngx"] = { "convai.ngx.limiter", "convai.ngx.capacity", "convai.ngx.status" },
   ["convai.ngx.limiter"] = { "convai.vonage" },
-  ["convai.sandbox.faults"] = { "resty.core.base", "ffi" },
 }
 -- removed when the cli/campaign/sandbox restructure lands: cycles allowed, by their modules.
 local ALLOWED_CYCLES = {

@@ -339,7 +339,7 @@ end
 -- The connection's socket, found through the request structure and checked against its ports.
 local ffi_ready
 local function connection_fd(ffi)
-  local base = require("resty.core.base")
+  local base = require("resty.core.base") -- optional: only reached once the FFI is known to work
   local r = base.get_request()
   if r == nil then
     return nil, "no request"
@@ -367,7 +367,7 @@ end
 -- Make the close of this connection send RST: SO_LINGER {on, 0 s} on its socket (ngx_lua 0.10.23 has
 -- no linger option, hence the FFI). Returns true, or nil and why not.
 local function linger_zero()
-  local ok, ffi = pcall(require, "ffi")
+  local ok, ffi = pcall(require, "ffi") -- optional: LuaJIT's FFI; without it the fault degrades
   if not ok then
     return nil, "no FFI"
   end
