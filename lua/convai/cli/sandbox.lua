@@ -10,7 +10,7 @@ local http = require "convai.http"
 local common = require "convai.cli.common"
 
 local format, floor = string.format, math.floor
-local tostring, tonumber, ipairs, pcall, require = tostring, tonumber, ipairs, pcall, require
+local tostring, tonumber, ipairs, pcall = tostring, tonumber, ipairs, pcall
 
 local EXIT = common.EXIT
 
