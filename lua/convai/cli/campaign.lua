@@ -22,9 +22,8 @@ local _M = {}
 --- Add the `campaign run` command to the `convai` parser.
 -- @param parser the `convai` argparse parser
 function _M.define(parser)
-  local c = parser:command("campaign", "Outbound campaigns: send a template to a list of recipients.")
-  c:command_target("target")
-  c:require_command(true)
+  local c = common.add_group(parser, "campaign",
+    "Outbound campaigns: send a template to a list of recipients.")
   local run = c:command("run", "Run (or resume, with the same --journal) a campaign: every row checked "
     .. "before the first send, at most --rate sessions per second, never twice to anyone.")
   run:argument("recipients", "Recipients CSV: columns to, name, header.1..n, body.1..n, session.NAME.")

@@ -82,6 +82,19 @@ function _M.trace(args)
   return args.verbose and _M.verbose_trace(io.stderr) or nil
 end
 
+--- Add a command group (`usage`, `trigger`, ...): a command that needs one of its subcommands, whose
+-- name the parsed arguments get as `target`.
+-- @param parser the `convai` argparse parser
+-- @tparam string name
+-- @tparam string description
+-- @return the argparse command, to add the subcommands to
+function _M.add_group(parser, name, description)
+  local group = parser:command(name, description)
+  group:command_target("target")
+  group:require_command(true)
+  return group
+end
+
 --- Add `--timeout` and `--connect-timeout` (seconds, as text; check them with `seconds` or `positive`).
 -- @param cmd an argparse command
 function _M.add_timeout_options(cmd)

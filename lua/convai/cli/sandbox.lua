@@ -23,9 +23,8 @@ _M.NOT_INSTALLED = "the sandbox is not installed (no Lua module convai.sandbox);
 --- Add the `sandbox` command and its subcommands to the `convai` parser.
 -- @param parser the `convai` argparse parser
 function _M.define(parser)
-  local sandbox = parser:command("sandbox", "Run the local emulator of the three APIs (nginx on 127.0.0.1).")
-  sandbox:command_target("target")
-  sandbox:require_command(true)
+  local sandbox = common.add_group(parser, "sandbox",
+    "Run the local emulator of the three APIs (nginx on 127.0.0.1).")
   local start = sandbox:command("start", "Start the sandbox and print the export lines that point the "
     .. "environment at it (eval \"$(convai sandbox start)\").")
   start:option("--port", "TCP port on 127.0.0.1 (0: any free port)."):default "8787"

@@ -19,9 +19,7 @@ local _M = {}
 --- Add the `trigger` command and its subcommand to the `convai` parser.
 -- @param parser the `convai` argparse parser
 function _M.define(parser)
-  local trigger = parser:command("trigger", "Trigger outbound sessions.")
-  trigger:command_target("target")
-  trigger:require_command(true)
+  local trigger = common.add_group(parser, "trigger", "Trigger outbound sessions.")
   local wa = trigger:command("whatsapp",
     "Start an outbound WhatsApp virtual-agent session at Vonage AI Studio from an approved template.")
   wa:option("--agent-id", "AI Studio agent ID."):count(1)

@@ -20,9 +20,7 @@ local _M = {}
 --- Add the `usage` command and its subcommands to the `convai` parser.
 -- @param parser the `convai` argparse parser
 function _M.define(parser)
-  local usage = parser:command("usage", "Query usage.")
-  usage:command_target("target")
-  usage:require_command(true)
+  local usage = common.add_group(parser, "usage", "Query usage.")
   local vb = usage:command("voicebot",
     "WhatsApp agent usage at voicebot.studio: business-initiated conversations in the rolling 24 h window.")
   vb:option("--agent-id", "WhatsApp agent ID (a positive integer); default: the first WhatsApp agent.")
