@@ -135,10 +135,11 @@ end
 --- Run the CLI (bin/convai of this checkout) with arguments and extra environment.
 -- @tparam table args
 -- @tparam[opt] table env `{NAME = value | false}`; false unsets the variable
+-- @tparam[opt] string dir run `DIR/bin/convai` from `dir` instead (a checkout made by a spec)
 -- @treturn integer exit status
 -- @treturn string stdout
 -- @treturn string stderr
-function _M.cli(args, env)
+function _M.cli(args, env, dir)
   local unset, set = {}, {}
   for name, value in pairs(env or {}) do
     if value == false then
@@ -152,8 +153,8 @@ function _M.cli(args, env)
   local quoted = {}
   for i, a in ipairs(args) do quoted[i] = shell_quote(a) end
   local out, err = os.tmpname(), os.tmpname()
-  local cmd = string.format("env %s lua5.4 bin/convai %s >%s 2>%s </dev/null", table.concat(parts, " "),
-    table.concat(quoted, " "), out, err)
+  local cmd = string.format("%senv %s lua5.4 bin/convai %s >%s 2>%s </dev/null",
+    dir and "cd " .. shell_quote(dir) .. " && " or "", table.concat(parts, " "), table.concat(quoted, " "), out, err)
   local _, _, code = os.execute(cmd)
   return code, slurp(out), slurp(err)
 end

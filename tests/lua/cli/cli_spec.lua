@@ -163,16 +163,24 @@ describe("convai CLI", function()
       no_secret(out, err)
     end)
 
-    it("exits 2 on invalid arguments and sends nothing", function()
-      for _, args in ipairs {
-        with(TRIGGER, { "--to", "12" }),
-        { "trigger", "whatsapp", "--agent-id", "a" },
-        with(TRIGGER, { "--session-param", "novalue" }),
-        with(TRIGGER, { "--header-param", string.rep("x", 61) }),
-        with(TRIGGER, { "--api-key", "k" }),
+    it("exits 2 on invalid arguments, saying what is wrong, and sends nothing", function()
+      local TRY = "Try 'convai --help' or 'convai <command> --help'.\n"
+      for _, case in ipairs {
+        { with(TRIGGER, { "--to", "12" }), "convai: invalid_argument error: to: phone number must have 8 to "
+          .. "15 digits including the country code, got 2\n" },
+        { { "trigger", "whatsapp", "--agent-id", "a" }, "convai: invalid argument: missing option "
+          .. "'--namespace'\n" .. TRY },
+        { with(TRIGGER, { "--session-param", "novalue" }),
+          'convai: invalid argument: --session-param must be NAME=VALUE, got "novalue"\n' },
+        { with(TRIGGER, { "--header-param", string.rep("x", 61) }), "convai: invalid_argument error: "
+          .. "components.header[1] is 61 characters long; WhatsApp allows at most 60 in a header parameter\n" },
+        { with(TRIGGER, { "--api-key", "k" }), "convai: invalid argument: unknown option '--api-key'\n" .. TRY },
       } do
-        local code = cli(args)
-        assert.equal(2, code)
+        local code, out, err = cli(case[1])
+        local line = table.concat(case[1], " ")
+        assert.equal(2, code, line)
+        assert.equal("", out, line)
+        assert.equal(case[2], err, line)
       end
       assert.same({}, helper.log())
     end)
@@ -215,6 +223,44 @@ describe("convai CLI", function()
 
     it("exits 2 on a bad port", function()
       assert.equal(2, (cli { "sandbox", "start", "--port", "http" }))
+    end)
+
+    it("says how to install the sandbox when it is not installed (exit 2); the other commands work", function()
+      -- A checkout without the sandbox launcher (convai.sandbox): bin/convai, lua/convai but its sandbox/,
+      -- the build, and a Lua path that holds nothing else but argparse and cjson.
+      local root = os.tmpname()
+      os.remove(root)
+      local pwd = assert(io.popen("pwd"))
+      local here = pwd:read("l")
+      pwd:close()
+      local function sh(cmd) assert(os.execute(cmd), cmd) end
+      sh(("mkdir -p %s/bin %s/lua/convai %s/clib"):format(root, root, root))
+      sh(("ln -s %s/bin/convai %s/bin/convai && ln -s %s/build %s/build"):format(here, root, here, root))
+      sh(("for e in %s/lua/convai/*; do [ \"${e##*/}\" = sandbox ] || ln -s \"$e\" %s/lua/convai/; done")
+        :format(here, root))
+      sh(("ln -s %s %s/lua/argparse.lua && ln -s %s %s/clib/cjson.so"):format(
+        assert(package.searchpath("argparse", package.path)), root,
+        assert(package.searchpath("cjson", package.cpath)), root))
+      -- Nothing on the Lua path but that checkout's lua/ (argparse and cjson linked into it).
+      local function run(...)
+        return cli({ ... }, { LUA_PATH = root .. "/lua/?.lua", LUA_CPATH = root .. "/clib/?.so",
+          LUA_PATH_5_4 = false, LUA_CPATH_5_4 = false, LUA_INIT = false, LUA_INIT_5_4 = false }, root)
+      end
+      local MISSING = "convai: sandbox: the sandbox is not installed (no Lua module convai.sandbox); install it "
+        .. "with 'luarocks install convai-sandbox', or run ./scripts/quickstart from a clone of convai\n"
+      for _, target in ipairs { "start", "stop", "status" } do
+        local code, out, err = run("sandbox", target)
+        assert.equal(2, code, target)
+        assert.equal("", out, target)
+        assert.equal(MISSING, err, target)
+      end
+      local code, out, err = run("usage", "voicebot")
+      assert.equal(0, code, err)
+      assert.matches("current_limit%s+250\n", out)
+      code, out = run("sandbox", "--help")
+      assert.equal(0, code)
+      assert.matches("Usage: convai sandbox", out)
+      os.execute("rm -rf '" .. root .. "'")
     end)
   end)
 end)

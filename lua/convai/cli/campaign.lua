@@ -1,27 +1,29 @@
---- convai.cli_campaign: the `convai campaign run` command (see `convai.campaign`).
+--- convai.cli.campaign: the `convai campaign run` command (see `convai.campaign`).
 --
 -- Exit status: 0 every valid recipient is sent (or, with `--dry-run`, everything checked); 1 some recipient
 -- is not sent (failed, unknown, invalid, or left pending by the gate) or the journal could not be written;
 -- 2 invalid arguments or an unusable recipients file or journal (nothing sent); 130 interrupted (Ctrl-C:
 -- in-flight requests finished, journal consistent).
 --
--- @module convai.cli_campaign
+-- @module convai.cli.campaign
 local core = require "convai.core"
 local campaign = require "convai.campaign"
+local voicebot = require "convai.voicebot"
+local vonage = require "convai.vonage"
+local common = require "convai.cli.common"
 
-local format, concat = string.format, table.concat
-local type, tostring, tonumber, ipairs, pairs = type, tostring, tonumber, ipairs, pairs
+local format, concat, sort = string.format, table.concat, table.sort
+local type, tostring, tonumber, ipairs, pairs, next = type, tostring, tonumber, ipairs, pairs, next
+
+local EXIT = common.EXIT
 
 local _M = {}
 
-local EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-
---- Add the `campaign run` command to an argparse parser.
+--- Add the `campaign run` command to the `convai` parser.
 -- @param parser the `convai` argparse parser
 function _M.define(parser)
-  local c = parser:command("campaign", "Outbound campaigns: send a template to a list of recipients.")
-  c:command_target("target")
-  c:require_command(true)
+  local c = common.add_group(parser, "campaign",
+    "Outbound campaigns: send a template to a list of recipients.")
   local run = c:command("run", "Run (or resume, with the same --journal) a campaign: every row checked "
     .. "before the first send, at most --rate sessions per second, never twice to anyone.")
   run:argument("recipients", "Recipients CSV: columns to, name, header.1..n, body.1..n, session.NAME.")
@@ -44,46 +46,25 @@ function _M.define(parser)
     .. "row stops the campaign before the first send).")
   run:flag("-v --verbose", "Print each request and response on stderr (credentials redacted).")
   run:option("--format", "Summary format: table or json."):choices { "table", "json" }:default "table"
-  run:option("--timeout", "Total time allowed per request, in seconds."):default "30"
-  run:option("--connect-timeout", "Time allowed to connect, in seconds."):default "10"
-end
-
-local function usage_error(msg)
-  io.stderr:write("convai: invalid argument: ", msg, "\n")
-  return EXIT_USAGE
-end
-
-local function fail(err, code)
-  io.stderr:write("convai: ", (tostring(err):gsub("^convai: ", "")), "\n")
-  if code then return code end
-  if type(err) == "table" and err.kind == "invalid_argument" then return EXIT_USAGE end
-  return EXIT_FAILED
-end
-
-local function positive(v, name)
-  local n = tonumber(v)
-  if not n or n ~= n or n <= 0 or n == math.huge then
-    return nil, format("--%s must be a positive number, got %q", name, tostring(v))
-  end
-  return n
+  common.add_timeout_options(run)
 end
 
 --- Check the flags and build the sender fields; returns nil, message for a usage error.
 local function check_flags(args)
   local f = { channel = args.channel, provider = args.provider }
   local err
-  f.rate, err = positive(args.rate, "rate")
+  f.rate, err = common.positive(args.rate, "rate")
   if not f.rate then return nil, err end
-  f.timeout, err = positive(args.timeout, "timeout")
+  f.timeout, err = common.positive(args.timeout, "timeout")
   if not f.timeout then return nil, err end
-  f.connect_timeout, err = positive(args.connect_timeout, "connect-timeout")
+  f.connect_timeout, err = common.positive(args.connect_timeout, "connect-timeout")
   if not f.connect_timeout then return nil, err end
   if args.gate_voicebot_agent ~= nil then
-    if not args.gate_voicebot_agent:match("^%d+$") or tonumber(args.gate_voicebot_agent) < 1 then
+    f.gate = common.agent_id(args.gate_voicebot_agent)
+    if not f.gate or f.gate < 1 then
       return nil, format("--gate-voicebot-agent must be a positive integer (a voicebot.studio WhatsApp "
         .. "agent), got %q", args.gate_voicebot_agent)
     end
-    f.gate = tonumber(args.gate_voicebot_agent)
   end
   if args.report ~= nil and not (args.report:match("%.csv$") or args.report:match("%.json$")) then
     return nil, format("--report must name a .csv or .json file, got %q", args.report)
@@ -94,7 +75,7 @@ local function check_flags(args)
       return nil, "--provider voicebot sends WhatsApp templates only; use --channel whatsapp"
     end
     need = { "template" }
-    if args.agent_id ~= nil and not args.agent_id:match("^%d+$") then
+    if args.agent_id ~= nil and not common.agent_id(args.agent_id) then
       return nil, format("--agent-id must be a positive integer for voicebot.studio, got %q", args.agent_id)
     end
     for _, flag in ipairs { "namespace", "locale", "status_url" } do
@@ -124,36 +105,28 @@ local function check_flags(args)
   return f
 end
 
-local function trace_of(args)
-  return args.verbose and require("convai.cli").verbose_trace(io.stderr) or nil
-end
+-- The Vonage sender of each channel (`convai.campaign.senders`).
+local VONAGE_SENDERS = { whatsapp = "vonage_whatsapp", sms = "vonage_sms", voice = "vonage_voice" }
 
+-- The sender and the client it sends with, or nil and the error.
 local function make_sender(f, args)
   local opts = { timeout = f.timeout, connect_timeout = f.connect_timeout, retry = false,
-    trace = trace_of(args) }
+    trace = common.trace(args) }
+  local client, err, sender
   if f.provider == "voicebot" then
-    local client, err = require("convai.voicebot").from_env(opts)
+    client, err = voicebot.from_env(opts)
     if not client then return nil, err end
-    local sender
     sender, err = campaign.senders.voicebot_template(client, {
       agent_id = args.agent_id and tonumber(args.agent_id), template = args.template,
     })
-    if not sender then client:close() return nil, err end
-    return sender, client
-  end
-  local client, err = require("convai.vonage").from_env(opts)
-  if not client then return nil, err end
-  local sender
-  if f.channel == "whatsapp" then
-    sender, err = campaign.senders.vonage_whatsapp(client, { agent_id = args.agent_id,
-      namespace = args.namespace, template = args.template, locale = args.locale,
-      status_url = args.status_url })
-  elseif f.channel == "sms" then
-    sender, err = campaign.senders.vonage_sms(client, { agent_id = args.agent_id,
-      status_url = args.status_url })
   else
-    sender, err = campaign.senders.vonage_voice(client, { agent_id = args.agent_id,
-      status_url = args.status_url })
+    client, err = vonage.from_env(opts)
+    if not client then return nil, err end
+    local fields = { agent_id = args.agent_id, status_url = args.status_url }
+    if f.channel == "whatsapp" then
+      fields.namespace, fields.template, fields.locale = args.namespace, args.template, args.locale
+    end
+    sender, err = campaign.senders[VONAGE_SENDERS[f.channel]](client, fields)
   end
   if not sender then client:close() return nil, err end
   return sender, client
@@ -173,12 +146,12 @@ local function print_summary(out, report, fmt)
     local value = {}
     for k, v in pairs(s) do value[k] = v end
     value.failed_by_kind = next(kinds) and kinds or nil
-    out:write(assert(core.json_encode(value)), "\n")
+    common.print_json(out, value)
     return
   end
   local kinds = {}
   for k, v in pairs(s.failed_by_kind) do kinds[#kinds + 1] = format("%s %d", k, v) end
-  table.sort(kinds)
+  sort(kinds)
   local rows = {
     { "stopped", s.stopped },
     { "recipients", s.recipients },
@@ -200,53 +173,69 @@ local function print_summary(out, report, fmt)
   for _, r in ipairs(rows) do out:write(format("%-22s %s\n", r[1], tostring(r[2]))) end
 end
 
+-- Print the invalid rows that stopped the campaign before its first send; returns EXIT.USAGE.
+local function refuse_invalid(invalid, recipients)
+  for _, i in ipairs(invalid) do
+    io.stderr:write(format("convai: invalid argument: recipients line %d: %s\n", i.line, i.message))
+  end
+  io.stderr:write(format("convai: invalid argument: %d invalid row%s in %s; nothing was sent: fix "
+    .. "them, or pass --skip-invalid to send to the valid rows\n", #invalid, #invalid == 1 and "" or "s",
+    recipients))
+  return EXIT.USAGE
+end
+
+-- Print what went wrong in a finished run: the failed recipients, and why it stopped early.
+local function print_problems(report)
+  for _, e in ipairs(report.entries) do
+    if e.outcome == "failed" then
+      io.stderr:write(format("convai: recipients line %d (%s): failed: %s%s: %s\n", e.line, e.to,
+        tostring(e.kind), e.status and format(" (HTTP %d)", e.status) or "", tostring(e.message)))
+    end
+  end
+  local s = report.summary
+  if s.stop_error then io.stderr:write("convai: campaign stopped: ", s.stop_error, "\n") end
+  if s.gate_error then io.stderr:write("convai: campaign stopped: capacity gate: ", s.gate_error, "\n") end
+  if s.journal_error then io.stderr:write("convai: campaign stopped: journal: ", s.journal_error, "\n") end
+end
+
 --- Run `convai campaign run` with parsed arguments.
 -- @tparam table args from argparse
 -- @tparam file out where the summary goes
--- @treturn integer exit status
+-- @treturn integer exit status: `EXIT.OK`, `EXIT.FAILED`, `EXIT.USAGE` or `EXIT.INTERRUPTED` (see above)
 function _M.run(args, out)
   local f, ferr = check_flags(args)
-  if not f then return usage_error(ferr) end
+  if not f then return common.usage_error(ferr) end
   local fh, oerr = io.open(args.recipients, "rb")
-  if not fh then return usage_error(format("cannot read the recipients file: %s", tostring(oerr))) end
+  if not fh then return common.usage_error(format("cannot read the recipients file: %s", tostring(oerr))) end
   local csv = fh:read("a") or ""
   fh:close()
   local sender, client = make_sender(f, args)
-  if not sender then return fail(client) end
+  if not sender then return common.fail(client) end
   local gate, gate_client
   if f.gate then
     local err
-    gate_client, err = require("convai.voicebot").from_env { timeout = f.timeout,
-      connect_timeout = f.connect_timeout, trace = trace_of(args) }
-    if not gate_client then client:close() return fail(err) end
+    gate_client, err = voicebot.from_env { timeout = f.timeout, connect_timeout = f.connect_timeout,
+      trace = common.trace(args) }
+    if not gate_client then client:close() return common.fail(err) end
     gate = campaign.voicebot_gate(gate_client, f.gate)
   end
-  local tty = core.isatty(2)
-  local drawn = false
-  local c, err = campaign.new {
-    sender = sender, gate = gate, rate = f.rate, journal = args.journal, csv = csv,
-    retry_failed = args.retry_failed, dry_run = args.dry_run, skip_invalid = args.skip_invalid,
-    progress = tty and function(p)
-      io.stderr:write("\r\27[K", progress_line(p))
-      drawn = true
-    end or nil,
-  }
   local function close_all()
     client:close()
     if gate_client then gate_client:close() end
   end
+  local drawn = false
+  local c, err = campaign.new {
+    sender = sender, gate = gate, rate = f.rate, journal = args.journal, csv = csv,
+    retry_failed = args.retry_failed, dry_run = args.dry_run, skip_invalid = args.skip_invalid,
+    progress = core.isatty(2) and function(p)
+      io.stderr:write("\r\27[K", progress_line(p))
+      drawn = true
+    end or nil,
+  }
   if not c then
     close_all()
-    if type(err) == "table" and err.invalid then
-      for _, i in ipairs(err.invalid) do
-        io.stderr:write(format("convai: invalid argument: recipients line %d: %s\n", i.line, i.message))
-      end
-      io.stderr:write(format("convai: invalid argument: %d invalid row%s in %s; nothing was sent: fix "
-        .. "them, or pass --skip-invalid to send to the valid rows\n", #err.invalid,
-        #err.invalid == 1 and "" or "s", args.recipients))
-      return EXIT_USAGE
-    end
-    return fail(err)
+    if type(err) == "table" and err.invalid then return refuse_invalid(err.invalid, args.recipients) end
+    return common.fail(err)
   end
   for _, i in ipairs(c.invalid) do
     io.stderr:write(format("convai: recipients line %d: %s (not sent)\n", i.line, i.message))
@@ -258,27 +247,18 @@ function _M.run(args, out)
   core.trap_interrupts(false)
   close_all()
   if drawn then io.stderr:write("\n") end
-  if not report then return fail(err, EXIT_USAGE) end
+  if not report then return common.fail(err, EXIT.USAGE) end
   if args.report then
     local ok, rerr = campaign.write_report(report, args.report)
     if not ok then io.stderr:write("convai: ", rerr, "\n") end
   end
-  for _, e in ipairs(report.entries) do
-    if e.outcome == "failed" then
-      io.stderr:write(format("convai: recipients line %d (%s): failed: %s%s: %s\n", e.line, e.to,
-        tostring(e.kind), e.status and format(" (HTTP %d)", e.status) or "", tostring(e.message)))
-    end
-  end
-  local s0 = report.summary
-  if s0.stop_error then io.stderr:write("convai: campaign stopped: ", s0.stop_error, "\n") end
-  if s0.gate_error then io.stderr:write("convai: campaign stopped: capacity gate: ", s0.gate_error, "\n") end
-  if s0.journal_error then io.stderr:write("convai: campaign stopped: journal: ", s0.journal_error, "\n") end
+  print_problems(report)
   print_summary(out, report, args.format)
   local s = report.summary
-  if interrupted or s.stopped == "interrupted" then return EXIT_INTERRUPTED end
-  if args.dry_run then return EXIT_OK end
-  if s.sent == s.recipients and s.invalid == 0 then return EXIT_OK end
-  return EXIT_FAILED
+  if interrupted or s.stopped == "interrupted" then return EXIT.INTERRUPTED end
+  if args.dry_run then return EXIT.OK end
+  if s.sent == s.recipients and s.invalid == 0 then return EXIT.OK end
+  return EXIT.FAILED
 end
 
 return _M

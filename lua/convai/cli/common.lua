@@ -1,0 +1,227 @@
+--- convai.cli.common: what every `convai` command shares.
+--
+-- The exit statuses, the error lines on stderr, the `--verbose` trace printer, the table and JSON
+-- output, and the option types: the checks that turn an option's text into a value (seconds, agent
+-- IDs) with the message the user sees when it is wrong. The command modules (`convai.cli.usage`,
+-- `trigger`, `campaign`, `sandbox`) depend on this module; it depends on none of them.
+--
+-- The option types run after argparse has parsed the line, not as argparse converters: a converter's
+-- failure would be reported by argparse with its "Try 'convai --help'" line, and the CLI prints these
+-- messages without it.
+--
+-- @module convai.cli.common
+local core = require "convai.core"
+local http = require "convai.http"
+
+local format, concat, rep = string.format, table.concat, string.rep
+local type, tostring, tonumber, ipairs, pairs = type, tostring, tonumber, ipairs, pairs
+local huge = math.huge
+
+local _M = {}
+
+--- Exit statuses of `convai`.
+-- @table EXIT
+-- @field OK 0: success
+-- @field FAILED 1: the API or the network failed (stderr names the error kind and HTTP status)
+-- @field USAGE 2: invalid arguments or configuration; nothing was sent
+-- @field NOT_RUNNING 3: `convai sandbox status` found no sandbox
+-- @field INTERRUPTED 130: a campaign was stopped by Ctrl-C (SIGINT)
+_M.EXIT = { OK = 0, FAILED = 1, USAGE = 2, NOT_RUNNING = 3, INTERRUPTED = 130 }
+
+local EXIT = _M.EXIT
+
+--- Print an error on stderr as `convai: ERR` and choose the exit status.
+-- @param err a `convai.error` value or a message
+-- @tparam[opt] integer code the exit status to return; default `EXIT.USAGE` for an error of kind
+--   `invalid_argument`, else `EXIT.FAILED`
+-- @treturn integer the exit status
+function _M.fail(err, code)
+  io.stderr:write("convai: ", (tostring(err):gsub("^convai: ", "")), "\n")
+  if code then return code end
+  if type(err) == "table" and err.kind == "invalid_argument" then return EXIT.USAGE end
+  return EXIT.FAILED
+end
+
+--- Print `convai: invalid argument: MSG` on stderr.
+-- @tparam string msg what is wrong with the arguments
+-- @treturn integer `EXIT.USAGE`
+function _M.usage_error(msg)
+  io.stderr:write("convai: invalid argument: ", msg, "\n")
+  return EXIT.USAGE
+end
+
+--- The `--verbose` printer: a `trace` function for the clients (see `convai.http`) that writes each
+-- request (`> METHOD URL`, its headers with credentials shown as `<redacted>`, the body size) and each
+-- response (`< HTTP status (N ms)`, or the error when none came) to `out`.
+-- @tparam file out e.g. `io.stderr`
+-- @treturn function
+function _M.verbose_trace(out)
+  return function(ev)
+    if ev.phase == "request" then
+      out:write(format("> %s %s\n", ev.method, ev.url))
+      local headers = http.redact_headers(ev.headers) -- already redacted; twice is harmless
+      for _, name in ipairs(http.sorted_keys(headers)) do
+        out:write(format("> %s: %s\n", name, headers[name]))
+      end
+      if ev.body_bytes then out:write(format("> (body: %d bytes)\n", ev.body_bytes)) end
+    elseif ev.status then
+      out:write(format("< HTTP %d (%d ms)\n", ev.status, ev.elapsed_ms))
+    else
+      local e = ev.error or {}
+      out:write(format("< no response: %s error: %s (%d ms)\n", tostring(e.kind), tostring(e.message),
+        ev.elapsed_ms))
+    end
+    out:flush()
+  end
+end
+
+--- The trace function a command's clients get: the `--verbose` printer on stderr, or none.
+-- @tparam table args parsed arguments (`args.verbose`)
+-- @treturn ?function
+function _M.trace(args)
+  return args.verbose and _M.verbose_trace(io.stderr) or nil
+end
+
+--- Add a command group (`usage`, `trigger`, ...): a command that needs one of its subcommands, whose
+-- name the parsed arguments get as `target`.
+-- @param parser the `convai` argparse parser
+-- @tparam string name
+-- @tparam string description
+-- @return the argparse command, to add the subcommands to
+function _M.add_group(parser, name, description)
+  local group = parser:command(name, description)
+  group:command_target("target")
+  group:require_command(true)
+  return group
+end
+
+--- Add `--timeout` and `--connect-timeout` (seconds, as text; check them with `seconds` or `positive`).
+-- @param cmd an argparse command
+function _M.add_timeout_options(cmd)
+  cmd:option("--timeout", "Total time allowed per request, in seconds."):default "30"
+  cmd:option("--connect-timeout", "Time allowed to connect, in seconds."):default "10"
+end
+
+--- Add the options of a command that makes one request and prints its result: `--format`,
+-- `--timeout`, `--connect-timeout`, `-v/--verbose` (see `client_options`).
+-- @param cmd an argparse command
+function _M.add_output_options(cmd)
+  cmd:option("--format", "Output format: table or json."):choices { "table", "json" }:default "table"
+  _M.add_timeout_options(cmd)
+  cmd:flag("-v --verbose", "Print each request (credentials redacted) and response to stderr.")
+end
+
+-- A positive finite number from an option's text, or nil.
+local function positive_number(v)
+  local n = tonumber(v)
+  if not n or n ~= n or n <= 0 or n == huge then return nil end
+  return n
+end
+
+--- Option type: a duration in seconds, a positive finite number.
+-- @tparam string v the option's text
+-- @tparam string flag the option's name without `--`, for the message
+-- @treturn[1] number seconds
+-- @treturn[2] nil
+-- @treturn[2] string the message for `usage_error`
+function _M.seconds(v, flag)
+  local n = positive_number(v)
+  if n then return n end
+  return nil, format("--%s must be a positive number of seconds (e.g. 30 or 0.5), got %s", flag,
+    http.quote(v))
+end
+
+--- Option type: a positive finite number (a rate, or seconds in `campaign run`).
+-- @tparam string v the option's text
+-- @tparam string flag the option's name without `--`, for the message
+-- @treturn[1] number
+-- @treturn[2] nil
+-- @treturn[2] string the message for `usage_error`
+function _M.positive(v, flag)
+  local n = positive_number(v)
+  if n then return n end
+  return nil, format("--%s must be a positive number, got %q", flag, tostring(v))
+end
+
+--- Option type: a voicebot.studio agent ID, written as decimal digits.
+-- @tparam string v the option's text
+-- @treturn ?number the ID, or nil when `v` is not all digits
+function _M.agent_id(v)
+  return type(v) == "string" and v:match("^%d+$") and tonumber(v) or nil
+end
+
+--- The client options of a command defined with `add_output_options`.
+-- @tparam table args parsed arguments
+-- @treturn[1] table `{timeout = s, connect_timeout = s, trace = ?function}` for a client's `from_env`
+-- @treturn[2] nil
+-- @treturn[2] string the message for `usage_error`
+function _M.client_options(args)
+  local timeout, err = _M.seconds(args.timeout, "timeout")
+  if not timeout then return nil, err end
+  local connect_timeout
+  connect_timeout, err = _M.seconds(args.connect_timeout, "connect-timeout")
+  if not connect_timeout then return nil, err end
+  return { timeout = timeout, connect_timeout = connect_timeout, trace = _M.trace(args) }
+end
+
+--- Make one call with a vendor client built from the environment, then close the client. A failure
+-- (no credentials, the API or the network) is printed with `fail`.
+-- @tparam table vendor a client module: `convai.voicebot`, `convai.avaamo` or `convai.vonage`
+-- @tparam table opts client options (`client_options`)
+-- @tparam function call `call(client)`: `result` or `nil, err`
+-- @return[1] the result
+-- @treturn[2] nil
+-- @treturn[2] integer the exit status
+function _M.with_client(vendor, opts, call)
+  local client, err = vendor.from_env(opts)
+  if not client then return nil, _M.fail(err) end
+  local result
+  result, err = call(client)
+  client:close()
+  if not result then return nil, _M.fail(err) end
+  return result
+end
+
+--- Print rows as aligned columns, two spaces apart.
+-- @tparam file out
+-- @tparam {{...},...} rows cells of any type (printed with `tostring`)
+function _M.print_table(out, rows)
+  local widths = {}
+  for _, row in ipairs(rows) do
+    for i, cell in ipairs(row) do
+      local w = #tostring(cell)
+      if not widths[i] or w > widths[i] then widths[i] = w end
+    end
+  end
+  for _, row in ipairs(rows) do
+    local cells = {}
+    for i, cell in ipairs(row) do
+      cell = tostring(cell)
+      cells[i] = i < #row and cell .. rep(" ", widths[i] - #cell) or cell
+    end
+    out:write(concat(cells, "  "), "\n")
+  end
+end
+
+--- Copy a result for JSON output, with every non-empty array marked as one (`core.array`), so that
+-- it encodes as a JSON array.
+-- @param v any value
+-- @return the copy
+function _M.json_ready(v)
+  if type(v) ~= "table" then return v end
+  local out = {}
+  for k, x in pairs(v) do out[k] = _M.json_ready(x) end
+  if #v > 0 then core.array(out) end
+  return out
+end
+
+--- Print a value as one line of JSON.
+-- @tparam file out
+-- @param value what `core.json_encode` takes; raises if it cannot be encoded
+function _M.print_json(out, value)
+  local s, err = core.json_encode(value)
+  if not s then error("cannot encode output: " .. tostring(err)) end
+  out:write(s, "\n")
+end
+
+return _M
