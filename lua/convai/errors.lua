@@ -2,9 +2,9 @@
 --
 -- Every fallible call of convai returns `nil, err` where `err` is a `convai.error` value made by the
 -- core (`core.error(kind, message, fields)`: `kind`, `message`, `status`, `retry_after`, `request_sent`,
--- `body`, ...; `tostring` gives one line). The kinds are listed in docs/errors.md and docs/core.md. This module holds the
--- one helper every module uses for bad input, so that the message style and the kind are the same
--- everywhere.
+-- `body`, ...; `tostring` gives one line). The kinds are listed in docs/errors.md and docs/core.md.
+-- This module holds the one helper every module uses for bad input, so that the message style and the
+-- kind are the same everywhere.
 --
 -- @module convai.errors
 local core = require "convai.core"

@@ -9,16 +9,12 @@ local helper = require "helper"
 -- list after merging them): module -> the modules it may require inside a function.
 -- removed when the cli/campaign/sandbox restructure lands
 local ALLOWED_IN_FUNCTION = {
-  ["convai.cli"] = { "convai.http", "convai.cli_campaign", "convai.voicebot", "convai.avaamo",
-    "convai.vonage", "convai.sandbox" },
-  ["convai.cli_campaign"] = { "convai.cli", "convai.voicebot", "convai.vonage" },
   ["convai.campaign"] = { "convai.vonage", "convai.voicebot", "convai.batch" },
   ["convai.ngx"] = { "convai.ngx.limiter", "convai.ngx.capacity", "convai.ngx.status" },
   ["convai.ngx.limiter"] = { "convai.vonage" },
 }
 -- removed when the cli/campaign/sandbox restructure lands: cycles allowed, by their modules.
 local ALLOWED_CYCLES = {
-  ["convai.cli convai.cli_campaign"] = true,
 }
 
 -- The Lua files under a directory, sorted.

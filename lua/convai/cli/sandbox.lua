@@ -46,8 +46,7 @@ end
 
 -- The launcher, or nil and the exit status after saying that it is not installed.
 local function launcher()
-  -- convai.sandbox is optional (installed by its own rockspec), hence required here, not at the top.
-  local ok, sandbox = pcall(require, "convai.sandbox")
+  local ok, sandbox = pcall(require, "convai.sandbox") -- optional: the sandbox is its own rock
   if ok then return sandbox end
   if not tostring(sandbox):find("^module 'convai%.sandbox' not found") then
     error(sandbox, 0) -- installed but broken: show why
