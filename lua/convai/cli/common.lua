@@ -50,11 +50,11 @@ function _M.usage_error(msg)
   return EXIT.USAGE
 end
 
---- The `--verbose` printer: a `trace` function for the clients (see `convai.http`) that writes each
--- request (`> METHOD URL`, its headers with credentials shown as `<redacted>`, the body size) and each
--- response (`< HTTP status (N ms)`, or the error when none came) to `out`.
--- @tparam file out e.g. `io.stderr`
--- @treturn function
+--- The verbose printer (the option `-v`): a `trace` function for the clients (see `convai.http`)
+-- that writes each request (`> METHOD URL`, its headers with credentials shown as `<redacted>`, the
+-- body size) and each response (`< HTTP status (N ms)`, or the error when none came) to `out`.
+-- @tparam file out where to write, e.g. `io.stderr`
+-- @treturn function the trace function, called with each event table
 function _M.verbose_trace(out)
   return function(ev)
     if ev.phase == "request" then
@@ -75,7 +75,7 @@ function _M.verbose_trace(out)
   end
 end
 
---- The trace function a command's clients get: the `--verbose` printer on stderr, or none.
+--- The trace function a command's clients get: the verbose printer on stderr, or none.
 -- @tparam table args parsed arguments (`args.verbose`)
 -- @treturn ?function
 function _M.trace(args)
@@ -102,8 +102,8 @@ function _M.add_timeout_options(cmd)
   cmd:option("--connect-timeout", "Time allowed to connect, in seconds."):default "10"
 end
 
---- Add the options of a command that makes one request and prints its result: `--format`,
--- `--timeout`, `--connect-timeout`, `-v/--verbose` (see `client_options`).
+--- Add the options of a command that makes one request and prints its result.
+-- They are `--format`, `--timeout`, `--connect-timeout` and `-v/--verbose` (see `client_options`).
 -- @param cmd an argparse command
 function _M.add_output_options(cmd)
   cmd:option("--format", "Output format: table or json."):choices { "table", "json" }:default "table"

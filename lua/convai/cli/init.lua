@@ -23,7 +23,7 @@ local tostring, ipairs = tostring, ipairs
 
 local _M = {}
 
---- The `--verbose` printer (see `convai.cli.common.verbose_trace`).
+--- The verbose printer of option `-v` (see `convai.cli.common.verbose_trace`).
 -- @function verbose_trace
 -- @tparam file out e.g. `io.stderr`
 -- @treturn function a `trace` function for the clients

@@ -58,7 +58,7 @@ local function bad_option(k, x)
     end
   elseif type(x) ~= "function" then -- random or sleep
     return k == "random" and "a function returning a number in [0, 1) (default math.random)"
-      or "a function(seconds) that pauses (default convai.http.sleep)"
+      or "a function(seconds) that pauses (default convai.runtime.sleep)"
   end
   return nil
 end

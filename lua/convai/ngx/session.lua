@@ -4,4 +4,13 @@
 -- working; new code requires `convai.http.cosocket`, or opens a session with `convai.ngx.session(opts)`.
 --
 -- @module convai.ngx.session
-return require "convai.http.cosocket"
+local cosocket = require "convai.http.cosocket"
+
+--- Open an HTTP session on nginx cosockets (see `convai.http.cosocket.new`).
+-- @function new
+-- @tparam[opt] table opts session options
+-- @treturn table|nil the session
+-- @treturn[2] nil
+-- @treturn[2] convai.error kind `invalid_argument`
+
+return cosocket
