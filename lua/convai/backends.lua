@@ -11,7 +11,7 @@ local errors = require "convai.errors"
 
 local type, pairs, ipairs, tostring, setmetatable = type, pairs, ipairs, tostring, setmetatable
 local sort, concat = table.sort, table.concat
-local match = string.match
+local match, find = string.match, string.find
 
 local _M = {}
 
@@ -73,13 +73,16 @@ function registry_mt:resolve(store, fallback)
   end
   local backend = self.backends[store]
   if backend then return backend, store end
-  local scheme = match(store, "^(%a[%w+.-]*)://")
+  local scheme = match(store, "^([^:/@]*)://")
   if scheme then
     backend = self.backends[scheme]
     if backend then return backend, scheme end
     return invalid("unknown %s store scheme %s:// (known: %s)", self.concept, scheme, self:names())
   end
   if fallback then return self.backends[fallback], fallback end
+  if find(store, "[:@/]") then
+    return invalid("unknown %s store: not a name (%s) nor a URL", self.concept, self:names())
+  end
   return invalid("unknown %s store %q (known: %s)", self.concept, store, self:names())
 end
 

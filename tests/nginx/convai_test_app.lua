@@ -1,5 +1,5 @@
---- The test application run by nginx for tests/lua/openresty_spec.lua (LuaJIT, ngx_lua). Each location
--- of tests/lua/openresty_spec.lua's nginx.conf calls one function here; answers are JSON. The sandbox
+--- The test application run by nginx for tests/lua/ngx/openresty_spec.lua (LuaJIT, ngx_lua). Each location
+-- of tests/lua/ngx/openresty_spec.lua's nginx.conf calls one function here; answers are JSON. The sandbox
 -- is CONVAI_TEST_SANDBOX, read by the master in init_by_lua.
 local core = require "convai.core"
 local http = require "convai.http"
