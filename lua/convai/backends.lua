@@ -86,4 +86,30 @@ function registry_mt:resolve(store, fallback)
   return invalid("unknown %s store %q (known: %s)", self.concept, store, self:names())
 end
 
+--- The backend `opts.store` names (`default` when absent), once every key of `opts` is checked to be
+-- one of the concept's options or of the backend's `OPTIONS`.
+-- @tparam table opts the caller's options
+-- @tparam table common `{[name] = true}`, the options of every backend
+-- @tparam string default the store when `opts.store` is nil
+-- @treturn table|nil the backend
+-- @treturn string the name it is registered under
+-- @treturn[2] nil
+-- @treturn[2] convai.error kind `invalid_argument` (an unknown store or option)
+function registry_mt:select(opts, common, default)
+  local backend, name = self:resolve(opts.store == nil and default or opts.store)
+  if not backend then return nil, name end
+  local own = backend.OPTIONS or {}
+  for k in pairs(opts) do
+    if not common[k] and not own[k] then
+      local list = {}
+      for o in pairs(common) do list[#list + 1] = o end
+      for o in pairs(own) do list[#list + 1] = o end
+      sort(list)
+      return invalid("unknown %s option %s for store %s (known: %s)", self.concept, tostring(k), name,
+        concat(list, ", "))
+    end
+  end
+  return backend, name
+end
+
 return _M

@@ -26,9 +26,8 @@ local runtime = require "convai.runtime"
 local process = require "convai.capacity.process"
 local shared_dict = require "convai.capacity.shared_dict"
 
-local type, tostring, pairs, setmetatable = type, tostring, pairs, setmetatable
+local type, tostring, setmetatable = type, tostring, setmetatable
 local floor = math.floor
-local sort, concat = table.sort, table.concat
 
 local _M = {}
 
@@ -53,14 +52,6 @@ end
 local mt = {}
 mt.__index = mt
 
-local function known_options(backend)
-  local list = {}
-  for k in pairs(COMMON) do list[#list + 1] = k end
-  for k in pairs(backend.OPTIONS or {}) do list[#list + 1] = k end
-  sort(list)
-  return concat(list, ", ")
-end
-
 --- Make a capacity object.
 -- @tparam table opts
 -- @tparam table opts.client a `convai.voicebot` client (made with `voicebot.new` or `from_env`)
@@ -73,13 +64,8 @@ end
 -- @treturn[2] convai.error kind `invalid_argument`
 function _M.new(opts)
   if type(opts) ~= "table" then return invalid("capacity expects an options table {client =, store =}") end
-  local backend, name = stores:resolve(opts.store == nil and _M.DEFAULTS.store or opts.store)
+  local backend, name = stores:select(opts, COMMON, _M.DEFAULTS.store)
   if not backend then return nil, name end
-  for k in pairs(opts) do
-    if not COMMON[k] and not (backend.OPTIONS or {})[k] then
-      return invalid("unknown capacity option %s (known: %s)", tostring(k), known_options(backend))
-    end
-  end
   local store, err = backend.new(opts)
   if not store then return nil, err end
   if type(opts.client) ~= "table" or type(opts.client.whatsapp_usage) ~= "function" then

@@ -32,7 +32,6 @@ local shared_dict = require "convai.limit.shared_dict"
 local type, tostring, pairs, setmetatable, getmetatable = type, tostring, pairs, setmetatable, getmetatable
 local format = string.format
 local ceil, floor, huge = math.ceil, math.floor, math.huge
-local sort, concat = table.sort, table.concat
 
 local _M = {}
 
@@ -61,14 +60,6 @@ end
 
 local function positive(v)
   return type(v) == "number" and v == v and v > 0 and v < huge
-end
-
-local function known_options(backend)
-  local list = {}
-  for k in pairs(COMMON) do list[#list + 1] = k end
-  for k in pairs(backend.OPTIONS or {}) do list[#list + 1] = k end
-  sort(list)
-  return list
 end
 
 local mt = {}
@@ -119,14 +110,8 @@ function _M.new(opts)
   if type(opts) ~= "table" then
     return invalid("limit.new expects an options table {store =, rate =, rates =, margin =, max_wait =}")
   end
-  local backend, store = stores:resolve(opts.store == nil and _M.DEFAULTS.store or opts.store)
+  local backend, store = stores:select(opts, COMMON, _M.DEFAULTS.store)
   if not backend then return nil, store end
-  for k in pairs(opts) do
-    if not COMMON[k] and not (backend.OPTIONS or {})[k] then
-      return invalid("unknown limit option %s for store %s (known: %s)", tostring(k), store,
-        concat(known_options(backend), ", "))
-    end
-  end
   local self = { store = store }
   local ok, err = check_common(self, opts)
   if not ok then return nil, err end

@@ -89,7 +89,7 @@ describe("convai.capacity", function()
       local cases = {
         { { client = vb, ttl = 0 }, "ttl must be a number of seconds, more than 0 and at most 86400" },
         { { client = {} }, "client must be a convai.voicebot client" },
-        { { client = vb, colour = 1 }, "unknown capacity option colour (known: client, prefix, store, ttl)" },
+        { { client = vb, colour = 1 }, "unknown capacity option colour for store process (known: client, prefix, store, ttl)" },
         { { client = vb, store = "shared_dict", dict = "c" }, 'outside nginx use the "process" store' },
         { { client = vb, store = "redis://:pw@h" }, "unknown capacity store scheme redis://" },
       }
