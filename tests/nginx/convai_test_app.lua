@@ -291,8 +291,8 @@ function ROUTES.limiter()
   out.held = plain_error(werr)
   local rate, interval = lim:rate("B")
   out.rate, out.interval = rate, interval
-  assert(lim:acquire("W"))                          -- claims W's next slot
-  local _, aerr = lim:acquire("W", 0)               -- the one after is not now: nothing claimed
+  assert(lim:penalize("W", 0.3))
+  local _, aerr = lim:acquire("W", 0)               -- W is held: no slot now, nothing claimed
   out.within = plain_error(aerr)
   out.within_wait = aerr and aerr.wait
   out.after_within = lim:acquire("W", 5)            -- so it is still the next free slot

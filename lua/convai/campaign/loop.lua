@@ -1,7 +1,7 @@
 --- convai.campaign.loop: the send loop of a campaign run, on one `convai.batch` scheduler.
 --
 -- Each turn the loop decides one thing (`turn`): stop, read the capacity again, or start the next
--- recipient's request once its agent's slot is claimed from the campaign's limit; then it steps the
+-- recipient's request when its agent's slot starts now (claimed from the campaign's limit); then it steps the
 -- scheduler (requests overlap on libcurl multi, so server latency does not lower the rate) and handles
 -- what finished: a capacity read (`finish_gate`) or a send (`finish_send`, one small function per
 -- outcome). Every recipient is journaled `pending` (claimed) before its request leaves and gets its
@@ -29,9 +29,9 @@ _M.GATE_EVERY = 25
 --- Attempts for a recipient whose connection failed before the request left (`request_sent == false`).
 _M.UNSENT_ATTEMPTS = 3
 
---- A slot is claimed when it starts within this many seconds, and used at most this late: the loop wakes
--- up to 1 ms early and spins the rest, since libcurl's poll rounds its timeout up to whole milliseconds
--- and every late wake-up would push the next slot back (at 20/s, 1 ms is 2 %).
+--- Seconds before a slot within which the loop spins instead of sleeping: it wakes up to 1 ms early and
+-- spins the rest, since libcurl's poll rounds its timeout up to whole milliseconds and every late
+-- wake-up would push the next slot back (at 20/s, 1 ms is 2 %).
 _M.SPIN = 0.002
 
 local message_of = report.message_of
@@ -49,7 +49,6 @@ local function new_state(c, run)
     unsent_tries = {},             -- [to] = connections failed before the request left
     inflight = 0,                  -- send requests in flight
     sends = 0,                     -- requests started in this run (the gate re-reads every GATE_EVERY)
-    slot = nil,                    -- monotonic time the claimed slot starts (nil: none claimed)
     budget = huge,                 -- capacity left as last read (huge: no gate, or not read yet)
     gate_due = c.gate ~= nil,      -- a capacity read is wanted
     gate_task = nil,               -- the capacity read in flight
@@ -98,26 +97,22 @@ end
 
 -- ------------------------------------------------------------------ the rate limit
 
--- Hold the agent back `seconds` (a 429, a failed connection); a claimed slot inside that time is dropped.
+-- Hold the agent back `seconds` (a 429, a failed connection).
 local function penalize(s, seconds)
   s.c.limit:penalize(s.agent, seconds)
-  if s.slot and s.slot < core.monotonic() + seconds then s.slot = nil end
 end
 
--- Claim the agent's slot when it starts within SPIN. Returns the seconds to wait before trying again
--- (nothing claimed), or nil when a slot is claimed (`s.slot`) or the run stops.
-local function claim_slot(s)
-  local delay, err = s.c.limit:acquire(s.agent, _M.SPIN)
-  if delay then
-    s.slot = core.monotonic() + delay
-    return nil
-  end
+-- Claim the agent's slot if it starts now: true, or the seconds the scheduler may wait before the loop
+-- asks again (nothing claimed; 0 when the run stops because the limit failed).
+local function slot_now(s)
+  local delay, err = s.c.limit:acquire(s.agent, 0)
+  if delay then return true end
   if type(err) == "table" and err.kind == "rate_limited" then
     local w = err.wait or err.retry_after or s.interval
     return w > _M.SPIN and min(w - 0.001, 0.5) or 0
   end
   s.stop, s.stop_error = s.stop or "limit_error", err
-  return nil
+  return 0
 end
 
 -- ------------------------------------------------------------------ the capacity gate
@@ -170,7 +165,6 @@ end
 
 local function start_send(s)
   local r = remove(s.queue, 1)
-  s.slot = nil
   local ok, why = record(s, { r = "pending", to = r.to, line = r.line }, true)
   if not ok then
     if why == "claimed" then return true end -- another worker of the campaign has it
@@ -265,16 +259,8 @@ local function turn(s)
   if s.budget <= 0 then out_of_capacity(s) return 0.05 end
   if s.gate_task and s.budget == huge then return 0.05 end -- the first capacity read has not answered
   if s.inflight >= c.concurrency then return 0.05 end
-  if s.slot then
-    local early = s.slot - core.monotonic()
-    if early > 0 then return 0 end                        -- spin to the slot's start
-    if early < -_M.SPIN then s.slot = nil return 0 end    -- woke too late: the slot is dropped
-  else
-    local w = claim_slot(s)
-    if w then return w end
-    if not s.slot then return 0 end                       -- the limit failed: the run stops
-    if s.slot > core.monotonic() then return 0 end
-  end
+  local now = slot_now(s)
+  if now ~= true then return now end
   if not start_send(s) then return "break" end
   return 0
 end

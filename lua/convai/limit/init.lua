@@ -147,7 +147,8 @@ end
 -- slot follows one interval later).
 -- @tparam string agent the agent ID (a number is formatted as an integer)
 -- @tparam[opt=max_wait] number within seconds: a slot that starts later is not claimed. A caller with its
---   own event loop (a campaign) claims with a small `within` and comes back after `err.wait`
+--   own event loop (a campaign) claims with `within = 0` (a slot that starts now) and comes back after
+--   `err.wait`
 -- @treturn number|nil seconds until the slot starts (0: now)
 -- @treturn[2] nil
 -- @treturn[2] convai.error kind `rate_limited` when the free slot starts more than `within` seconds from

@@ -36,14 +36,14 @@ end
 --- Claim the first free slot at or after now.
 -- @tparam string id the agent
 -- @tparam number interval seconds between two slots
--- @tparam number max_wait seconds: a slot further away is not claimed
+-- @tparam number within seconds: a slot that starts later is not claimed
 -- @treturn number seconds until the slot starts
--- @treturn boolean whether it was claimed (false: further than max_wait)
-function mt:acquire(id, interval, max_wait)
+-- @treturn boolean whether it was claimed (false: it starts later than `within`)
+function mt:acquire(id, interval, within)
   at_interval(self, id, interval)
   local w = self.buckets:take(id)
   if w == 0 then return 0, true end
-  if w > max_wait then return w, false end
+  if w > within then return w, false end
   self.buckets:penalize(id, w + interval)
   return w, true
 end

@@ -24,6 +24,11 @@ local ceil = math.ceil
 
 local _M = { OPTIONS = { dict = true, prefix = true }, DEFAULTS = { prefix = "convai:rate:" } }
 
+--- Seconds after its start that a slot may still be claimed by a caller that can only send now (a
+-- claim `within` less than this): slots sit on a grid, so a caller spinning up to a slot's start
+-- reaches it a little late.
+_M.GRACE = 0.002
+
 local mt = {}
 mt.__index = mt
 
@@ -41,19 +46,20 @@ function _M.new(opts)
   return setmetatable({ dict = dict, prefix = prefix }, mt)
 end
 
---- Claim the first free slot at or after now (atomically across the workers).
+--- Claim the first free slot at or after now (atomically across the workers); with `within` below
+-- `GRACE`, one that began at most `GRACE` ago counts as now.
 -- @tparam string id the agent
 -- @tparam number interval seconds between two slots
--- @tparam number max_wait seconds: a slot further away is not claimed
+-- @tparam number within seconds: a slot that starts later is not claimed
 -- @treturn number seconds until the slot starts
--- @treturn boolean whether it was claimed (false: further than max_wait)
+-- @treturn boolean whether it was claimed (false: it starts later than `within`)
 -- @treturn[2] nil
 -- @treturn[2] convai.error kind `server` when the dict is full
-function mt:acquire(id, interval, max_wait)
+function mt:acquire(id, interval, within)
   local dict = self.dict
   local base = format("%s%s:%.6f:", self.prefix, id, interval)
   local t = now()
-  local slot = ceil(t / interval)
+  local slot = ceil((t - (within < _M.GRACE and _M.GRACE or 0)) / interval)
   local hold = dict:get(self.prefix .. id .. ":hold")
   if hold and ceil(hold / interval) > slot then slot = ceil(hold / interval) end
   local hint = dict:get(base .. "next")
@@ -61,7 +67,7 @@ function mt:acquire(id, interval, max_wait)
   local at
   while true do
     at = slot * interval
-    if at - t > max_wait then return at - t, false end
+    if at - t > within then return at - t, false end
     local ok, err = dict:add(base .. slot, true, at - t + 2)
     if ok then break end
     if err ~= "exists" then
@@ -71,7 +77,7 @@ function mt:acquire(id, interval, max_wait)
     slot = slot + 1
   end
   dict:set(base .. "next", slot + 1, at - t + 2)
-  return at - t, true
+  return at > t and at - t or 0, true
 end
 
 --- No slot starts before now + seconds (a longer hold is kept).
