@@ -146,4 +146,26 @@ function _M.spawn_threads(worker, n)
   return true, first_err
 end
 
+-- ------------------------------------------------------------------ shared dicts
+
+--- The `lua_shared_dict` named `name` (memory shared by every worker of nginx), or nil and an error
+-- saying how to declare it (outside nginx there is none).
+-- @tparam string name
+-- @treturn table|nil the `ngx.shared` dict
+-- @treturn[2] nil
+-- @treturn[2] convai.error kind `invalid_argument`
+function _M.shared_dict(name)
+  if type(name) ~= "string" or name == "" then
+    return nil, core.error("invalid_argument", "dict must be the name of a lua_shared_dict, e.g. "
+      .. "\"convai_limits\"")
+  end
+  local dict = in_nginx and ngx.shared and ngx.shared[name]
+  if not dict then
+    return nil, core.error("invalid_argument", ("no lua_shared_dict %q: declare it in the http block of "
+      .. "nginx.conf (lua_shared_dict %s 1m;)%s"):format(name, name,
+      in_nginx and "" or "; outside nginx use the \"process\" store"))
+  end
+  return dict
+end
+
 return _M

@@ -15,7 +15,8 @@ local client = require "convai.http.client"
 local config = require "convai.config"
 local whatsapp = require "convai.whatsapp"
 
-local type, pairs, tostring, format, find = type, pairs, tostring, string.format, string.find
+local type, pairs, tostring, setmetatable = type, pairs, tostring, setmetatable
+local format, find = string.format, string.find
 
 local VENDOR = "voicebot.studio"
 local SPEC = {
@@ -100,18 +101,15 @@ end
 
 local SEND_FIELDS = "phone_number, customer_name, template_name, template_components, agent_id"
 
---- Check the fields of a send-template request and build its body (nothing is sent).
--- @tparam table t see `send_template`
--- @treturn table|nil the body `{phone_number, customer_name, template_name, template_components,
---   agent_id}` (`agent_id` is `cjson.null` when not given, `template_components` a JSON array)
--- @treturn[2] convai.error kind `invalid_argument`
-function _M.send_template_body(t)
-  if type(t) ~= "table" then return invalid("send_template expects a table of fields") end
-  local body = {}
+-- The recipient's fields: phone_number and customer_name (with `partial`, each may be missing).
+local function recipient_fields(t, body, partial)
   local err
-  body.phone_number, err = whatsapp.phone(t.phone_number, "phone_number")
-  if not body.phone_number then return nil, err end
+  if t.phone_number ~= nil or not partial then
+    body.phone_number, err = whatsapp.phone(t.phone_number, "phone_number")
+    if not body.phone_number then return nil, err end
+  end
   local name = t.customer_name
+  if name == nil and partial then return body end
   if type(name) ~= "string" or not find(name, "%S") then
     return invalid("customer_name is required (the recipient's name, a non-empty string)")
   end
@@ -119,6 +117,20 @@ function _M.send_template_body(t)
     return invalid("customer_name must not contain line breaks or control characters")
   end
   body.customer_name = name
+  return body
+end
+
+--- Check the fields of a send-template request and build its body (nothing is sent).
+-- @tparam table t see `send_template`
+-- @tparam[opt=false] boolean partial `phone_number` and `customer_name` may be missing (the body is
+--   then incomplete)
+-- @treturn table|nil the body `{phone_number, customer_name, template_name, template_components,
+--   agent_id}` (`agent_id` is `cjson.null` when not given, `template_components` a JSON array)
+-- @treturn[2] convai.error kind `invalid_argument`
+function _M.send_template_body(t, partial)
+  if type(t) ~= "table" then return invalid("send_template expects a table of fields") end
+  local body, err = recipient_fields(t, {}, partial)
+  if not body then return nil, err end
   body.template_name, err = whatsapp.template_name(t.template_name, "template_name")
   if not body.template_name then return nil, err end
   if t.template_components == nil then
@@ -142,6 +154,15 @@ function _M.send_template_body(t)
     end
   end
   return body
+end
+
+-- POST a checked send-template body; `{status, body, message}`.
+local function post_template(self, body)
+  local res, err = client.post(self, "/whatsapp/send-template", body)
+  if not res then return nil, err end
+  local decoded = res.body
+  res.message = type(decoded) == "table" and type(decoded.data) == "table" and decoded.data or nil
+  return res
 end
 
 --- Send an approved WhatsApp template to one recipient, opening a business-initiated conversation.
@@ -170,12 +191,46 @@ end
 function mt:send_template(t)
   local body, err = _M.send_template_body(t)
   if not body then return nil, err end
-  local res
-  res, err = client.post(self, "/whatsapp/send-template", body)
-  if not res then return nil, err end
-  local decoded = res.body
-  res.message = type(decoded) == "table" and type(decoded.data) == "table" and decoded.data or nil
-  return res
+  return post_template(self, body)
+end
+
+-- ------------------------------------------------------------------ prepared sends
+-- What a campaign sender needs to check a recipient once and send it later, without naming methods.
+
+-- The bodies made by `prepare` (weak keys: a body its caller dropped goes too).
+local prepared = setmetatable({}, { __mode = "k" })
+
+--- Check the fields of a WhatsApp template send and build its request body, once; nothing is sent
+-- (`send_prepared` sends it).
+-- @tparam string channel `"whatsapp"` (the one channel of this client)
+-- @tparam table t the fields of `send_template`
+-- @tparam[opt=false] boolean partial check the fields given and let `phone_number` and `customer_name`
+--   be missing: how a campaign checks its fixed fields before it has recipients (such a body cannot be
+--   sent)
+-- @treturn table|nil the body
+-- @treturn[2] nil
+-- @treturn[2] convai.error kind `invalid_argument`
+function mt:prepare(channel, t, partial) -- luacheck: ignore 212 (self)
+  if channel ~= "whatsapp" then
+    return invalid(format("channel must be whatsapp (voicebot.studio sends WhatsApp templates), got %s",
+      tostring(channel)))
+  end
+  local body, err = _M.send_template_body(t, partial)
+  if not body then return nil, err end
+  if body.phone_number and body.customer_name then prepared[body] = true end
+  return body
+end
+
+--- Send a body made by `prepare`, as it is (it is not checked or built again).
+-- @tparam table body from `prepare`
+-- @treturn table|nil as `send_template`
+-- @treturn[2] nil
+-- @treturn[2] convai.error as `send_template`; `invalid_argument` for a body `prepare` did not make
+function mt:send_prepared(body)
+  if not prepared[body] then
+    return invalid("send_prepared takes a body made by prepare (with a phone_number and customer_name)")
+  end
+  return post_template(self, body)
 end
 
 return _M

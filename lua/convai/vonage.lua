@@ -7,8 +7,8 @@
 -- parameters up to 1,024. SMS uses the same endpoint with `channel = "sms"` (to, agent_id, status_url,
 -- session_parameters); voice is `POST /telephony/make-call` (agent_id, to, optional status_url and
 -- session_parameters). The vendor allows 1 session per second per agent (3 or 5 when raised), shared
--- by every channel, and answers 429 beyond it; this client does not pace requests (a campaign or
--- `convai.ngx.limiter` does) and retries a trigger only when that cannot message anyone twice (a 429,
+-- by every channel, and answers 429 beyond it; this client does not pace requests (a campaign or a
+-- `convai.limit` does) and retries a trigger only when that cannot message anyone twice (a 429,
 -- or a connection that failed before the request left; see the `retry` option). The `*_body`
 -- functions check a request without sending it (a campaign checks every recipient before the first
 -- send).
@@ -171,13 +171,16 @@ local function no_unknown(t, body, fields)
   return true
 end
 
--- The fields every channel shares: agent_id, to, status_url, session_parameters.
-local function common_fields(t, body, status_url_optional)
+-- The fields every channel shares: agent_id, to, status_url, session_parameters. With `partial`, a
+-- missing `to` is not an error (the fields a campaign fixes are checked before it has recipients).
+local function common_fields(t, body, status_url_optional, partial)
   local err
   body.agent_id, err = agent_id(t.agent_id)
   if not body.agent_id then return nil, err end
-  body.to, err = whatsapp.phone(t.to, "to")
-  if not body.to then return nil, err end
+  if t.to ~= nil or not partial then
+    body.to, err = whatsapp.phone(t.to, "to")
+    if not body.to then return nil, err end
+  end
   if t.status_url ~= nil or not status_url_optional then
     body.status_url, err = status_url(t.status_url)
     if not body.status_url then return nil, err end
@@ -191,8 +194,9 @@ end
 
 --- Check the fields of a WhatsApp trigger and build the request body (nothing is sent).
 -- @tparam table t see `trigger_whatsapp`
+-- @tparam[opt=false] boolean partial `to` may be missing (the body is then incomplete)
 -- @treturn table|nil the body table, or nil and an `invalid_argument` error
-function _M.whatsapp_body(t)
+function _M.whatsapp_body(t, partial)
   if type(t) ~= "table" then return invalid("trigger_whatsapp expects a table of fields") end
   local body = { channel = "whatsapp" }
   local err
@@ -210,7 +214,7 @@ function _M.whatsapp_body(t)
     return invalid("locale %q is not a WhatsApp language code (e.g. en, en_US, pt_BR)", body.locale)
   end
   local ok
-  ok, err = common_fields(t, body, false)
+  ok, err = common_fields(t, body, false, partial)
   if not ok then return nil, err end
   if t.components ~= nil then
     body.components, err = _M.components(t.components)
@@ -223,11 +227,11 @@ function _M.whatsapp_body(t)
 end
 
 -- The body of a send whose fields are the shared ones (SMS, voice), built on `body`; `method` names
--- the send in the message.
-local function shared_fields_body(t, method, body, status_url_optional)
+-- the send in the message; with `partial`, `to` may be missing.
+local function shared_fields_body(t, method, body, status_url_optional, partial)
   if type(t) ~= "table" then return invalid("%s expects a table of fields", method) end
   local err
-  body, err = common_fields(t, body, status_url_optional)
+  body, err = common_fields(t, body, status_url_optional, partial)
   if not body then return nil, err end
   local ok
   ok, err = no_unknown(t, body, "agent_id, to, status_url, session_parameters")
@@ -237,18 +241,20 @@ end
 
 --- Check the fields of an SMS trigger and build the request body (nothing is sent).
 -- @tparam table t see `trigger_sms`
+-- @tparam[opt=false] boolean partial `to` may be missing (the body is then incomplete)
 -- @treturn table|nil the body table `{to, agent_id, channel = "sms", status_url, session_parameters?}`
 -- @treturn[2] convai.error kind `invalid_argument`
-function _M.sms_body(t)
-  return shared_fields_body(t, "trigger_sms", { channel = "sms" }, false)
+function _M.sms_body(t, partial)
+  return shared_fields_body(t, "trigger_sms", { channel = "sms" }, false, partial)
 end
 
 --- Check the fields of an outbound call and build the request body (nothing is sent).
 -- @tparam table t see `make_call`
+-- @tparam[opt=false] boolean partial `to` may be missing (the body is then incomplete)
 -- @treturn table|nil the body table `{agent_id, to, status_url?, session_parameters?}`
 -- @treturn[2] convai.error kind `invalid_argument`
-function _M.call_body(t)
-  return shared_fields_body(t, "make_call", {}, true)
+function _M.call_body(t, partial)
+  return shared_fields_body(t, "make_call", {}, true, partial)
 end
 
 --- The client's outbound sends, by method name. Each starts a virtual-agent session, which counts
@@ -326,5 +332,47 @@ mt.trigger_sms = send_method(_M.SENDS.trigger_sms)
 -- @tparam[opt] table t.session_parameters `{{name=, value=}, ...}` or `{name = value}`
 -- @treturn table|nil `{status = integer, body = decoded JSON or raw text}`, or nil and a `convai.error`
 mt.make_call = send_method(_M.SENDS.make_call)
+
+-- ------------------------------------------------------------------ sends, by channel
+-- What code outside this module needs to start a session without naming its methods: a pacer
+-- (`convai.limit`'s `wrap`) and a campaign sender (`convai.campaign.senders`).
+
+mt.SENDS = _M.SENDS -- also reachable from a client: `client.SENDS`
+
+-- The sends by channel (`whatsapp`, `sms`, `voice`), from `SENDS`.
+local CHANNELS = {}
+for _, send in pairs(_M.SENDS) do CHANNELS[send.channel] = send end
+
+-- The bodies made by `prepare`, and their channel (weak keys: a body its caller dropped goes too).
+local prepared = setmetatable({}, { __mode = "k" })
+
+--- Check the fields of a session on a channel and build its request body, once; nothing is sent
+-- (`send_prepared` sends it).
+-- @tparam string channel `"whatsapp"`, `"sms"` or `"voice"` (a value of `SENDS`)
+-- @tparam table t the fields of `trigger_whatsapp`, `trigger_sms` or `make_call`
+-- @tparam[opt=false] boolean partial check the fields given and let `to` be missing: how a campaign
+--   checks its fixed fields before it has recipients (a body without `to` cannot be sent)
+-- @treturn table|nil the body
+-- @treturn[2] nil
+-- @treturn[2] convai.error kind `invalid_argument`
+function mt:prepare(channel, t, partial) -- luacheck: ignore 212 (self)
+  local c = CHANNELS[channel]
+  if not c then return invalid("channel must be whatsapp, sms or voice, got %s", tostring(channel)) end
+  local body, err = c.body(t, partial)
+  if not body then return nil, err end
+  if body.to then prepared[body] = c end
+  return body
+end
+
+--- Start a session with a body made by `prepare`, as it is (it is not checked or built again).
+-- @tparam table body from `prepare`
+-- @treturn table|nil as `trigger_whatsapp`
+-- @treturn[2] nil
+-- @treturn[2] convai.error as `trigger_whatsapp`; `invalid_argument` for a body `prepare` did not make
+function mt:send_prepared(body)
+  local c = prepared[body]
+  if not c then return invalid("send_prepared takes a body made by prepare (with a to)") end
+  return client.post(self, c.path, body)
+end
 
 return _M

@@ -1,5 +1,5 @@
---- The test application run by nginx for tests/lua/openresty_spec.lua (LuaJIT, ngx_lua). Each location
--- of tests/lua/openresty_spec.lua's nginx.conf calls one function here; answers are JSON. The sandbox
+--- The test application run by nginx for tests/lua/ngx/openresty_spec.lua (LuaJIT, ngx_lua). Each location
+-- of tests/lua/ngx/openresty_spec.lua's nginx.conf calls one function here; answers are JSON. The sandbox
 -- is CONVAI_TEST_SANDBOX, read by the master in init_by_lua.
 local core = require "convai.core"
 local http = require "convai.http"
@@ -291,6 +291,11 @@ function ROUTES.limiter()
   out.held = plain_error(werr)
   local rate, interval = lim:rate("B")
   out.rate, out.interval = rate, interval
+  assert(lim:penalize("W", 0.3))
+  local _, aerr = lim:acquire("W", 0)               -- W is held: no slot now, nothing claimed
+  out.within = plain_error(aerr)
+  out.within_wait = aerr and aerr.wait
+  out.after_within = lim:acquire("W", 5)            -- so it is still the next free slot
   local paced = lim:wrap(cfg.vg)
   ngx.update_time()
   t0 = ngx.now()

@@ -1,6 +1,6 @@
 --- Test harness: run Debian's nginx with its Lua module on a free loopback port, with a configuration
 -- written into a private temporary directory (`-p dir/ -c dir/nginx.conf`), for the OpenResty specs
--- (tests/lua/openresty_spec.lua). Plain Lua 5.4, run by busted.
+-- (tests/lua/ngx/openresty_spec.lua). Plain Lua 5.4, run by busted.
 --
 -- The workers run as `nobody` when the tests run as root (nginx's default), so the directory is made
 -- traversable and the temp path for request bodies writable by them; the Lua modules are loaded by the

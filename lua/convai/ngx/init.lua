@@ -4,10 +4,10 @@
 -- `convai.ngx.session`, an HTTP/1.1 transport on nginx cosockets, so their API is the one of plain Lua
 -- and no call blocks the worker's event loop. This module gathers what only makes sense in nginx:
 --
---  - `limiter`: per-agent rate limits (Vonage sessions per second) shared by all workers, on a
---    `lua_shared_dict` (`convai.ngx.limiter`);
---  - `capacity`: the WhatsApp capacity of voicebot.studio agents, cached in a `lua_shared_dict`
---    (`convai.ngx.capacity`);
+--  - `limiter`: per-agent rate limits (Vonage sessions per second) shared by all workers: a
+--    `convai.limit` on a `lua_shared_dict` (its `shared_dict` store);
+--  - `capacity`: the WhatsApp capacity of voicebot.studio agents, cached for all workers: a
+--    `convai.capacity` on a `lua_shared_dict` (its `shared_dict` store);
 --  - `status_handler`: the content handler for Vonage `status_url` callbacks (`convai.ngx.status`);
 --  - `session`: the transport itself, for direct use (`convai.ngx.session`).
 --
@@ -15,7 +15,12 @@
 --
 -- @module convai.ngx
 local session = require "convai.http.cosocket"
+local capacity = require "convai.capacity"
+local limit = require "convai.limit"
 local runtime = require "convai.runtime"
+local status = require "convai.ngx.status"
+
+local type, pairs = type, pairs
 
 local _M = {}
 
@@ -27,21 +32,30 @@ function _M.session(opts)
   return session.new(opts)
 end
 
---- A per-agent rate limiter shared by every worker (see `convai.ngx.limiter.new`).
--- @tparam table opts `{dict = "name of a lua_shared_dict", rate = sessions per second, rates = {[agent] =
---   rate}, margin = seconds, max_wait = seconds}`
--- @treturn table|nil the limiter (`wait`, `penalize`, `rate`, `wrap`), or nil and an `invalid_argument`
---   error
--- @usage local lim = assert(require("convai.ngx").limiter { dict = "convai_limits", rates = { A = 5 } })
-function _M.limiter(opts)
-  return require("convai.ngx.limiter").new(opts)
+-- `opts` with the shared dict as the default store.
+local function on_shared_dict(opts)
+  if type(opts) ~= "table" then return opts end
+  local o = { store = "shared_dict" }
+  for k, v in pairs(opts) do o[k] = v end
+  return o
 end
 
---- A WhatsApp capacity cache shared by every worker (see `convai.ngx.capacity.new`).
+--- A per-agent rate limit shared by every worker: `convai.limit.new` with `store = "shared_dict"`.
+-- @tparam table opts `{dict = "name of a lua_shared_dict", rate = sessions per second, rates = {[agent] =
+--   rate}, margin = seconds, max_wait = seconds, prefix = key prefix}`
+-- @treturn table|nil the limit (`wait`, `acquire`, `penalize`, `rate`, `wrap`), or nil and an
+--   `invalid_argument` error
+-- @usage local lim = assert(require("convai.ngx").limiter { dict = "convai_limits", rates = { A = 5 } })
+function _M.limiter(opts)
+  return limit.new(on_shared_dict(opts))
+end
+
+--- A WhatsApp capacity cache shared by every worker: `convai.capacity.new` with `store = "shared_dict"`.
 -- @tparam table opts `{dict = "name of a lua_shared_dict", client = voicebot client, ttl = seconds}`
--- @treturn table|nil the cache (`get`, `reserve`, `invalidate`), or nil and an `invalid_argument` error
+-- @treturn table|nil the cache (`get`, `reserve`, `invalidate`, `read`, `gate`), or nil and an
+--   `invalid_argument` error
 function _M.capacity(opts)
-  return require("convai.ngx.capacity").new(opts)
+  return capacity.new(on_shared_dict(opts))
 end
 
 --- Handle the current request as a Vonage `status_url` callback (see `convai.ngx.status.handler`).
@@ -49,7 +63,7 @@ end
 -- @tparam[opt] table opts `{max_body = bytes, ack = "before" | "after"}`
 -- @treturn integer the HTTP status answered
 function _M.status_handler(fn, opts)
-  return require("convai.ngx.status").handler(fn, opts)
+  return status.handler(fn, opts)
 end
 
 --- Is this Lua running inside nginx's ngx_lua?

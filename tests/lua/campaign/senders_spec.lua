@@ -1,9 +1,12 @@
 -- The senders against the sandbox: Vonage AI Studio SMS (`trigger_sms`) and voice (`make_call`),
 -- voicebot.studio `send_template`; every field checked before anything is sent, the per-agent
 -- sessions-per-second limit shared by the Vonage channels, business-initiated conversations counted and
--- refused at the limit, the sandbox's answers to bad bodies, and the configured response latency.
+-- refused at the limit, the sandbox's answers to bad bodies, and the configured response latency; then
+-- the campaign senders made over them (`convai.campaign.senders`): each recipient checked and built once
+-- by `prepare`, that body sent as it is, the campaign's fixed fields checked without a recipient.
 local helper = require "helper"
 local core = require "convai.core"
+local campaign = require "convai.campaign"
 local cjson = require "cjson.safe"
 local vonage = require "convai.vonage"
 local voicebot = require "convai.voicebot"
@@ -76,12 +79,14 @@ end
 local VG_AUTH = { ["X-Vgai-Key"] = VG_KEY, ["Content-Type"] = "application/json" }
 local VB_AUTH = { Authorization = "Bearer " .. VB_TOKEN, ["Content-Type"] = "application/json" }
 
+-- Each case: the fields, and text its error message must contain (plain text, not a Lua pattern).
 local function refused_before_sending(fn, cases)
   for _, case in ipairs(cases) do
     local r, err = fn(case[1])
     assert.is_nil(r, case[2])
     assert.equal("invalid_argument", err.kind)
-    assert.matches(case[2], err.message)
+    assert.is_truthy(string.find(err.message, case[2], 1, true),
+      ("expected %q in the message %q"):format(case[2], err.message))
   end
   assert.same({}, helper.log())
 end
@@ -119,17 +124,17 @@ describe("senders", function()
     it("checks every field before sending", function()
       local c = vg()
       refused_before_sending(function(t) return c:trigger_sms(t) end, {
-        { sms { agent_id = false }, "agent_id" },
-        { without(sms(), "agent_id"), "agent_id is required" },
-        { without(sms(), "to"), "to is required" },
-        { without(sms(), "status_url"), "status_url is required" },
-        { sms { to = "12345" }, "8 to 15 digits" },
-        { sms { to = "07700 900123" }, "to" },
-        { sms { status_url = "ftp://x" }, "status_url" },
-        { sms { agent_id = "a b" }, "agent_id" },
-        { sms { template = "appointment_reminder" }, "unknown field template" },
-        { sms { channel = "whatsapp" }, "channel is sms" },
-        { sms { session_parameters = { { name = "" } } }, "session_parameters" },
+        { sms { agent_id = false }, "agent_id is required (the AI Studio agent ID)" },
+        { without(sms(), "agent_id"), "agent_id is required (the AI Studio agent ID)" },
+        { without(sms(), "to"), "to is required (the recipient's phone number)" },
+        { without(sms(), "status_url"), "status_url is required (the URL that receives message statuses)" },
+        { sms { to = "12345" }, "to: phone number must have 8 to 15 digits including the country code, got 5" },
+        { sms { to = "07700 900123" }, "to: phone number must start with the country code, not 0" },
+        { sms { status_url = "ftp://x" }, "status_url must be an http:// or https:// URL" },
+        { sms { agent_id = "a b" }, "agent_id must not contain spaces" },
+        { sms { template = "appointment_reminder" }, "unknown field template (the fields are agent_id, to, " },
+        { sms { channel = "whatsapp" }, "channel is sms here, got whatsapp" },
+        { sms { session_parameters = { { name = "" } } }, "session_parameters[1] needs a non-empty string name" },
       })
       local _, err = c:trigger_sms("447700900123")
       assert.equal("invalid_argument", err.kind)
@@ -156,14 +161,15 @@ describe("senders", function()
     it("checks every field before sending", function()
       local c = vg()
       refused_before_sending(function(t) return c:make_call(t) end, {
-        { without(call(), "agent_id"), "agent_id is required" },
-        { without(call(), "to"), "to is required" },
-        { call { to = "+44 (0) 7700 CALL" }, "to" },
-        { call { to = "1234567890123456" }, "8 to 15 digits" },
-        { call { status_url = "" }, "status_url" },
-        { call { status_url = "example.com/s" }, "status_url" },
-        { call { channel = "voice" }, "unknown field channel" },
-        { call { locale = "en" }, "unknown field locale" },
+        { without(call(), "agent_id"), "agent_id is required (the AI Studio agent ID)" },
+        { without(call(), "to"), "to is required (the recipient's phone number)" },
+        { call { to = "+44 (0) 7700 CALL" }, "to: phone number contains the letter 'C'" },
+        { call { to = "1234567890123456" }, "to: phone number must have 8 to 15 digits including the country code, "
+          .. "got 16" },
+        { call { status_url = "" }, "status_url is required (the URL that receives message statuses)" },
+        { call { status_url = "example.com/s" }, "status_url must be an http:// or https:// URL" },
+        { call { channel = "voice" }, "unknown field channel (the fields are agent_id, to, " },
+        { call { locale = "en" }, "unknown field locale (the fields are agent_id, to, " },
       })
     end)
 
@@ -172,7 +178,7 @@ describe("senders", function()
       local status, body = raw("POST", path, { to = "447700900123" }, VG_AUTH)
       assert.equal(400, status)
       assert.same({ "agent_id" }, body.missing)
-      assert.matches("agent_id", body.message)
+      assert.is_truthy(body.message:find("Missing mandatory field(s): agent_id", 1, true), body.message)
       status, body = raw("POST", path, { agent_id = "a" }, VG_AUTH)
       assert.equal(400, status)
       assert.same({ "to" }, body.missing)
@@ -279,7 +285,7 @@ describe("senders", function()
       assert.equal("unprocessable", err.kind)
       assert.equal(422, err.status)
       assert.equal("limit_exhausted", err.body.error)
-      assert.matches("limit reached", err.message)
+      assert.is_truthy(err.message:find("Business-initiated conversation limit reached", 1, true), err.message)
       local u = assert(c:whatsapp_usage(3))
       assert.same({ current_usage = 2, current_limit = 2, limit_exhausted = true, remaining = 0 }, u)
       -- a number whose conversation is still open in the window may be messaged again
@@ -289,24 +295,32 @@ describe("senders", function()
     it("checks every field before sending", function()
       local c = vb()
       refused_before_sending(function(t) return c:send_template(t) end, {
-        { without(template(), "phone_number"), "phone_number is required" },
-        { template { phone_number = "12345" }, "phone_number: .*8 to 15 digits" },
-        { template { phone_number = "07700 900123" }, "phone_number" },
-        { without(template(), "customer_name"), "customer_name is required" },
-        { template { customer_name = "  " }, "customer_name is required" },
-        { template { customer_name = "Alex\nSmith" }, "customer_name must not contain" },
-        { without(template(), "template_name"), "template_name is required" },
-        { template { template_name = "Appointment Reminder" }, "template_name .* is not a WhatsApp template" },
-        { template { template_name = ("a"):rep(513) }, "at most 512" },
+        { without(template(), "phone_number"), "phone_number is required (the recipient's phone number)" },
+        { template { phone_number = "12345" }, "phone_number: phone number must have 8 to 15 digits" },
+        { template { phone_number = "07700 900123" }, "phone_number: phone number must start with the country "
+          .. "code, not 0" },
+        { without(template(), "customer_name"), "customer_name is required (the recipient's name" },
+        { template { customer_name = "  " }, "customer_name is required (the recipient's name" },
+        { template { customer_name = "Alex\nSmith" }, "customer_name must not contain line breaks" },
+        { without(template(), "template_name"), "template_name is required (the approved WhatsApp template" },
+        { template { template_name = "Appointment Reminder" },
+          'template_name "Appointment Reminder" is not a WhatsApp template name' },
+        { template { template_name = ("a"):rep(513) },
+          "template_name is 513 characters long; WhatsApp template names have at most 512" },
         { template { template_components = { header = { ("h"):rep(61) } } },
-          "template_components.header%[1%] is 61 characters long; WhatsApp allows at most 60" },
-        { template { template_components = { body = { ("b"):rep(1025) } } }, "at most 1024" },
-        { template { template_components = { body = { "two\nlines" } } }, "line breaks" },
-        { template { template_components = { { type = "footer" } } }, "template_components%[1%]%.type" },
-        { template { template_components = "hello" }, "template_components must be" },
-        { template { agent_id = 0 }, "agent_id must be a positive integer" },
-        { template { agent_id = "x" }, "agent_id must be a positive integer" },
-        { template { to = "447700900123" }, "unknown field to" },
+          "template_components.header[1] is 61 characters long; WhatsApp allows at most 60" },
+        { template { template_components = { body = { ("b"):rep(1025) } } },
+          "template_components.body[1] is 1025 characters long; WhatsApp allows at most 1024" },
+        { template { template_components = { body = { "two\nlines" } } },
+          "template_components.body[1] must not contain line breaks" },
+        { template { template_components = { { type = "footer" } } },
+          'template_components[1].type must be "header", "body" or "button", got footer' },
+        { template { template_components = "hello" }, "template_components must be the WhatsApp components" },
+        { template { agent_id = 0 }, "agent_id must be a positive integer (or nil for the first WhatsApp agent), "
+          .. "got 0" },
+        { template { agent_id = "x" }, "agent_id must be a positive integer (or nil for the first WhatsApp "
+          .. "agent), got x" },
+        { template { to = "447700900123" }, "unknown field to (the fields are phone_number, " },
       })
     end)
 
@@ -381,6 +395,109 @@ describe("senders", function()
         local elapsed = core.monotonic() - t0
         assert.is_true(elapsed >= 0.29, name .. " took " .. elapsed)
       end
+    end)
+  end)
+
+  describe("campaign senders", function()
+    local ROW = { line = 2, to = "+44 7700 900123", name = "Alex", header = {}, body = { "Hi" }, session = {} }
+    local PARAMS = { header = 0, body = 1 }
+
+    it("check the fields a campaign fixes once, without a recipient, sending nothing", function()
+      local c, b = vg(), vb()
+      local cases = {
+        { function() return campaign.senders.vonage_whatsapp(c, whatsapp { to = false, template = "BadT" }) end,
+          'template "BadT" is not a WhatsApp template name' },
+        { function() return campaign.senders.vonage_whatsapp(c, { agent_id = "A", namespace = "n", template = "t",
+          locale = "en" }) end, "status_url is required (the URL that receives message statuses)" },
+        { function() return campaign.senders.vonage_sms(c, { agent_id = "A" }) end,
+          "status_url is required (the URL that receives message statuses)" },
+        { function() return campaign.senders.vonage_voice(c, { agent_id = "a b" }) end,
+          "agent_id must not contain spaces" },
+        { function() return campaign.senders.vonage(c, "fax", { agent_id = "A" }) end,
+          "channel must be whatsapp, sms or voice, got fax" },
+        { function() return campaign.senders.voicebot_template(b, { agent_id = 0, template = "t" }) end,
+          "agent_id must be a positive integer (or nil for the first WhatsApp agent), got 0" },
+        { function() return campaign.senders.voicebot_template(b, {}) end,
+          "template_name is required (the approved WhatsApp template name)" },
+        { function() return campaign.senders.voicebot_template({}, { template = "t" }) end,
+          "the sender needs a convai.voicebot client" },
+      }
+      for _, case in ipairs(cases) do
+        local sender, err = case[1]()
+        assert.is_nil(sender, case[2])
+        assert.equal("invalid_argument", err.kind)
+        assert.is_truthy(string.find(err.message, case[2], 1, true), err.message)
+      end
+      assert(campaign.senders.vonage_voice(c, { agent_id = "A" }), "voice needs no status_url")
+      assert.same({}, helper.log())
+    end)
+
+    it("prepare builds the finished body once; send posts it as it is", function()
+      local c = vg()
+      local prepares = 0
+      local counted = setmetatable({ prepare = function(_, ...)
+        prepares = prepares + 1
+        return c.prepare(c, ...)
+      end }, { __index = c })
+      local sender = assert(campaign.senders.vonage_whatsapp(counted, whatsapp()))
+      assert.equal(1, prepares) -- the fixed fields, without a recipient
+      local body, to = sender.prepare(ROW, PARAMS)
+      assert.equal(2, prepares)
+      assert.equal("447700900123", to)
+      assert.same({ to = "447700900123", agent_id = "agent-wa", channel = "whatsapp", namespace = "ns_1",
+        template = "appointment_reminder", locale = "en_GB", status_url = "https://example.com/status",
+        components = { { type = "body", parameters = { { type = "text", text = "Hi" } } } } }, body)
+      assert.equal(200, assert(sender.send(body)).status)
+      assert.equal(2, prepares, "send builds nothing again")
+      assert.same(body, (only_request()))
+      assert.same({ provider = "vonage", channel = "whatsapp", agent_id = "agent-wa", namespace = "ns_1",
+        template = "appointment_reminder", locale = "en_GB" }, sender.fingerprint)
+      assert.equal("agent-wa", sender.agent)
+      assert.is_true(sender.uses_templates)
+    end)
+
+    it("prepare refuses a bad row, naming the field", function()
+      local sender = assert(campaign.senders.vonage_sms(vg(), sms()))
+      local body, err = sender.prepare({ line = 3, to = "12345", session = {} }, { header = 0, body = 0 })
+      assert.is_nil(body)
+      assert.is_truthy(err.message:find("to: phone number must have 8 to 15 digits", 1, true), err.message)
+      local vsender = assert(campaign.senders.voicebot_template(vb(), { template = "appointment_reminder" }))
+      body, err = vsender.prepare({ line = 4, to = "447700900123", header = {}, body = {}, session = {} },
+        { header = 0, body = 0 })
+      assert.is_nil(body)
+      assert.is_truthy(err.message:find("customer_name is required", 1, true), err.message)
+      assert.same({}, helper.log())
+    end)
+
+    it("the voicebot sender posts the send-template body of prepare", function()
+      local sender = assert(campaign.senders.voicebot_template(vb(), { agent_id = 7, template = "welcome" }))
+      local body, to = sender.prepare(ROW, PARAMS)
+      assert.equal("447700900123", to)
+      assert.equal("voicebot:7", sender.agent)
+      assert.same({ provider = "voicebot", channel = "whatsapp", agent_id = "7", template = "welcome" },
+        sender.fingerprint)
+      assert.equal(200, assert(sender.send(body)).status)
+      local sent = only_request()
+      assert.same({ phone_number = "447700900123", customer_name = "Alex", template_name = "welcome",
+        agent_id = 7, template_components = { { type = "body", parameters = { { type = "text", text = "Hi" } } } } },
+        sent)
+    end)
+
+    it("send_prepared refuses a body prepare did not make, or one without a recipient", function()
+      local c, b = vg(), vb()
+      local partial = assert(c:prepare("sms", without(sms(), "to"), true))
+      assert.is_nil(partial.to)
+      for _, case in ipairs {
+        { c, { to = "447700900123", agent_id = "a", channel = "sms", status_url = "https://e.com/s" } },
+        { c, partial },
+        { b, { phone_number = "447700900123", customer_name = "A", template_name = "t" } },
+      } do
+        local r, err = case[1]:send_prepared(case[2])
+        assert.is_nil(r)
+        assert.equal("invalid_argument", err.kind)
+        assert.is_truthy(err.message:find("send_prepared takes a body made by prepare", 1, true))
+      end
+      assert.same({}, helper.log())
     end)
   end)
 end)

@@ -1,4 +1,4 @@
---- convai.journal: the append-only, fsync'd record of a campaign (issue "Outbound campaigns" §5).
+--- convai.journal.file: the file backend of `convai.journal`: an append-only, fsync'd file of JSON lines.
 --
 -- One JSON object per line. The first line identifies the campaign:
 --
@@ -15,9 +15,11 @@
 --    vendor may or may not have it; never re-sent).
 --
 -- Records are written whole and `fsync`ed (`core.journal`); a journal cut mid-record (power loss) is read up
--- to its last whole line, and the partial line is removed before anything is appended.
+-- to its last whole line, and the partial line is removed before anything is appended. The file is
+-- locked (`flock`) while a run has it open, so one process at a time writes it; the lock goes with the
+-- process (a killed run leaves no stale lock).
 --
--- @module convai.journal
+-- @module convai.journal.file
 local core = require "convai.core"
 
 local type, pairs, tostring, setmetatable = type, pairs, tostring, setmetatable
@@ -108,6 +110,26 @@ function _M.same_campaign(header, fingerprint)
   return true
 end
 
+local function another_campaign(path, why)
+  return format("journal %s belongs to another campaign (%s); use another --journal file", path, why)
+end
+
+--- Read a journal and check that it is this campaign's (or absent), changing nothing.
+-- @tparam string path
+-- @tparam table fingerprint the campaign's identity
+-- @treturn table|nil as `read`
+-- @treturn[2] nil
+-- @treturn[2] string what is wrong (unreadable, not a journal, another campaign's)
+function _M.load(path, fingerprint)
+  local existing, err = _M.read(path)
+  if not existing then return nil, err end
+  if existing.header then
+    local same, why = _M.same_campaign(existing.header, fingerprint)
+    if not same then return nil, another_campaign(path, why) end
+  end
+  return existing
+end
+
 local mt = {}
 mt.__index = mt
 
@@ -116,7 +138,7 @@ mt.__index = mt
 -- @tparam string path
 -- @tparam table fingerprint the campaign's identity (strings and numbers)
 -- @tparam[opt] table existing the result of `read(path)` (read again when nil)
--- @treturn table|nil the writer (`write(record)`, `close()`), or nil and a message
+-- @treturn table|nil the writer (`claim(record)`, `write(record)`, `close()`), or nil and a message
 function _M.open(path, fingerprint, existing)
   local err
   if not existing then
@@ -125,9 +147,7 @@ function _M.open(path, fingerprint, existing)
   end
   if existing.header then
     local same, why = _M.same_campaign(existing.header, fingerprint)
-    if not same then
-      return nil, format("journal %s belongs to another campaign (%s); use another --journal file", path, why)
-    end
+    if not same then return nil, another_campaign(path, why) end
   elseif existing.size > 0 and existing.valid_bytes > 0 then
     return nil, format("%s is not a convai campaign journal", path)
   end
@@ -157,6 +177,14 @@ function mt:write(record)
   local line, err = core.json_encode(record)
   if not line then return nil, "cannot encode journal record: " .. tostring(err) end
   return self.file:append(line .. "\n")
+end
+
+--- Claim a recipient before its request leaves: append its `pending` record, durably. The file is this
+-- run's alone (locked), so a claim is never refused.
+-- @tparam table record `{r = "pending", to = ..., line = ...}`
+-- @treturn boolean|nil true, or nil and a message (disk full, I/O error)
+function mt:claim(record)
+  return self:write(record)
 end
 
 --- Close the journal (releases its lock). Idempotent.

@@ -1,0 +1,256 @@
+--- convai.campaign: outbound campaigns: usage-gated, rate-exact, crash-safe triggers with progress.
+--
+-- A campaign sends one approved template (or SMS, or voice call) to a list of recipients, as fast as the
+-- vendor allows and no faster (the agent's slots from a `convai.limit`, requests overlapping on libcurl
+-- multi so that server latency does not lower the rate), never more than the WhatsApp business-initiated
+-- capacity left (an optional gate from `convai.capacity`), never twice to anyone (its `convai.journal`),
+-- and ends with a report of what happened to every recipient.
+--
+-- The package: `recipients` (the CSV into checked rows), `senders` (what is sent, per vendor), `loop`
+-- (the send loop), `report` (the outcome of every row); this module is the public API.
+--
+--     local campaign = require "convai.campaign"
+--     local vonage = require "convai.vonage"
+--     local client = assert(vonage.from_env { retry = false })
+--     local sender = assert(campaign.senders.vonage_whatsapp(client, {
+--       agent_id = "A", namespace = "ns", template = "welcome", locale = "en_US",
+--       status_url = "https://example.com/status" }))
+--     local c = assert(campaign.new { sender = sender, journal = "welcome.journal",
+--       csv = io.open("recipients.csv"):read("a"), rate = 1 })
+--     local report = assert(c:run())
+--     print(report.summary.sent, report.summary.failed)
+--
+-- Documents followed: the Vonage AI Studio outbound document and API-NOTES §3 (1 session per second per
+-- agent, 3 or 5 when raised; 429 beyond it, honouring `Retry-After` or waiting one interval), API-NOTES §1
+-- (voicebot.studio agent usage and send-template), RFC 4180 (the recipients CSV).
+--
+-- @module convai.campaign
+local batch = require "convai.batch"
+local capacity = require "convai.capacity"
+local core = require "convai.core"
+local errors = require "convai.errors"
+local journal = require "convai.journal"
+local limit = require "convai.limit"
+local loop = require "convai.campaign.loop"
+local recipients = require "convai.campaign.recipients"
+local report = require "convai.campaign.report"
+local senders = require "convai.campaign.senders"
+
+local type, tostring, pairs, ipairs, setmetatable, pcall, error = type, tostring, pairs, ipairs,
+  setmetatable, pcall, error
+local ceil, max, min, huge = math.ceil, math.max, math.min, math.huge
+
+local _M = {
+  --- Senders: what a campaign triggers (`convai.campaign.senders`): `vonage(client, channel, t)`,
+  -- `vonage_whatsapp`, `vonage_sms`, `vonage_voice`, `voicebot_template`.
+  senders = senders,
+}
+
+--- Capacity is read again after this many sends (and after any error); see `convai.campaign.loop`.
+_M.GATE_EVERY = loop.GATE_EVERY
+
+--- Attempts for a recipient whose connection failed before the request left (`request_sent == false`).
+_M.UNSENT_ATTEMPTS = loop.UNSENT_ATTEMPTS
+
+local invalid = errors.invalid
+
+--- Read the recipients CSV into rows (`convai.campaign.recipients.parse_csv`).
+-- @function parse_csv
+-- @tparam string text the file's content
+-- @treturn table|nil `{columns, params = {header = n, body = n}, rows = {...}}`
+-- @treturn[2] convai.error kind `invalid_argument`: the message starts with the line number
+_M.parse_csv = recipients.parse_csv
+
+--- Write a report as CSV or JSON (`convai.campaign.report.write`).
+-- @function write_report
+-- @tparam table report from `run`
+-- @tparam string path ending in `.csv` or `.json`
+-- @treturn boolean|nil true, or nil and a message
+_M.write_report = report.write
+
+--- A voicebot.studio capacity gate: `current_limit - current_usage` of a WhatsApp agent, read fresh each
+-- time (`convai.capacity`'s `gate`, on the in-process store).
+-- @tparam convai.voicebot client
+-- @tparam[opt] integer agent_id the voicebot WhatsApp agent (default: the vendor's first one)
+-- @treturn table the gate: `read()` returns `{capacity = n, exhausted = boolean, usage = table}` or nil, err
+function _M.voicebot_gate(client, agent_id)
+  local cap, err = capacity.new { store = "process", client = client }
+  if not cap then return { agent_id = agent_id, read = function() return nil, err end } end
+  return cap:gate(agent_id)
+end
+
+local mt = {}
+mt.__index = mt
+
+-- The options that are numbers, checked; returns rate, margin, concurrency or nil, err.
+local function check_numbers(opts)
+  local rate = opts.rate == nil and 1 or opts.rate
+  if type(rate) ~= "number" or not (rate > 0 and rate < huge) then
+    return invalid("rate must be a positive number of sessions per second, got %s", tostring(opts.rate))
+  end
+  local margin = opts.rate_margin == nil and 0.02 or opts.rate_margin
+  if type(margin) ~= "number" or not (margin >= 0 and margin <= 0.5) then
+    return invalid("rate_margin must be a number from 0 to 0.5")
+  end
+  local concurrency = opts.concurrency or min(64, max(4, ceil(rate * 4)))
+  if type(concurrency) ~= "number" or concurrency < 1 or concurrency % 1 ~= 0 then
+    return invalid("concurrency must be a positive integer")
+  end
+  return rate, margin, concurrency
+end
+
+--- Create a campaign: reads and checks every recipient, once (nothing is sent yet).
+-- @tparam table opts
+-- @tparam table opts.sender from `convai.campaign.senders`
+-- @tparam string opts.journal where the journal is: a file path (created, or resumed when it exists), or
+--   the URL of a registered journal backend (`convai.journal`)
+-- @tparam string opts.csv the recipients CSV text (or `opts.recipients`, the result of `parse_csv`)
+-- @tparam[opt=1] number opts.rate sessions per second for the sender's agent (any positive number; Vonage
+--   grants 1, 3 or 5)
+-- @tparam[opt=0.02] number opts.rate_margin fraction by which requests are spaced wider than `1/rate`, so
+--   that network jitter cannot land two requests in one vendor rate window (0 to 0.5)
+-- @tparam[opt] convai.limit opts.limit where the agent's slots come from (default: a `"process"` limit at
+--   `rate` and `rate_margin`); a shared one makes the campaign take its slots with the other senders
+-- @tparam[opt] table opts.gate from `voicebot_gate` (or a capacity's `gate`): never send more than the
+--   capacity last read
+-- @tparam[opt] integer opts.concurrency most requests in flight (default `max(4, ceil(rate * 4))`,
+--   at most 64)
+-- @tparam[opt=false] boolean opts.retry_failed send again to recipients whose last outcome was `failed`
+-- @tparam[opt=false] boolean opts.skip_invalid go on with the valid rows when some rows are invalid (they
+--   are reported as `invalid` and never sent); by default any invalid row refuses the whole campaign
+-- @tparam[opt=false] boolean opts.dry_run check everything and report, without sending or writing
+-- @tparam[opt] function opts.progress called with a progress table at most every 0.2 s and at the end
+-- @tparam[opt] function opts.interrupted returns true to stop cleanly (default: a trapped SIGINT/SIGTERM,
+--   see `core.trap_interrupts`)
+-- @treturn table|nil the campaign, or nil and an `invalid_argument` error (a CSV line number in the message;
+--   for invalid rows without `skip_invalid`, `err.invalid` lists them as `{line, to, message}`)
+function _M.new(opts)
+  if type(opts) ~= "table" then return invalid("campaign.new expects an options table") end
+  local sender = opts.sender
+  if type(sender) ~= "table" or type(sender.prepare) ~= "function" or type(sender.send) ~= "function" then
+    return invalid("sender is required (see convai.campaign.senders)")
+  end
+  if type(opts.journal) ~= "string" or opts.journal == "" then
+    return invalid("journal is required: the path of the campaign's journal file")
+  end
+  local rate, margin, concurrency = check_numbers(opts)
+  if not rate then return nil, margin end
+  local lim, err = opts.limit
+  if lim == nil then
+    lim, err = limit.new { store = "process", rate = rate, margin = margin, max_wait = huge }
+    if not lim then return nil, err end
+  elseif type(lim) ~= "table" or type(lim.acquire) ~= "function" or type(lim.penalize) ~= "function" then
+    return invalid("limit must be a convai.limit (limit.new{...})")
+  end
+  local input = opts.recipients
+  if input == nil then
+    input, err = recipients.parse_csv(opts.csv)
+    if not input then return nil, err end
+  end
+  local checked
+  checked, err = recipients.check(input, sender, opts.skip_invalid)
+  if not checked then return nil, err end
+  local fingerprint = {}
+  for k, v in pairs(sender.fingerprint or {}) do fingerprint[k] = v end
+  fingerprint.input = core.digest(opts.csv or "")
+  fingerprint.recipients = #checked.recipients
+  return setmetatable({
+    sender = sender, gate = opts.gate, limit = lim, rate = rate, margin = margin, concurrency = concurrency,
+    journal_path = opts.journal, recipients = checked.recipients, invalid = checked.invalid,
+    duplicates = checked.duplicates, fingerprint = fingerprint,
+    retry_failed = opts.retry_failed and true or false, dry_run = opts.dry_run and true or false,
+    progress = opts.progress,
+    interrupted = opts.interrupted or function() return core.interrupted() > 0 end,
+    batch_options = opts.batch,
+  }, mt)
+end
+
+--- Build the report of this campaign from a journal state (see `convai.campaign.report.build`).
+-- @tparam table state `{[to] = last record}`
+-- @tparam table stats `{throttled, attempted, elapsed, sent_now}`
+-- @tparam string stop why the run stopped
+-- @treturn table the report
+function mt:report(state, stats, stop)
+  return report.build(self, state, stats, stop)
+end
+
+-- The recipients to send in this run: never those already sent or unknown; failed ones on request.
+local function queue_of(self, state)
+  local queue = {}
+  for _, r in ipairs(self.recipients) do
+    local rec = state[r.to]
+    local last = rec and rec.r
+    if last == nil or last == "throttled" or last == "unsent" or (last == "failed" and self.retry_failed) then
+      queue[#queue + 1] = r
+    end
+  end
+  return queue
+end
+
+local function dry_run_report(self, state, queue)
+  local rep = self:report(state, { throttled = 0, attempted = 0, elapsed = 0, sent_now = 0, queued = #queue },
+    "dry_run")
+  rep.summary.would_send = #queue
+  for _, r in ipairs(self.recipients) do
+    local rec = state[r.to]
+    if rec and rec.r == "pending" then rep.summary.unknown = rep.summary.unknown + 1 end
+  end
+  return rep
+end
+
+-- A pending without an outcome: the process died mid-request. Recorded as unknown, never re-sent.
+local function settle_unknown(self, j, state)
+  for _, r in ipairs(self.recipients) do
+    local rec = state[r.to]
+    if rec and rec.r == "pending" then
+      local u = { r = "unknown", to = r.to, line = r.line }
+      local ok, err = j:write(u)
+      if not ok then return nil, core.error("journal", err) end
+      state[r.to] = u
+    end
+  end
+  return true
+end
+
+--- Run (or resume) the campaign to its end, a gate stop, or an interrupt.
+-- Recipients already `sent` or `unknown` in the journal are never sent again; `failed` ones only with
+-- `retry_failed`. A 429 waits for `Retry-After` (or one interval) and retries the same recipient.
+-- @treturn table|nil the report: `{summary = {sent, failed, failed_by_kind = {[kind] = n}, unknown, invalid,
+--   pending, duplicates, throttled (429s seen), recipients, attempted, elapsed (s), rate (sent per second in
+--   this run), sent_now, stopped ("done" | "capacity" | "interrupted" | "auth" (a 401/403: the credential is
+--   refused, the rest left pending) | "gate_error" | "journal_error" | "limit_error" (the limit's store
+--   failed)), stop_error, gate_error, journal_error},
+--   entries = { {line, to, outcome ("sent"|"failed"|"unknown"|"pending"|"invalid"|"duplicate"), status,
+--   kind, message}, ... }}`
+-- @treturn[2] nil
+-- @treturn[2] convai.error kind `journal` (unreadable, another campaign's, locked by another run, or not
+--   writable: nothing is sent), or `invalid_argument` (inside nginx, outside `init_by_lua`: a campaign drives
+--   libcurl, which would block the worker; nothing is sent or written)
+function mt:run()
+  local t0 = core.monotonic()
+  local loaded, err = journal.load(self.journal_path, self.fingerprint)
+  if not loaded then return nil, err end
+  local state = loaded.state
+  local queue = queue_of(self, state)
+  if self.dry_run then return dry_run_report(self, state, queue) end
+  -- The scheduler first: it is refused where it cannot run (inside nginx), before the journal is touched.
+  local bopts = { concurrency = self.concurrency }
+  for k, v in pairs(self.batch_options or {}) do bopts[k] = v end
+  local sched, serr = batch.new(bopts)
+  if not sched then return nil, serr end
+  local j
+  j, err = journal.open(self.journal_path, self.fingerprint, loaded)
+  if not j then sched:close() return nil, err end
+  local settled
+  settled, err = settle_unknown(self, j, state)
+  if not settled then j:close() sched:close() return nil, err end
+  local stats = { throttled = 0, attempted = 0, elapsed = 0, sent_now = 0 }
+  local ok, result = pcall(loop.run, self, { sched = sched, journal = j, state = state, stats = stats,
+    queue = queue, t0 = t0 })
+  sched:close() -- already closed unless the loop raised
+  j:close()
+  if not ok then error(result, 0) end
+  return result
+end
+
+return _M

@@ -1,0 +1,113 @@
+--- convai.campaign.report: what happened to every recipient of a campaign, and the summary.
+--
+-- One entry per input row (`sent`, `failed`, `unknown`, `pending`, `invalid`, `duplicate`), in line
+-- order, built from the journal's state; written as CSV or JSON, atomically (a temporary file renamed).
+--
+-- @module convai.campaign.report
+local core = require "convai.core"
+local journal = require "convai.journal"
+
+local type, tostring, ipairs = type, tostring, ipairs
+local format, match, find, gsub = string.format, string.match, string.find, string.gsub
+local concat, sort = table.concat, table.sort
+
+local _M = {}
+
+local function message_of(err)
+  if type(err) == "table" then return err.message or tostring(err) end
+  return tostring(err)
+end
+
+--- The message of an error value (a `convai.error` or anything else), for reports.
+-- @param err
+-- @treturn string
+_M.message_of = message_of
+
+local function count_kinds(list)
+  local out = {}
+  for _, e in ipairs(list) do out[e] = (out[e] or 0) + 1 end
+  return out
+end
+
+--- Build the report of a campaign.
+-- @tparam table c the campaign (`recipients`, `invalid`, `duplicates`)
+-- @tparam table state `{[to] = last journal record}`
+-- @tparam table stats `{throttled, attempted, elapsed (s), sent_now}`
+-- @tparam string stop why the run stopped
+-- @treturn table `{summary = {...}, entries = {...}}` (see `campaign:run`)
+function _M.build(c, state, stats, stop)
+  local entries = {}
+  local summary = { sent = 0, failed = 0, unknown = 0, invalid = #c.invalid, pending = 0,
+    duplicates = #c.duplicates, failed_by_kind = {}, throttled = stats.throttled,
+    recipients = #c.recipients,
+    attempted = stats.attempted, elapsed = stats.elapsed, stopped = stop }
+  local kinds = {}
+  for _, r in ipairs(c.recipients) do
+    local rec = state[r.to]
+    local outcome = rec and journal.FINAL[rec.r] and rec.r or "pending"
+    local e = { line = r.line, to = r.to, outcome = outcome }
+    if rec and (rec.r == "sent" or rec.r == "failed") then
+      e.status, e.kind, e.message = rec.status, rec.kind, rec.message
+    end
+    if outcome == "failed" then kinds[#kinds + 1] = rec.kind or "unknown" end
+    summary[outcome] = summary[outcome] + 1
+    entries[#entries + 1] = e
+  end
+  summary.failed_by_kind = count_kinds(kinds)
+  for _, i in ipairs(c.invalid) do
+    entries[#entries + 1] = { line = i.line, to = i.to, outcome = "invalid", message = i.message }
+  end
+  for _, d in ipairs(c.duplicates) do
+    entries[#entries + 1] = { line = d.line, to = d.to, outcome = "duplicate",
+      message = format("same number as line %d", d.first_line) }
+  end
+  sort(entries, function(a, b) return a.line < b.line end)
+  summary.rate = stats.elapsed > 0 and stats.sent_now / stats.elapsed or 0
+  summary.sent_now = stats.sent_now
+  return { summary = summary, entries = entries }
+end
+
+local function csv_field(v)
+  if v == nil then return "" end
+  v = tostring(v)
+  if find(v, '[,"\r\n]') then v = '"' .. gsub(v, '"', '""') .. '"' end
+  return v
+end
+
+local function csv_text(report)
+  local lines = { "line,to,outcome,status,kind,message" }
+  for _, e in ipairs(report.entries) do
+    lines[#lines + 1] = concat({ csv_field(e.line), csv_field(e.to), csv_field(e.outcome),
+      csv_field(e.status), csv_field(e.kind), csv_field(e.message) }, ",")
+  end
+  return concat(lines, "\r\n") .. "\r\n"
+end
+
+--- Write a report as CSV (one row per input row: line, to, outcome, status, kind, message) or JSON
+-- (`{summary, recipients}`), atomically.
+-- @tparam table report from `campaign:run`
+-- @tparam string path ending in `.csv` or `.json`
+-- @treturn boolean|nil true, or nil and a message
+function _M.write(report, path)
+  local text
+  if match(path, "%.json$") then
+    local err
+    text, err = core.json_encode { summary = report.summary, recipients = core.array(report.entries) }
+    if not text then return nil, err end
+  elseif match(path, "%.csv$") then
+    text = csv_text(report)
+  else
+    return nil, "the report file must end in .csv or .json"
+  end
+  local tmp = path .. ".tmp"
+  local f, err = io.open(tmp, "wb")
+  if not f then return nil, "cannot write the report: " .. tostring(err) end
+  local ok, werr = f:write(text)
+  f:close()
+  if not ok then os.remove(tmp) return nil, "cannot write the report: " .. tostring(werr) end
+  local renamed, rerr = os.rename(tmp, path)
+  if not renamed then os.remove(tmp) return nil, "cannot write the report: " .. tostring(rerr) end
+  return true
+end
+
+return _M

@@ -1,0 +1,285 @@
+--- convai.limit: per-agent send slots, "wait for this agent's next send slot", whoever sends.
+--
+-- Vonage AI Studio allows 1 outbound session per second per agent (3 or 5 when raised), counted in a
+-- sliding 1 s window over every channel, and answers 429 beyond it (API-NOTES §3). Every sender of an
+-- agent (a campaign, a trigger endpoint of nginx, a script) takes a slot before its request leaves.
+-- A limit object is the one interface for that; where the slots are kept is its backend (`store`):
+--
+--  - `"process"`: this process only, on the C core's `core.ratelimit` (monotonic clock). What a
+--    campaign uses by default (`convai.limit.process`);
+--  - `"shared_dict"`: every worker of one nginx, on a `lua_shared_dict` (wall clock, atomic `add`)
+--    (`convai.limit.shared_dict`); what `require("convai.ngx").limiter{}` makes.
+--
+-- Slots of an agent are `interval = (1 + margin) / rate` seconds apart: `margin` is the fraction of the
+-- interval (equivalently, seconds added to each 1 s window) that absorbs the jitter between a slot's
+-- start and the request's arrival at the vendor. A claimed slot is the caller's alone. A backend added
+-- later (a host-wide file store, Redis) registers with `register` and is chosen by `store` (a name, or
+-- a URL whose scheme names it). The contract, what is atomic and what a crash leaves: docs/coordination.md.
+--
+--     local limit = require "convai.limit"
+--     local lim = assert(limit.new { store = "process", rate = 1, rates = { A = 5 } })
+--     assert(lim:wait("A"))               -- A's next slot is ours: send now
+--     lim:penalize("A", err.retry_after)  -- after a 429: no slot for a while
+--
+-- @module convai.limit
+local backends = require "convai.backends"
+local core = require "convai.core"
+local errors = require "convai.errors"
+local runtime = require "convai.runtime"
+local process = require "convai.limit.process"
+local shared_dict = require "convai.limit.shared_dict"
+
+local type, tostring, pairs, setmetatable, getmetatable = type, tostring, pairs, setmetatable, getmetatable
+local format = string.format
+local ceil, floor, huge = math.ceil, math.floor, math.huge
+
+local _M = {}
+
+--- Defaults: sessions per second, the margin (a fraction of the interval), the longest wait (seconds)
+-- and the backend.
+_M.DEFAULTS = { rate = 1, margin = 0.1, max_wait = 60, store = "process" }
+
+--- Attempts of a paced send that meets 429 (see `limit:wrap`).
+_M.PACED_ATTEMPTS = 3
+
+local COMMON = { store = true, rate = true, rates = true, margin = true, max_wait = true }
+
+local stores = backends.registry("limit", { process = process, shared_dict = shared_dict })
+
+local invalid = errors.invalid
+
+--- Add a backend, chosen by `limit.new{store = name}` (or by a URL whose scheme is `name`).
+-- @tparam string name a word or a URL scheme
+-- @tparam table backend `{new = function(opts) -> state, OPTIONS = {[name] = true}}`; the state has
+--   `acquire(id, interval, max_wait) -> delay, claimed` and `penalize(id, seconds) -> true`
+--   (see docs/coordination.md)
+-- @treturn boolean|nil true, or nil and an `invalid_argument` error
+function _M.register(name, backend)
+  return stores:register(name, backend)
+end
+
+local function positive(v)
+  return type(v) == "number" and v == v and v > 0 and v < huge
+end
+
+local mt = {}
+mt.__index = mt
+
+-- Check the options every backend shares; fills `self`.
+local function check_common(self, opts)
+  local d = _M.DEFAULTS
+  local rate = opts.rate == nil and d.rate or opts.rate
+  if not positive(rate) then return invalid("rate must be a positive number of sessions per second") end
+  local margin = opts.margin == nil and d.margin or opts.margin
+  if type(margin) ~= "number" or not (margin >= 0 and margin < 10) then
+    return invalid("margin must be a number of seconds from 0 to 10")
+  end
+  local max_wait = opts.max_wait == nil and d.max_wait or opts.max_wait
+  if not (positive(max_wait) or max_wait == huge) then
+    return invalid("max_wait must be a positive number of seconds")
+  end
+  self.default_rate, self.margin, self.max_wait, self.rates = rate, margin, max_wait, {}
+  if opts.rates ~= nil then
+    if type(opts.rates) ~= "table" then return invalid("rates must be a table {[agent_id] = rate}") end
+    for agent, r in pairs(opts.rates) do
+      if not positive(r) then
+        return invalid("rates[%s] must be a positive number of sessions per second", tostring(agent))
+      end
+      self.rates[tostring(agent)] = r
+    end
+  end
+  return true
+end
+
+--- Make a limit.
+-- @tparam table opts
+-- @tparam[opt="process"] string opts.store where the slots are kept: `"process"` or `"shared_dict"` (or a
+--   registered backend)
+-- @tparam[opt=1] number opts.rate sessions per second per agent
+-- @tparam[opt] table opts.rates `{[agent_id] = rate}` for agents whose limit was raised (3 or 5)
+-- @tparam[opt=0.1] number opts.margin fraction by which slots are spaced wider than `1/rate` (seconds
+--   added to each 1 s window), 0 to 10
+-- @tparam[opt=60] number opts.max_wait longest wait, seconds (`math.huge`: never give up): a slot further
+--   away is `rate_limited` and nothing is claimed
+-- @tparam[opt] string opts.dict `shared_dict`: the name of a `lua_shared_dict` (1m holds thousands of slots)
+-- @tparam[opt="convai:rate:"] string opts.prefix `shared_dict`: prefix of the dict keys
+-- @treturn convai.limit|nil the limit
+-- @treturn[2] nil
+-- @treturn[2] convai.error kind `invalid_argument` (a bad or unknown option; no such dict)
+function _M.new(opts)
+  if type(opts) ~= "table" then
+    return invalid("limit.new expects an options table {store =, rate =, rates =, margin =, max_wait =}")
+  end
+  local backend, store = stores:select(opts, COMMON, _M.DEFAULTS.store)
+  if not backend then return nil, store end
+  local self = { store = store }
+  local ok, err = check_common(self, opts)
+  if not ok then return nil, err end
+  self.backend, err = backend.new(opts)
+  if not self.backend then return nil, err end
+  return setmetatable(self, mt)
+end
+
+-- The slot key of an agent: a non-empty string (an integer is its decimal text).
+local function agent_key(agent)
+  if type(agent) == "number" and agent == floor(agent) and agent > -2^53 and agent < 2^53 then
+    agent = format("%d", agent)
+  end
+  if type(agent) ~= "string" or agent == "" then return nil end
+  return agent
+end
+
+local function bad_agent()
+  return invalid("agent must be a non-empty string (the agent ID)")
+end
+
+--- An agent's rate and the spacing of its slots.
+-- @tparam string agent the agent ID
+-- @treturn number sessions per second
+-- @treturn number seconds between two slots, `(1 + margin) / rate`
+function mt:rate(agent)
+  local rate = self.rates[tostring(agent)] or self.default_rate
+  return rate, (1 + self.margin) / rate
+end
+
+--- Claim the agent's next free slot without waiting for it: the slot is the caller's alone (atomically,
+-- across every user of the store); the caller must not send before it starts, nor long after (the next
+-- slot follows one interval later).
+-- @tparam string agent the agent ID (a number is formatted as an integer)
+-- @tparam[opt=max_wait] number within seconds: a slot that starts later is not claimed. A caller with its
+--   own event loop (a campaign) claims with `within = 0` (a slot that starts now) and comes back after
+--   `err.wait`
+-- @treturn number|nil seconds until the slot starts (0: now)
+-- @treturn[2] nil
+-- @treturn[2] convai.error kind `rate_limited` when the free slot starts more than `within` seconds from
+--   now (nothing is claimed; `wait` the exact seconds until it starts, `retry_after` the same rounded
+--   up), `invalid_argument` for a bad agent, `server` when the store is full
+function mt:acquire(agent, within)
+  local id = agent_key(agent)
+  if not id then return bad_agent() end
+  if within == nil then within = self.max_wait end
+  if type(within) ~= "number" or within ~= within or within < 0 then
+    return invalid("within must be a number of seconds, 0 or more")
+  end
+  local rate, interval = self:rate(id)
+  local delay, claimed = self.backend:acquire(id, interval, within)
+  if delay == nil then return nil, claimed end
+  if not claimed then
+    return nil, core.error("rate_limited", format("agent %s: no free slot within %s (%g s); %g sessions "
+      .. "per second", id, within == self.max_wait and "max_wait" or "the time given", within, rate),
+      { retry_after = ceil(delay), wait = delay })
+  end
+  return delay
+end
+
+--- Wait for the agent's next free slot: claim it (`acquire`) and sleep until it starts (`ngx.sleep`
+-- inside nginx, never blocking the worker; a yield to the scheduler inside a `convai.batch` task; else
+-- a blocking sleep). Call it right before sending the request it paces.
+-- @tparam string agent the agent ID
+-- @treturn number|nil seconds waited
+-- @treturn[2] nil
+-- @treturn[2] convai.error as `acquire`, or `invalid_argument` for a call in an nginx phase where
+--   sleeping is not allowed (init, init_worker, set, log, header and body filters)
+function mt:wait(agent)
+  if not agent_key(agent) then return bad_agent() end
+  local phase = runtime.phase()
+  if phase and not runtime.can_yield() then
+    return invalid("cannot wait for a rate-limit slot in nginx's %s phase; do it in a rewrite, access "
+      .. "or content handler or in an ngx.timer callback", phase)
+  end
+  local monotonic = runtime.monotonic
+  local t0 = monotonic()
+  local delay, err = self:acquire(agent)
+  if not delay then return nil, err end
+  local at = monotonic() + delay
+  while true do
+    local d = at - monotonic()
+    if d <= 0 then break end
+    runtime.sleep(d < 0.001 and 0.001 or d)
+  end
+  return monotonic() - t0
+end
+
+--- Give an agent no new slot for a while, e.g. after a 429 (with the `retry_after` of the error).
+-- Slots already claimed keep their time.
+-- @tparam string agent the agent ID
+-- @tparam[opt] number seconds how long from now; default one window, `(1 + margin)` seconds
+-- @treturn boolean|nil true
+-- @treturn[2] nil
+-- @treturn[2] convai.error kind `invalid_argument`
+function mt:penalize(agent, seconds)
+  local id = agent_key(agent)
+  if not id then return bad_agent() end
+  if seconds == nil then seconds = 1 + self.margin end
+  if type(seconds) ~= "number" or not (seconds >= 0 and seconds <= 86400) then
+    return invalid("seconds must be a number from 0 to 86400")
+  end
+  return self.backend:penalize(id, seconds)
+end
+
+-- The client with its transport's retry policy off, sharing its connection and credential.
+local function without_retry(client)
+  local http = client.http
+  if type(http) ~= "table" or type(http.with_retry) ~= "function" then return client end
+  local h = http:with_retry(false)
+  if not h then return client end
+  local copy = {}
+  for k, v in pairs(client) do copy[k] = v end
+  copy.http = h
+  return setmetatable(copy, getmetatable(client))
+end
+
+-- A send method of a client, paced: checked and built once, then sent in a slot of its own (again in a
+-- new slot after a 429).
+local function paced(lim, client, channel, agent_field)
+  return function(_, t)
+    local body, err = client:prepare(channel, t)
+    if not body then return nil, err end
+    local agent = body[agent_field]
+    local res
+    for _ = 1, _M.PACED_ATTEMPTS do
+      local waited, werr = lim:wait(agent)
+      if not waited then return nil, werr end
+      res, err = client:send_prepared(body)
+      if res or type(err) ~= "table" or err.kind ~= "rate_limited" then return res, err end
+      lim:penalize(agent, err.retry_after)
+    end
+    return res, err
+  end
+end
+
+--- Wrap a vendor client so that its send methods (those its module declares in `SENDS`, e.g.
+-- `convai.vonage`'s triggers and calls: `{[method] = {channel =, agent = the field naming the agent}}`)
+-- wait for the agent's slot first.
+-- The fields are checked before a slot is claimed (an `invalid_argument` error claims none); after a 429
+-- the agent is penalized for its `Retry-After` (or one window) and the request is sent again in a new
+-- slot (`PACED_ATTEMPTS` in all; the client's own retry policy is off for these methods). Other methods
+-- and fields pass through; a client without `SENDS` is passed through whole.
+-- @tparam table client a vendor client (e.g. `convai.vonage`)
+-- @treturn table the wrapped client: same methods, `vg:trigger_whatsapp{...}` as before
+-- @usage local vg = lim:wrap(assert(vonage.from_env()))
+-- local res, err = vg:trigger_whatsapp { agent_id = "A", ... }   -- waits for A's slot, then sends
+function mt:wrap(client)
+  local sends = type(client) == "table" and type(client.SENDS) == "table" and client.SENDS or {}
+  local quiet = next(sends) and without_retry(client) or client
+  local cache = {}
+  return setmetatable({ client = quiet }, {
+    __index = function(_, k)
+      local v = client[k]
+      if type(v) ~= "function" then return v end
+      local send = sends[k]
+      if send then
+        cache[k] = cache[k] or paced(self, quiet, send.channel, send.agent)
+        return cache[k]
+      end
+      return function(_, ...) return v(client, ...) end
+    end,
+    __tostring = function() return "paced " .. tostring(client) end,
+  })
+end
+
+mt.__tostring = function(self)
+  return format("convai.limit (%s, %g/s, margin %g)", self.store, self.default_rate, self.margin)
+end
+
+return _M

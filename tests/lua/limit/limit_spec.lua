@@ -1,0 +1,261 @@
+-- convai.limit: the per-agent slot interface, through its "process" backend (core.ratelimit), its
+-- generic wrap of a vendor client, and a backend plugged in with register. The "shared_dict" backend is
+-- run inside nginx by tests/lua/ngx/openresty_spec.lua. No HTTP here: the wrapped client is a stand-in.
+local core = require "convai.core"
+local limit = require "convai.limit"
+
+local monotonic = core.monotonic
+
+local function near(expected, got, tol, what)
+  assert.is_true(math.abs(got - expected) <= tol, ("%s: expected %.4f, got %.4f"):format(what, expected, got))
+end
+
+describe("convai.limit", function()
+  describe("new", function()
+    it("defaults to the process store, 1 per second, margin 0.1", function()
+      local lim = assert(limit.new {})
+      assert.equal("convai.limit (process, 1/s, margin 0.1)", tostring(lim))
+      local rate, interval = lim:rate("A")
+      assert.equal(1, rate)
+      near(1.1, interval, 1e-12, "interval")
+    end)
+
+    it("gives each agent of rates its own rate, the others the default", function()
+      local lim = assert(limit.new { rate = 2, rates = { fast = 5, [7] = 3 }, margin = 0 })
+      assert.same({ 5, 0.2 }, { lim:rate("fast") })
+      assert.same({ 3, 1 / 3 }, { lim:rate(7) })
+      assert.same({ 2, 0.5 }, { lim:rate("other") })
+    end)
+
+    it("refuses bad and unknown options, naming them", function()
+      local cases = {
+        { { rate = 0 }, "rate must be a positive number of sessions per second" },
+        { { rate = "1" }, "rate must be a positive number of sessions per second" },
+        { { margin = -0.1 }, "margin must be a number of seconds from 0 to 10" },
+        { { max_wait = 0 }, "max_wait must be a positive number of seconds" },
+        { { rates = 5 }, "rates must be a table {[agent_id] = rate}" },
+        { { rates = { A = 0 } }, "rates[A] must be a positive number of sessions per second" },
+        { { dict = "x" }, "unknown limit option dict for store process (known: margin, max_wait, rate, rates, store)" },
+        { { store = "nowhere" }, 'unknown limit store "nowhere" (known: process, shared_dict)' },
+        { { store = "shared_dict", dict = "d" }, 'no lua_shared_dict "d"' },
+      }
+      for _, c in ipairs(cases) do
+        local lim, err = limit.new(c[1])
+        assert.is_nil(lim)
+        assert.equal("invalid_argument", err.kind)
+        assert.is_truthy(err.message:find(c[2], 1, true), err.message)
+      end
+      local _, err = limit.new "process"
+      assert.equal("invalid_argument", err.kind)
+    end)
+
+    it("never quotes a store URL, which may carry a password", function()
+      local lim, err = limit.new { store = "redis://user:s3cret@127.0.0.1:6379/0" }
+      assert.is_nil(lim)
+      assert.equal("invalid_argument", err.kind)
+      assert.is_truthy(err.message:find("unknown limit store scheme redis://", 1, true), err.message)
+      assert.is_nil(err.message:find("s3cret", 1, true))
+    end)
+  end)
+
+  describe("acquire (process store)", function()
+    it("claims distinct slots one interval apart, the first at once", function()
+      local lim = assert(limit.new { rate = 10, margin = 0 })
+      assert.equal(0, assert(lim:acquire("A")))
+      near(0.1, assert(lim:acquire("A")), 0.01, "second slot")
+      near(0.2, assert(lim:acquire("A")), 0.01, "third slot")
+      assert.equal(0, assert(lim:acquire("B")), "another agent has its own slots")
+    end)
+
+    it("counts an integer agent as its decimal text", function()
+      local lim = assert(limit.new { rate = 10, margin = 0 })
+      assert.equal(0, assert(lim:acquire(7)))
+      assert.is_true(assert(lim:acquire("7")) > 0.05)
+    end)
+
+    it("claims nothing beyond within: rate_limited with the exact wait", function()
+      local lim = assert(limit.new { rate = 10, margin = 0 })
+      assert(lim:acquire("A"))
+      local d, err = lim:acquire("A", 0.01)
+      assert.is_nil(d)
+      assert.equal("rate_limited", err.kind)
+      near(0.1, err.wait, 0.01, "wait")
+      assert.equal(1, err.retry_after)
+      -- nothing was claimed: the same slot is still the next one
+      near(0.1, assert(lim:acquire("A")), 0.01, "the slot refused is still free")
+      local _
+      _, err = lim:acquire("A", -1)
+      assert.equal("invalid_argument", err.kind)
+    end)
+
+    it("within 0 claims only a slot that starts now", function()
+      local lim = assert(limit.new { rate = 10, margin = 0 })
+      assert.equal(0, assert(lim:acquire("A", 0)))
+      local d, err = lim:acquire("A", 0)
+      assert.is_nil(d)
+      assert.equal("rate_limited", err.kind)
+      near(0.1, err.wait, 0.01, "wait")
+      core.sleep(err.wait)
+      assert.equal(0, assert(lim:acquire("A", 0)))
+    end)
+
+    it("refuses a slot further than max_wait, claiming nothing", function()
+      local lim = assert(limit.new { rate = 1, margin = 0, max_wait = 0.5 })
+      assert(lim:acquire("A"))
+      local d, err = lim:acquire("A")
+      assert.is_nil(d)
+      assert.equal("rate_limited", err.kind)
+      assert.is_truthy(err.message:find("no free slot within max_wait (0.5 s); 1 sessions per second", 1, true),
+        err.message)
+      assert.equal(1, err.retry_after)
+    end)
+
+    it("refuses an agent that is not a non-empty string or an integer", function()
+      local lim = assert(limit.new {})
+      for _, bad in ipairs { "", false, {}, 1.5 } do
+        local d, err = lim:acquire(bad)
+        assert.is_nil(d)
+        assert.equal("invalid_argument", err.kind)
+        assert.equal("agent must be a non-empty string (the agent ID)", err.message)
+      end
+    end)
+  end)
+
+  describe("wait (process store)", function()
+    it("returns the seconds waited: three slots at 10/s take at least two intervals", function()
+      local lim = assert(limit.new { rate = 10, margin = 0 })
+      local t0 = monotonic()
+      local waited = {}
+      for i = 1, 3 do waited[i] = assert(lim:wait("A")) end
+      local elapsed = monotonic() - t0
+      assert.is_true(elapsed >= 0.2 - 0.001, "three slots took " .. elapsed)
+      assert.is_true(waited[1] < 0.01)
+      assert.is_true(waited[2] >= 0.099 and waited[3] >= 0.099, "waits " .. waited[2] .. ", " .. waited[3])
+    end)
+
+    it("holds an agent back after penalize, by default one window", function()
+      local lim = assert(limit.new { rate = 100, margin = 0.1 })
+      assert(lim:penalize("A", 0.3))
+      near(0.3, assert(lim:acquire("A")), 0.02, "after penalize(0.3)")
+      assert(lim:penalize("B"))
+      near(1.1, assert(lim:acquire("B")), 0.02, "after penalize() (1 + margin)")
+      local ok, err = lim:penalize("A", -1)
+      assert.is_nil(ok)
+      assert.equal("invalid_argument", err.kind)
+      local _
+      _, err = lim:penalize("", 1)
+      assert.equal("invalid_argument", err.kind)
+    end)
+
+    it("fails at once when the slot is beyond max_wait", function()
+      local lim = assert(limit.new { max_wait = 1 })
+      assert(lim:penalize("C", 5))
+      local t0 = monotonic()
+      local w, err = lim:wait("C")
+      assert.is_nil(w)
+      assert.equal("rate_limited", err.kind)
+      assert.is_true(err.retry_after >= 4)
+      assert.is_true(monotonic() - t0 < 0.5)
+    end)
+  end)
+
+  describe("wrap", function()
+    -- A stand-in vendor client: SENDS, prepare and send_prepared as convai.vonage has them.
+    local function fake_client(answers)
+      local c = { sent = {}, prepared = 0, SENDS = { trigger_x = { channel = "x", agent = "agent_id" } } }
+      function c.prepare(_, channel, t)
+        c.prepared = c.prepared + 1
+        if type(t) ~= "table" or not t.agent_id then
+          return nil, core.error("invalid_argument", "agent_id is required")
+        end
+        return { channel = channel, agent_id = t.agent_id, n = t.n }
+      end
+      function c.send_prepared(_, body)
+        c.sent[#c.sent + 1] = { body = body, at = monotonic() }
+        local a = table.remove(answers or {}, 1)
+        if a then return nil, a end
+        return { status = 200, body = body }
+      end
+      function c.other(_, v) return "other " .. tostring(v) end
+      c.trigger_x = function() error("the wrap must send the prepared body, not call the method") end
+      return setmetatable(c, { __tostring = function() return "fake{key=<redacted>}" end })
+    end
+
+    it("paces the methods of SENDS: checked once, then each in a slot of its own", function()
+      local lim = assert(limit.new { rate = 10, margin = 0 })
+      local c = fake_client()
+      local paced = lim:wrap(c)
+      local t0 = monotonic()
+      for i = 1, 3 do assert(paced:trigger_x { agent_id = "A", n = i }) end
+      assert.equal(3, #c.sent)
+      assert.equal(3, c.prepared)
+      assert.same({ channel = "x", agent_id = "A", n = 2 }, c.sent[2].body)
+      assert.is_true(c.sent[3].at - t0 >= 0.199, "3 sends at 10/s took " .. (c.sent[3].at - t0))
+      assert.equal("other 5", paced:other(5))
+      assert.equal("paced fake{key=<redacted>}", tostring(paced))
+    end)
+
+    it("claims no slot for a request that fails its checks", function()
+      local lim = assert(limit.new { rate = 1 })
+      local c = fake_client()
+      local r, err = lim:wrap(c):trigger_x { n = 1 }
+      assert.is_nil(r)
+      assert.equal("invalid_argument", err.kind)
+      assert.same({}, c.sent)
+      assert.equal(0, assert(lim:acquire("A")), "A's first slot is still free")
+    end)
+
+    it("sends again in a new slot after a 429, penalizing the agent for its Retry-After", function()
+      local lim = assert(limit.new { rate = 100, margin = 0 })
+      local c = fake_client { core.error("rate_limited", "429", { retry_after = 0.3, status = 429 }) }
+      local t0 = monotonic()
+      local r = assert(lim:wrap(c):trigger_x { agent_id = "A" })
+      assert.equal(200, r.status)
+      assert.equal(2, #c.sent)
+      assert.equal(1, c.prepared)
+      assert.is_true(c.sent[2].at - t0 >= 0.29, "the second attempt waited the Retry-After")
+    end)
+
+    it("gives up after PACED_ATTEMPTS 429s with the last error", function()
+      local lim = assert(limit.new { rate = 100, margin = 0 })
+      local e429 = core.error("rate_limited", "429", { retry_after = 0.01, status = 429 })
+      local c = fake_client { e429, e429, e429, e429 }
+      local r, err = lim:wrap(c):trigger_x { agent_id = "A" }
+      assert.is_nil(r)
+      assert.equal("rate_limited", err.kind)
+      assert.equal(limit.PACED_ATTEMPTS, #c.sent)
+    end)
+
+    it("passes a client without SENDS through", function()
+      local lim = assert(limit.new {})
+      local c = { x = function(_, v) return v * 2 end }
+      assert.equal(4, lim:wrap(c):x(2))
+    end)
+  end)
+
+  describe("register", function()
+    it("plugs in a backend, chosen by name or by URL scheme", function()
+      local calls = {}
+      local backend = {
+        OPTIONS = { url = true },
+        new = function(opts)
+          return {
+            acquire = function(_, id, interval, within)
+              calls[#calls + 1] = { id = id, interval = interval, within = within, store = opts.store }
+              return 0.25, true
+            end,
+            penalize = function() return true end,
+          }
+        end,
+      }
+      assert(limit.register("teststore", backend))
+      local lim = assert(limit.new { store = "teststore://h/0", rate = 4, margin = 0 })
+      assert.equal(0.25, assert(lim:acquire("A", 1)))
+      assert.same({ { id = "A", interval = 0.25, within = 1, store = "teststore://h/0" } }, calls)
+      assert(limit.new { store = "teststore" })
+      local ok, err = limit.register("teststore", {})
+      assert.is_nil(ok)
+      assert.equal("invalid_argument", err.kind)
+    end)
+  end)
+end)
