@@ -5,18 +5,6 @@
 -- a dependency from a reader of the module's first lines.)
 local helper = require "helper"
 
--- Places owned by the restructures still under way, allowed until they land (the lead empties this
--- list after merging them): module -> the modules it may require inside a function.
--- removed when the cli/campaign/sandbox restructure lands
-local ALLOWED_IN_FUNCTION = {
-  ["convai.campaign"] = { "convai.vonage", "convai.voicebot", "convai.batch" },
-  ["convai.ngx"] = { "convai.ngx.limiter", "convai.ngx.capacity", "convai.ngx.status" },
-  ["convai.ngx.limiter"] = { "convai.vonage" },
-}
--- removed when the cli/campaign/sandbox restructure lands: cycles allowed, by their modules.
-local ALLOWED_CYCLES = {
-}
-
 -- The Lua files under a directory, sorted.
 local function lua_files(dir)
   local p = assert(io.popen("find '" .. dir .. "' -name '*.lua' -type f 2>/dev/null | sort"))
@@ -216,13 +204,6 @@ local function cycles(mods)
   return found
 end
 
-local function allowed_in_function(from, to)
-  for _, m in ipairs(ALLOWED_IN_FUNCTION[from] or {}) do
-    if m == to then return true end
-  end
-  return false
-end
-
 describe("the require graph of lua/ (and sandbox/)", function()
   local mods = modules()
 
@@ -236,18 +217,16 @@ describe("the require graph of lua/ (and sandbox/)", function()
 
   it("has no cycle", function()
     local bad = {}
-    for members, path in pairs(cycles(mods)) do
-      if not ALLOWED_CYCLES[members] then bad[#bad + 1] = path end
-    end
+    for _, path in pairs(cycles(mods)) do bad[#bad + 1] = path end
     table.sort(bad)
     assert.same({}, bad)
   end)
 
   it("has no require inside a function but of an optional module, marked -- optional: on its line", function()
     local bad = {}
-    for name, m in pairs(mods) do
+    for _, m in pairs(mods) do
       for _, r in ipairs(m.requires) do
-        if r.in_function and not r.optional and not allowed_in_function(name, r.module) then
+        if r.in_function and not r.optional then
           bad[#bad + 1] = string.format("%s:%d requires %s inside a function", m.file, r.line,
             r.module or "a computed name")
         end
@@ -255,25 +234,6 @@ describe("the require graph of lua/ (and sandbox/)", function()
     end
     table.sort(bad)
     assert.same({}, bad)
-  end)
-
-  it("allows only what is still there (remove the entries of ALLOWED_* that no longer match)", function()
-    local stale = {}
-    for from, list in pairs(ALLOWED_IN_FUNCTION) do
-      for _, to in ipairs(list) do
-        local seen = false
-        for _, r in ipairs(mods[from] and mods[from].requires or {}) do
-          if r.module == to and r.in_function then seen = true end
-        end
-        if not seen then stale[#stale + 1] = from .. " -> " .. to end
-      end
-    end
-    local present = cycles(mods)
-    for members in pairs(ALLOWED_CYCLES) do
-      if not present[members] then stale[#stale + 1] = "cycle " .. members end
-    end
-    table.sort(stale)
-    assert.same({}, stale)
   end)
 
   it("finds what it looks for: a require in a function, a marked one, a cycle", function()

@@ -7,7 +7,7 @@ local runtime = require "convai.runtime"
 local voicebot = require "convai.voicebot"
 local vonage = require "convai.vonage"
 local cngx = require "convai.ngx"
-local nsession = require "convai.ngx.session"
+local nsession = require "convai.http.cosocket"
 local status = require "convai.ngx.status"
 
 local _M = {}

@@ -1,7 +1,7 @@
 --- convai.ngx: convai inside nginx (OpenResty, or Debian's nginx with its Lua module).
 --
 -- Loading `convai.http` (which every vendor client does) inside nginx makes the clients use
--- `convai.ngx.session`, an HTTP/1.1 transport on nginx cosockets, so their API is the one of plain Lua
+-- `convai.http.cosocket`, an HTTP/1.1 transport on nginx cosockets, so their API is the one of plain Lua
 -- and no call blocks the worker's event loop. This module gathers what only makes sense in nginx:
 --
 --  - `limiter`: per-agent rate limits (Vonage sessions per second) shared by all workers: a
@@ -9,7 +9,7 @@
 --  - `capacity`: the WhatsApp capacity of voicebot.studio agents, cached for all workers: a
 --    `convai.capacity` on a `lua_shared_dict` (its `shared_dict` store);
 --  - `status_handler`: the content handler for Vonage `status_url` callbacks (`convai.ngx.status`);
---  - `session`: the transport itself, for direct use (`convai.ngx.session`).
+--  - `session`: the transport itself, for direct use (`convai.http.cosocket`).
 --
 -- See the README's "OpenResty" section and examples/openresty/nginx.conf.
 --
@@ -24,7 +24,7 @@ local type, pairs = type, pairs
 
 local _M = {}
 
---- Open a cosocket HTTP session (see `convai.ngx.session.new`).
+--- Open a cosocket HTTP session (see `convai.http.cosocket.new`).
 -- @tparam[opt] table opts `timeout`, `connect_timeout` (seconds), `max_body` (bytes), `user_agent`,
 --   `keepalive_timeout` (seconds), `pool_size`
 -- @treturn table|nil the session, or nil and an `invalid_argument` error
