@@ -81,10 +81,10 @@ function is in which family):
 
 Documents followed: RFC 9110 (HTTP semantics: tokens, field values,
 HTTP-date, `Retry-After`, status codes), RFC 8259 (JSON), libcurl 7.88 and
-lua-cjson 2.1.0 as packaged by Debian 12 (see API-NOTES section 4), the
-Avaamo analytics usage document (`dd/mm/yyyy` dates, API-NOTES section 2)
+lua-cjson 2.1.0 as packaged by Debian 12 (see docs/api-notes.md §4), the
+Avaamo analytics usage document (`dd/mm/yyyy` dates, docs/api-notes.md §2)
 and the Vonage AI Studio outbound WhatsApp document (phone numbers,
-API-NOTES section 3).
+docs/api-notes.md §3).
 
 @module convai.core
 */

@@ -24,7 +24,7 @@ wrong type raises.
 
 /*** Parse a `dd/mm/yyyy` date of the Avaamo API into a day number.
 The date format of the Avaamo analytics usage API (`from_date`, `to_date`;
-seeds/avaamo-analytics-usage.md, API-NOTES section 2). Strict: a 2-digit
+docs/api-notes.md §2). Strict: a 2-digit
 day, a 2-digit month and a 4-digit year separated by `/`, nothing around
 them; a real calendar date (leap years checked); years 1970 to 9999.
 @function parse_date
@@ -50,7 +50,7 @@ static int l_parse_date(lua_State *L) {
 }
 
 /*** Format a day number as a `dd/mm/yyyy` date of the Avaamo API; the
-inverse of `parse_date` (API-NOTES section 2).
+inverse of `parse_date` (docs/api-notes.md §2).
 @function format_date
 @tparam integer days days since 1970-01-01, from 0 (`01/01/1970`) to
 2932896 (`31/12/9999`)
@@ -78,13 +78,12 @@ static int l_format_date(lua_State *L) {
 /*** Normalise a phone number typed by a person into the digits Vonage
 wants.
 Vonage AI Studio takes `to` as an E.164 number written as digits only:
-country code first, no `+`, no `00` (seeds/vonage-ai-studio-outbound-whatsapp.md,
-API-NOTES section 3). Accepted: an optional `+` as the very first
-character, or without it a leading `00` international prefix (dropped);
-spaces, dots, hyphens and parentheses as separators; spaces and tabs around
-the number. Then 8 to 15 digits must remain (E.164 allows 15), the
-first not 0: a number in national format such as `07700 900123` is refused,
-as there is no default country.
+country code first, no `+`, no `00` (docs/api-notes.md §3). Accepted: an
+optional `+` as the very first character, or without it a leading `00`
+international prefix (dropped); spaces, dots, hyphens and parentheses as
+separators; spaces and tabs around the number. Then 8 to 15 digits must remain
+(E.164 allows 15), the first not 0: a number in national format such as
+`07700 900123` is refused, as there is no default country.
 @function normalize_phone
 @tparam string s the number as typed, e.g. `"+44 7700 900123"`,
 `"0044 7700 900123"`, `"(44) 7700-900123"`

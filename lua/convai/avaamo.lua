@@ -1,7 +1,7 @@
 --- convai.avaamo: client for the Avaamo analytics API (agent usage statistics).
 --
 -- Vendor document: "Usage / Get agent usage", `GET /bots/analytics/{agent_id}/usage.json`
--- (seeds/avaamo-analytics-usage.md), with API-NOTES §2: `Access-Token` auth, `dd/mm/yyyy` dates read in
+-- (docs/api-notes.md §2), with the decisions noted there: `Access-Token` auth, `dd/mm/yyyy` dates read in
 -- the zone given by `utc_offset` (seconds), the aggregate window from `from_date` 00:00:00 to `to_date`
 -- 23:59:59, `previous_interval_stats` of the same length just before, and `stats` in 9 equal slices.
 --
@@ -51,7 +51,7 @@ local mt = client.class(SPEC)
 -- @tparam[opt] function opts.trace called with an event table before and after each request
 --   (`{phase = "request", method, url, headers, body_bytes}`, `{phase = "response", method, url, status,
 --   elapsed_ms, error}`), credential headers shown as `"<redacted>"`; what `convai --verbose` prints
--- @tparam[opt] table|boolean opts.retry retry policy (README "Retries"): nil or true for the defaults,
+-- @tparam[opt] table|boolean opts.retry retry policy (docs/http.md "Retries"): nil or true for the defaults,
 --   false for a single attempt, or a table `{attempts = 3, base = 0.5, cap = 20, retry_after_cap = 60}`
 --   (attempts in all; seconds) laid over the defaults (also `random` and `sleep`, for tests). A query
 --   is retried after a network error, a timeout, 429 or 500/502/503/504, after a pause of
@@ -161,7 +161,7 @@ local function typed_stats(s, fix)
   return s
 end
 
---- Avaamo recommends at most this many days per request (API-NOTES §2): longer ranges are split.
+--- Avaamo recommends at most this many days per request (docs/api-notes.md §2): longer ranges are split.
 _M.MAX_WINDOW_DAYS = 7
 --- The longest range `usage` accepts, days: at most 53 windows (twice that many requests, with the
 -- previous interval's).
@@ -238,8 +238,8 @@ local function windows_of(first, final)
   return w
 end
 
--- A range longer than MAX_WINDOW_DAYS (API-NOTES §2: "split into <= 7-day windows, merge"): the range
--- and the previous interval of the same length, each queried in windows, merged.
+-- A range longer than MAX_WINDOW_DAYS (docs/api-notes.md §2: "split into <= 7-day windows, merge"): the
+-- range and the previous interval of the same length, each queried in windows, merged.
 local function split_usage(self, agent_id, utc_offset, from_days, to_days)
   local len = to_days - from_days + 1
   local current, previous = windows_of(from_days, to_days), windows_of(from_days - len, from_days - 1)
@@ -274,8 +274,8 @@ end
 -- `GET {base_url}/bots/analytics/{agent_id}/usage.json?utc_offset=&from_date=&to_date=`.
 -- The dates sent are always explicit: the defaults are resolved here, so the range checked is the range
 -- queried. A range longer than 7 days (`MAX_WINDOW_DAYS`; Avaamo recommends at most 7 per request) is
--- split, as API-NOTES §2 decides: it is queried in consecutive windows of at most 7 days (the last one
--- shorter), and so is the previous interval of the same length, one request per window, and the answers
+-- split, as docs/api-notes.md §2 decides: it is queried in consecutive windows of at most 7 days (the last
+-- one shorter), and so is the previous interval of the same length, one request per window, and the answers
 -- are merged (see the result). Ranges longer than 366 days (`MAX_RANGE_DAYS`) are refused.
 -- @tparam table q
 -- @tparam integer q.agent_id the agent identifier (positive integer)

@@ -1,8 +1,8 @@
 --- convai.voicebot: client for the voicebot.studio Client API (WhatsApp agent usage, send-template).
 --
--- Vendor document: "Get Agent Usage", `GET /whatsapp/agent-usage` (seeds/voicebot-whatsapp-agent-usage.md),
--- with API-NOTES §1: Bearer auth, a per-customer base URL, bodies wrapped in `{"data": ...}`, and the
--- same API's `POST /whatsapp/send-template` (`phone_number` E.164 digits without "+", as the vendor's
+-- Vendor document: "Get Agent Usage", `GET /whatsapp/agent-usage` (docs/api-notes.md §1),
+-- with the decisions noted there: Bearer auth, a per-customer base URL, bodies wrapped in `{"data": ...}`,
+-- and the same API's `POST /whatsapp/send-template` (`phone_number` E.164 digits without "+", as the vendor's
 -- example; `template_components` the WhatsApp components array, `[]` when the template has none;
 -- `agent_id` an integer or null).
 --
@@ -40,7 +40,7 @@ local invalid = errors.invalid
 -- @tparam[opt] function opts.trace called with an event table before and after each request
 --   (`{phase = "request", method, url, headers, body_bytes}`, `{phase = "response", method, url, status,
 --   elapsed_ms, error}`), credential headers shown as `"<redacted>"`; what `convai --verbose` prints
--- @tparam[opt] table|boolean opts.retry retry policy (README "Retries"): nil or true for the defaults,
+-- @tparam[opt] table|boolean opts.retry retry policy (docs/http.md "Retries"): nil or true for the defaults,
 --   false for a single attempt, or a table `{attempts = 3, base = 0.5, cap = 20, retry_after_cap = 60}`
 --   (attempts in all; seconds) laid over the defaults (also `random` and `sleep`, for tests). A query
 --   is retried after a network error, a timeout, 429 or 500/502/503/504, after a pause of
@@ -167,7 +167,7 @@ end
 
 --- Send an approved WhatsApp template to one recipient, opening a business-initiated conversation.
 -- `POST {base_url}/whatsapp/send-template` with `{phone_number, customer_name, template_name,
--- template_components, agent_id}` (API-NOTES §1). Every field is checked before anything is sent.
+-- template_components, agent_id}` (docs/api-notes.md §1). Every field is checked before anything is sent.
 -- Retried only on 429 or when nothing was sent, never when the request may have reached the vendor (a
 -- retry could message a person twice). The conversation counts against the agent's
 -- business-initiated limit (`whatsapp_usage`).

@@ -1,7 +1,7 @@
 --- convai.vonage: client for Vonage AI Studio outbound triggers: WhatsApp, SMS and voice.
 --
 -- Vendor document: "Triggering an outbound WhatsApp virtual agent", `POST /messaging/conversation`
--- (seeds/vonage-ai-studio-outbound-whatsapp.md), with API-NOTES §3: `X-Vgai-Key` auth, EU/US hosts,
+-- (docs/api-notes.md §3), with the decisions noted there: `X-Vgai-Key` auth, EU/US hosts,
 -- mandatory namespace, template, locale, to, agent_id, channel and status_url, numbers sent as digits
 -- only (country code first, no "+" or "00"), header text parameters up to 60 characters and body text
 -- parameters up to 1,024. SMS uses the same endpoint with `channel = "sms"` (to, agent_id, status_url,
@@ -59,7 +59,7 @@ local invalid = errors.invalid
 -- @tparam[opt] function opts.trace called with an event table before and after each request
 --   (`{phase = "request", method, url, headers, body_bytes}`, `{phase = "response", method, url, status,
 --   elapsed_ms, error}`), credential headers shown as `"<redacted>"`; what `convai --verbose` prints
--- @tparam[opt] table|boolean opts.retry retry policy (README "Retries"): nil or true for the defaults,
+-- @tparam[opt] table|boolean opts.retry retry policy (docs/http.md "Retries"): nil or true for the defaults,
 --   false for a single attempt, or a table `{attempts = 3, base = 0.5, cap = 20, retry_after_cap = 60}`
 --   (attempts in all; seconds) laid over the defaults (also `random` and `sleep`, for tests). A trigger
 --   is retried only after 429 (waiting `Retry-After` when it is at most `retry_after_cap`, else
@@ -308,8 +308,8 @@ mt.trigger_whatsapp = send_method(_M.SENDS.trigger_whatsapp)
 
 --- Trigger an outbound SMS virtual-agent session.
 -- `POST {base}/messaging/conversation` with `{to, agent_id, channel = "sms", status_url,
--- session_parameters?}` (API-NOTES §3). Shares the agent's sessions-per-second limit with WhatsApp and
--- voice (see `SENDS` for what it returns and when it is retried).
+-- session_parameters?}` (docs/api-notes.md §3). Shares the agent's sessions-per-second limit with WhatsApp
+-- and voice (see `SENDS` for what it returns and when it is retried).
 -- @function mt:trigger_sms
 -- @tparam table t
 -- @tparam string t.agent_id the AI Studio agent ID
@@ -321,7 +321,7 @@ mt.trigger_sms = send_method(_M.SENDS.trigger_sms)
 
 --- Start an outbound voice virtual-agent call.
 -- `POST {base}/telephony/make-call` with `{agent_id, to, status_url?, session_parameters?}`, `to` the
--- number with its country code and no special characters (API-NOTES §3). Shares the agent's
+-- number with its country code and no special characters (docs/api-notes.md §3). Shares the agent's
 -- sessions-per-second limit with WhatsApp and SMS (see `SENDS` for what it returns and when it is
 -- retried).
 -- @function mt:make_call

@@ -2,8 +2,8 @@
 --
 -- Both Vonage AI Studio WhatsApp triggers (`convai.vonage`) and voicebot.studio's
 -- `POST /whatsapp/send-template` (`convai.voicebot`) carry a WhatsApp template name, a recipient number
--- and the WhatsApp template-components array (API-NOTES §1 and §3): this module checks them once, the
--- same way, before anything is sent. Text limits are Meta's: a header text parameter at most 60
+-- and the WhatsApp template-components array (docs/api-notes.md §1 and §3): this module checks them once,
+-- the same way, before anything is sent. Text limits are Meta's: a header text parameter at most 60
 -- characters, a body text parameter at most 1,024, neither with line breaks or tabs.
 --
 -- @module convai.whatsapp

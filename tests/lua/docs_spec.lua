@@ -8,7 +8,6 @@ local ROOT = helper.root
 
 -- Pages linked before they exist: written on other branches of the same change. Remove a name once its
 -- page is in the tree (the last test fails until then, so that the list cannot hide a broken link).
-local PENDING = { ["docs/coordination.md"] = true }
 
 -- The content of a file of the repository (a path relative to its root), or nil when there is none.
 local function read(path)
@@ -88,7 +87,7 @@ describe("documentation", function()
           checked = checked + 1
           local file, fragment = target:match("^([^#]*)#?(.*)$")
           local path = file == "" and page or normalise((dir and dir .. "/" or "") .. file)
-          if not path or not (exists(path) or PENDING[path]) then
+          if not path or not exists(path) then
             broken[#broken + 1] = page .. ": " .. target .. " (no such file)"
           elseif fragment ~= "" and path:match("%.md$") and exists(path) then
             if not headings(assert(read(path)))[fragment] then
@@ -107,7 +106,7 @@ describe("documentation", function()
     local broken = {}
     local function check(where, page, section, heading)
       if not exists(page) then
-        if not PENDING[page] then broken[#broken + 1] = where .. ": " .. page .. " (no such page)" end
+        broken[#broken + 1] = where .. ": " .. page .. " (no such page)"
         return
       end
       local text = assert(read(page))
@@ -168,9 +167,4 @@ describe("documentation", function()
     assert.equal("triggered: HTTP 200", out[2])
   end)
 
-  it("lists as pending only pages that are not in the tree yet", function()
-    for page in pairs(PENDING) do
-      assert.is_false(exists(page), page .. " exists now: remove it from PENDING in tests/lua/docs_spec.lua")
-    end
-  end)
 end)

@@ -20,9 +20,9 @@
 --     local report = assert(c:run())
 --     print(report.summary.sent, report.summary.failed)
 --
--- Documents followed: the Vonage AI Studio outbound document and API-NOTES §3 (1 session per second per
--- agent, 3 or 5 when raised; 429 beyond it, honouring `Retry-After` or waiting one interval), API-NOTES §1
--- (voicebot.studio agent usage and send-template), RFC 4180 (the recipients CSV).
+-- Documents followed: the Vonage AI Studio outbound document and docs/api-notes.md §3 (1 session per second
+-- per agent, 3 or 5 when raised; 429 beyond it, honouring `Retry-After` or waiting one interval),
+-- docs/api-notes.md §1 (voicebot.studio agent usage and send-template), RFC 4180 (the recipients CSV).
 --
 -- @module convai.campaign
 local batch = require "convai.batch"

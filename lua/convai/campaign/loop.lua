@@ -7,9 +7,9 @@
 -- outcome). Every recipient is journaled `pending` (claimed) before its request leaves and gets its
 -- outcome after. The state of a run is one table, `s` (see `new_state`).
 --
--- Documents followed: the Vonage AI Studio outbound document and API-NOTES §3 (per-agent sessions per
--- second; 429 beyond it, honouring `Retry-After` or waiting one interval), API-NOTES §1 (voicebot.studio's
--- business-initiated limit, `limit_exhausted`).
+-- Documents followed: the Vonage AI Studio outbound document and docs/api-notes.md §3 (per-agent sessions
+-- per second; 429 beyond it, honouring `Retry-After` or waiting one interval), docs/api-notes.md §1
+-- (voicebot.studio's business-initiated limit, `limit_exhausted`).
 --
 -- @module convai.campaign.loop
 local core = require "convai.core"

@@ -1,8 +1,8 @@
 --- convai.capacity: the WhatsApp business-initiated capacity of voicebot.studio agents, read and reserved.
 --
 -- `GET /whatsapp/agent-usage` tells how many business-initiated conversations an agent opened in the
--- rolling 24 h window (`current_usage`) and how many it may open (`current_limit`) (API-NOTES §1); the
--- room left is `current_limit - current_usage`. A capacity object is the one interface to that figure,
+-- rolling 24 h window (`current_usage`) and how many it may open (`current_limit`) (docs/api-notes.md §1);
+-- the room left is `current_limit - current_usage`. A capacity object is the one interface to that figure,
 -- for a campaign's gate (`gate`, `read`: a fresh answer each time) and for a trigger endpoint or a
 -- dashboard (`get`: the answer kept `ttl` seconds, so the vendor is asked once per agent and period;
 -- `reserve`: conversations about to be opened counted against it, atomically). Where the answers and

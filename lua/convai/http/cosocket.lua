@@ -15,7 +15,7 @@
 -- for its whole duration (up to `timeout`), so a slow vendor makes every other call queue, and its
 -- connection lives in a separate Lua VM; a cosocket costs a few kilobytes per request in flight and its
 -- kept-alive connection goes to the worker's connection pool, shared by every request of the worker.
--- The price, stated in the README: host names are resolved by nginx's `resolver` directive and TLS is
+-- The price, stated in docs/openresty.md: host names are resolved by nginx's `resolver` directive and TLS is
 -- verified against `lua_ssl_trusted_certificate` (one CA bundle for the whole nginx, so the `cafile`
 -- option is refused here with a message saying so).
 --

@@ -1,8 +1,8 @@
 --- convai.limit: per-agent send slots, "wait for this agent's next send slot", whoever sends.
 --
 -- Vonage AI Studio allows 1 outbound session per second per agent (3 or 5 when raised), counted in a
--- sliding 1 s window over every channel, and answers 429 beyond it (API-NOTES §3). Every sender of an
--- agent (a campaign, a trigger endpoint of nginx, a script) takes a slot before its request leaves.
+-- sliding 1 s window over every channel, and answers 429 beyond it (docs/api-notes.md §3). Every sender of
+-- an agent (a campaign, a trigger endpoint of nginx, a script) takes a slot before its request leaves.
 -- A limit object is the one interface for that; where the slots are kept is its backend (`store`):
 --
 --  - `"process"`: this process only, on the C core's `core.ratelimit` (monotonic clock). What a

@@ -11,7 +11,7 @@
 --  - `status_handler`: the content handler for Vonage `status_url` callbacks (`convai.ngx.status`);
 --  - `session`: the transport itself, for direct use (`convai.http.cosocket`).
 --
--- See the README's "OpenResty" section and examples/openresty/nginx.conf.
+-- See docs/openresty.md and examples/openresty/nginx.conf.
 --
 -- @module convai.ngx
 local session = require "convai.http.cosocket"

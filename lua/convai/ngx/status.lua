@@ -2,7 +2,7 @@
 --
 -- AI Studio posts the status of each message it sends for a triggered session to the trigger's
 -- `status_url`. The vendor's trigger document does not show the callback's body; the nearest documented
--- shape is the Vonage Messages API status webhook (API-NOTES §3): a JSON object with `message_uuid`,
+-- shape is the Vonage Messages API status webhook (docs/api-notes.md §3): a JSON object with `message_uuid`,
 -- `to`, `from`, `timestamp`, `status` (`submitted`, `delivered`, `read`, `rejected`, `undeliverable`)
 -- and, optionally, `error`, `usage` and `channel`. This handler accepts one such object or a JSON array
 -- of them, checks every one, and hands each to a function of the application:

@@ -125,7 +125,7 @@ describe("convai.avaamo", function()
     assert.equal(agg.end_time, r.stats[9].end_time)
   end)
 
-  describe("a range longer than 7 days (API-NOTES §2: split into <= 7-day windows, merge)", function()
+  describe("a range longer than 7 days (docs/api-notes.md §2: split into <= 7-day windows, merge)", function()
     local Q = { agent_id = 7, from_date = "01/03/2024", to_date = "20/03/2024", utc_offset = 19800 }
     local function window(from_date, to_date)
       return assert(client():usage { agent_id = 7, from_date = from_date, to_date = to_date, utc_offset = 19800 })

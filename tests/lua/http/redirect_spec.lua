@@ -1,4 +1,4 @@
--- Redirects (lua/convai/http/redirect.lua, `follow_redirects`, issue 4 §3): not followed by default; when a user
+-- Redirects (lua/convai/http/redirect.lua, `follow_redirects`, docs/http.md "Redirects"): not followed by default; when a user
 -- enables them, credential headers never go to another scheme, host or port ("localhost" and
 -- "127.0.0.1" are two hosts for the sandbox), a POST never silently becomes a GET except on 303, and
 -- the number of hops is bounded. What each hop carried is read back from the sandbox log, which shows

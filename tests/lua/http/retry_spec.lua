@@ -1,4 +1,4 @@
--- The retry policy of the transport (lua/convai/http/retry.lua, issue 4 §1), seen through the real clients
+-- The retry policy of the transport (lua/convai/http/retry.lua, docs/http.md "Retries"), seen through the real clients
 -- against sandbox faults (POST /_sandbox/faults): which failures are retried for queries (GET) and for
 -- triggers (POST), backoff with full jitter, Retry-After honoured and capped, the error saying why it
 -- stopped, and the options (per client, per call) checked before anything is sent.

@@ -1,4 +1,4 @@
--- The sandbox's status callbacks (API-NOTES §3): after an accepted Vonage trigger with a status_url
+-- The sandbox's status callbacks (docs/api-notes.md §3): after an accepted Vonage trigger with a status_url
 -- the sandbox POSTs submitted, delivered and read (SMS and voice: no read) as JSON to it, in order,
 -- `delay_ms` apart; configured number suffixes get rejected / undeliverable with an error object;
 -- failed deliveries are recorded; the sink /_sandbox/callbacks collects what the sandbox sends to

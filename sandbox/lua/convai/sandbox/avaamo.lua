@@ -1,5 +1,4 @@
--- Sandbox emulation of Avaamo's analytics "agent usage" API (seeds/avaamo-analytics-usage.md,
--- API-NOTES section 2):
+-- Sandbox emulation of Avaamo's analytics "agent usage" API (docs/api-notes.md §2):
 --   GET /avaamo/bots/analytics/{agent_id}/usage.json?utc_offset=&from_date=&to_date=  (Access-Token)
 -- The documented sample query gets the documented sample text verbatim (avaamo_sample.lua). Any other
 -- query gets deterministic synthetic data: a pure function of agent id and window that keeps every
@@ -18,7 +17,7 @@ _M.TOKEN = "sandbox-avaamo-token"
 _M.PREFIX = "/avaamo"
 --- Number of slices in `stats`.
 _M.SLICES = 9
---- Window of the documented sample (API-NOTES section 2): start and end, epoch seconds.
+--- Window of the documented sample (docs/api-notes.md §2): start and end, epoch seconds.
 _M.SAMPLE_START, _M.SAMPLE_END = 1586502000, 1586847599
 
 local DAY = 86400

@@ -1,6 +1,6 @@
 -- The documented sample response of Avaamo's agent usage API, verbatim.
 -- Source: docs.avaamo.com, Analytics API > Usage ("200 Successful request" tab), the query
--- from_date=10/04/2020&to_date=13/04/2020&utc_offset=-25200 (see shared API-NOTES section 2).
+-- from_date=10/04/2020&to_date=13/04/2020&utc_offset=-25200 (see docs/api-notes.md §2).
 -- The sandbox serves this text unchanged for that query.
 return [==[
 {

@@ -3,7 +3,7 @@
 -- After an accepted Vonage trigger that carries a `status_url` (WhatsApp, SMS, and voice when given),
 -- `schedule` starts an ngx timer that POSTs one JSON object per status to the URL, one after the other,
 -- `delay_ms` apart (the first `delay_ms` after the trigger), with the fields of the Vonage Messages API
--- status webhook (API-NOTES section 3):
+-- status webhook (docs/api-notes.md §3):
 --   {"message_uuid", "to", "from", "timestamp" (ISO 8601 UTC, the sandbox clock), "status", "channel"}
 -- WhatsApp: submitted, delivered, read. SMS and voice: submitted, delivered. A number ending in one of
 -- the configured `rejected` suffixes gets a single `rejected`, one ending in an `undeliverable` suffix

@@ -1,5 +1,5 @@
 -- Sandbox emulation of the voicebot.studio Client API, WhatsApp agent usage and send-template
--- (seeds/voicebot-whatsapp-agent-usage.md, API-NOTES section 1):
+-- (docs/api-notes.md §1):
 --   GET  /voicebot/third-party/v1/whatsapp/agent-usage[?agent_id=N]  (Authorization: Bearer <token>)
 --   POST /voicebot/third-party/v1/whatsapp/send-template             (Authorization: Bearer <token>)
 -- It keeps the per-agent rolling 24 h window of business-initiated conversations that send-template

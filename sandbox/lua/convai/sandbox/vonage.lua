@@ -1,5 +1,5 @@
 -- Sandbox emulation of Vonage AI Studio's outbound triggers
--- (seeds/vonage-ai-studio-outbound-whatsapp.md, API-NOTES section 3):
+-- (docs/api-notes.md §3):
 --   POST /vonage/messaging/conversation  (X-Vgai-Key), channel "whatsapp" or "sms"
 --   POST /vonage/telephony/make-call     (X-Vgai-Key), a voice call
 -- Validates the body as documented (400 with a JSON error naming the field), enforces the per-agent
