@@ -86,6 +86,7 @@
   KIND(too_large, "a response over max_body, or headers over 256 KiB")        \
     CURL(too_large, FILESIZE_EXCEEDED)                                        \
   KIND(journal, "a campaign journal cannot be read, written or used")         \
+  KIND(store, "a shared limit or campaign store cannot be reached or used")  \
   KIND(internal, "a Lua error inside a batch or campaign task (a bug)")
 /* clang-format on */
 

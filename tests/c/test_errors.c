@@ -16,7 +16,7 @@ static void test_kinds(void) {
       "invalid_argument", "auth",    "not_found", "rate_limited",
       "unprocessable",    "server",  "http",      "timeout",
       "network",          "tls",     "decode",    "too_large",
-      "journal",          "internal"};
+      "journal",          "store",   "internal"};
   int i;
   CHECK_INT(CV_KIND_COUNT, sizeof want / sizeof want[0]);
   for (i = 0; i < CV_KIND_COUNT && i < (int)(sizeof want / sizeof want[0]);

@@ -58,7 +58,7 @@ static void test_kinds(void) {
   CHECK_HAS(str(-1), "unknown error kind 'bogus' (expected one of "
                      "invalid_argument, auth, not_found, rate_limited, "
                      "unprocessable, server, http, timeout, network, tls, "
-                     "decode, too_large, journal, internal)");
+                     "decode, too_large, journal, store, internal)");
   lua_pop(L, 1);
 }
 

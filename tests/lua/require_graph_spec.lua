@@ -7,7 +7,7 @@ local helper = require "helper"
 
 -- The Lua files under a directory, sorted.
 local function lua_files(dir)
-  local p = assert(io.popen("find '" .. dir .. "' -name '*.lua' -type f 2>/dev/null | sort"))
+  local p = assert(io.popen("find -L '" .. dir .. "' -name '*.lua' -type f 2>/dev/null | sort"))
   local out = {}
   for line in p:lines() do out[#out + 1] = line end
   p:close()

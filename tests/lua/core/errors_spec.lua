@@ -80,7 +80,7 @@ end)
 describe("core.errors", function()
   it("lists the kinds in the table's order, each with a one-line description", function()
     assert.same({ "invalid_argument", "auth", "not_found", "rate_limited", "unprocessable", "server", "http",
-      "timeout", "network", "tls", "decode", "too_large", "journal", "internal" }, E.kinds)
+      "timeout", "network", "tls", "decode", "too_large", "journal", "store", "internal" }, E.kinds)
     local n = 0
     for kind, about in pairs(E.about) do
       n = n + 1

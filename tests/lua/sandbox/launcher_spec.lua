@@ -42,6 +42,8 @@ describe("sandbox launcher", function()
   end)
 
   -- `convai ARGS...` in directory `cwd` with PATH = the trap directory; `env` ("-u PWD", ...) first.
+  -- Without $PWD, CONVAI_TEST_UNSET_PWD=1 too: under scripts/test-memory lua5.4 is a bash wrapper, and
+  -- bash sets $PWD again unless told.
   local function convai(cwd, args, env)
     local cmd = ("cd %s && /usr/bin/env %s PATH=%s %s %s %s 2>&1"):format(quote(cwd), env or "", quote(bin),
       quote(lua), quote(root .. "/bin/convai"), args)
@@ -71,10 +73,10 @@ describe("sandbox launcher", function()
   end)
 
   it("refuses a relative directory when $PWD is not set, saying why", function()
-    local out, code = convai(tmp, "sandbox start --port 0 --dir elsewhere", "-u PWD")
+    local out, code = convai(tmp, "sandbox start --port 0 --dir elsewhere", "-u PWD CONVAI_TEST_UNSET_PWD=1")
     assert.are.equal(1, code, out)
     assert.truthy(out:find("cannot resolve the relative path elsewhere: $PWD is not set", 1, true), out)
-    out, code = convai(tmp, "sandbox stop --dir elsewhere", "-u PWD")
+    out, code = convai(tmp, "sandbox stop --dir elsewhere", "-u PWD CONVAI_TEST_UNSET_PWD=1")
     assert.are.equal(1, code, out)
     assert.truthy(out:find("$PWD is not set", 1, true), out)
     assert.is_nil(read_file(calls))
