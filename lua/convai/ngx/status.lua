@@ -28,7 +28,6 @@
 -- @module convai.ngx.status
 local core = require "convai.core"
 
-local ngx = rawget(_G, "ngx")
 local type, tostring, pairs, ipairs, pcall = type, tostring, pairs, ipairs, pcall
 local format, match = string.format, string.match
 
