@@ -15,11 +15,14 @@ local function quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
+-- Run a shell command: true when it exits 0, and its output. The shell prints the exit status (the
+-- results of io.popen's close differ between Lua 5.4 and LuaJIT).
 local function run(cmd)
-  local p = assert(io.popen(cmd .. " 2>&1"))
-  local out = p:read("a")
-  local ok, _, code = p:close()
-  return ok and code == 0, out
+  local p = assert(io.popen(cmd .. " 2>&1; echo \"#rc=$?\""))
+  local out = p:read("*a")
+  p:close()
+  local text, code = out:match("^(.*)#rc=(%d+)%s*$")
+  return code == "0", text or out
 end
 
 local function read_file(path)
