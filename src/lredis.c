@@ -65,6 +65,7 @@ that are not acceptable are `invalid_argument`. How a connection fails:
 
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -691,6 +692,10 @@ static int l_redis(lua_State *L) {
   c->ctx = redisConnectWithTimeout(o.host, (int)o.port, ctv);
   if (c->ctx == NULL) return luaL_error(L, "not enough memory");
   c->state = OPEN; /* from here on close and __gc free the context */
+  /* hiredis 0.14 makes its socket without SOCK_CLOEXEC: a program this
+  ** process starts must not inherit the connection (one thread: no fork
+  ** can come between the socket and this). */
+  if (c->ctx->err == 0) fcntl(c->ctx->fd, F_SETFD, FD_CLOEXEC);
   if (c->ctx->err != 0 || redisSetTimeout(c->ctx, ctv) != REDIS_OK) {
     describe(c->ctx, 0, o.connect_timeout, c->why);
     close_conn(c, CLOSED);

@@ -33,9 +33,14 @@ local function read_file(path)
   return text
 end
 
+-- A process is gone when /proc has no entry for it, or when it is a zombie whose threads have all
+-- exited (its sockets are closed only then: a zombie leader of a threaded Redis may still listen).
 local function alive(pid)
   local stat = read_file("/proc/" .. pid .. "/stat")
-  return stat ~= nil and not stat:match("^%d+ %b() Z")
+  if stat == nil then return false end
+  local fields = {}
+  for f in stat:gsub("^%d+ %b() ", ""):gmatch("%S+") do fields[#fields + 1] = f end
+  return fields[1] ~= "Z" or tonumber(fields[18]) ~= 1 -- state, num_threads (fields 3 and 20 of proc(5))
 end
 
 --- Is redis-server installed?
