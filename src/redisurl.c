@@ -44,10 +44,11 @@ static int has_prefix(const char *url, size_t len, const char *p) {
   return 1;
 }
 
-/* The first index in [from, len) of a byte of set, or len. */
+/* The first index in [from, len) of a byte of set (never NUL), or len. */
 static size_t find_any(const char *url, size_t from, size_t len,
                        const char *set) {
-  while (from < len && strchr(set, url[from]) == NULL) from++;
+  while (from < len && (url[from] == '\0' || strchr(set, url[from]) == NULL))
+    from++;
   return from;
 }
 
