@@ -23,6 +23,7 @@
 **     cv_rejected, response.c): the HTTP transport's failures travel
 **     unchanged to the user, and callers route on kind, curl_code and
 **     request_sent (retry, report).  Their kinds come from errors.h.
+**     So do core.redis, conn:command and conn:eval (kind store).
 **  2. Message strings: every other function that can fail on its data
 **     (parsers, JSON, csv.parse, ratelimit and its methods, journal and
 **     its methods) returns nil and a message (cv_fail_msg): the value's

@@ -577,10 +577,11 @@ integer, user = string or nil, password = string or nil}`: `host` without
 brackets; `port` 6379 and `db` 0 when not given; an empty user or password
 is absent (nil)
 @treturn[2] nil
-@treturn[2] string the message, `invalid Redis URL 'URL': REASON`, where the
-URL is quoted with its password replaced by `***` (and so is anything that
-may be a misplaced password: a query, a fragment, a port that is not a
-number when there is no `@`)
+@treturn[2] string the message, `invalid Redis URL 'URL': REASON`, where
+the URL is quoted with its password replaced by
+<code>&#42;&#42;&#42;</code> (and so is anything that may be a misplaced
+password: a query, a fragment, a port that is not a number when there is
+no `@`)
 @raise if `url` is not a string
 @usage local u = assert(core.parse_redis_url("redis://:s3cret@10.0.0.5:6380/2"))
 -- u.host == "10.0.0.5", u.port == 6380, u.db == 2, u.password == "s3cret"
@@ -650,10 +651,12 @@ connection within 1 s (connect_timeout)`, `AUTH refused: WRONGPASS ...`,
 ...), and `redis` is the error line when the server refused the handshake.
 Kind `invalid_argument`: an option is unknown, of the wrong type or out of
 range, or the URL is not valid (the message quotes it with its password
-replaced by `***`). No message ever holds the user's password.
+replaced by <code>&#42;&#42;&#42;</code>). No message ever holds the
+password.
 @raise if `target` is neither a string nor a table, or `opts` neither nil
 nor a table; "not enough memory"
-@usage local conn, err = core.redis("redis://:s3cret@10.0.0.5:6379/0", { timeout = 0.5 })
+@usage local conn, err = core.redis("redis://:s3cret@10.0.0.5:6379/0",
+                             { timeout = 0.5 })
 if not conn then error(tostring(err)) end
 print(conn:command("INCR", "convai:n"))
 conn:close()
@@ -743,7 +746,7 @@ is broken (no `redis` field; the message names host:port and what failed;
 @raise if the connection is closed; if an argument is neither a string nor
 a number, or no command is given
 @usage local n = assert(conn:command("INCRBY", "convai:n", 5))
-local v = assert(conn:command("GET", "convai:missing")) -- false
+local v = conn:command("GET", "convai:missing") -- false: no such key
 */
 static int l_command(lua_State *L) {
   rconn *c = check_open(L);
@@ -810,8 +813,8 @@ its error line in `err.redis`, e.g. `"ERR user_script:1: ..."`)
 @raise if the connection is closed; if `script` is not a string, `keys` or
 `args` neither nil nor a table, or one of their elements neither a string
 nor a number
-@usage local n = assert(conn:eval("return redis.call('INCRBY', KEYS[1], ARGV[1])",
-                           { "convai:n" }, { 2 }))
+@usage local script = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
+local n = assert(conn:eval(script, { "convai:n" }, { 2 }))
 */
 static int l_eval(lua_State *L) {
   rconn *c = check_open(L);
