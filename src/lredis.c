@@ -84,6 +84,7 @@ that are not acceptable are `invalid_argument`. How a connection fails:
 #define SMALL_ARGC 16         /* argv on the C stack up to this many */
 #define SCRIPT_CACHE_MAX 256  /* scripts whose SHA-1 is remembered */
 #define WHY_MAX 200
+#define URL_SHOWN 200 /* bytes of a URL quoted in a message at most */
 
 enum { OPEN, BROKEN, CLOSED };
 
@@ -466,11 +467,13 @@ static const char *read_table(lua_State *L, ropts *o) {
   return read_timeouts(L, 1, o);
 }
 
-/* "invalid Redis URL 'MASKED': reason" (the password never shown). */
+/* "invalid Redis URL 'MASKED': reason" (the password never shown; a URL
+** over URL_SHOWN bytes cut, with "..."). */
 static const char *url_message(lua_State *L, const char *url, size_t len,
                                const char *reason) {
   char *masked = (char *)lua_newuserdatauv(L, CV_REDIS_URL_MASK_SIZE(len), 0);
-  cv_redis_url_mask(url, len, masked);
+  if (cv_redis_url_mask(url, len, masked) > URL_SHOWN)
+    memcpy(masked + URL_SHOWN - 3, "...", 4);
   return lua_pushfstring(L, "invalid Redis URL '%s': %s", masked, reason);
 }
 

@@ -10,6 +10,7 @@
 */
 #include <string.h>
 
+#include "ascii.h"
 #include "redisurl.h"
 
 #define TLS_REFUSED                                                         \
@@ -30,18 +31,6 @@ static int hex_value(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
-}
-
-/* url starts with the lowercase prefix p, in any case. */
-static int has_prefix(const char *url, size_t len, const char *p) {
-  size_t i, n = strlen(p);
-  if (len < n) return 0;
-  for (i = 0; i < n; i++) {
-    char c = url[i];
-    if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
-    if (c != p[i]) return 0;
-  }
-  return 1;
 }
 
 /* The first index in [from, len) of a byte of set (never NUL), or len. */
@@ -202,8 +191,8 @@ const char *cv_redis_url_parse(const char *url, size_t len, char *buf,
   char *w = buf;
   memset(out, 0, sizeof *out);
   out->port = CV_REDIS_DEFAULT_PORT;
-  if (has_prefix(url, len, "rediss://")) return TLS_REFUSED;
-  if (!has_prefix(url, len, "redis://")) return NOT_REDIS;
+  if (cv_has_prefix_ci(url, len, "rediss://")) return TLS_REFUSED;
+  if (!cv_has_prefix_ci(url, len, "redis://")) return NOT_REDIS;
   locate(url, len, &rest, &at);
   h = rest;
   if (at < len) {
@@ -263,7 +252,7 @@ size_t cv_redis_url_mask(const char *url, size_t len, char *out) {
       i = pw_to - 1;
       continue;
     }
-    out[n++] = url[i];
+    out[n++] = url[i] >= 0x20 && url[i] < 0x7f ? url[i] : '?';
   }
   if (tail < len) {
     memcpy(out + n, "***", 3);

@@ -55,12 +55,13 @@ const char *cv_redis_url_parse(const char *url, size_t len, char *buf,
 #define CV_REDIS_URL_MASK_SIZE(len) ((len) + 5)
 
 /* Copy url[0..len) into out (CV_REDIS_URL_MASK_SIZE(len) bytes,
-** NUL-terminated) with the password replaced by "***"; returns the length
-** written.  For any input: the text from the first ":" of the userinfo (up
-** to the last "@") is the password; without an "@", a port that is not all
-** digits may be a password that lost its "@", and is hidden with all that
-** follows it.  A valid URL comes back as it is, its password (if any)
-** replaced. */
+** NUL-terminated) with the password replaced by "***", for a one-line
+** message: returns the length written.  For any input: the text from the
+** first ":" of the userinfo (up to the last "@") is the password; a query
+** or fragment after the host is hidden too; without an "@", a port that is
+** not all digits may be a password that lost its "@", and is hidden with
+** all that follows it.  Bytes outside printable ASCII become "?".  A valid
+** URL comes back as it is, its password (if any) replaced. */
 size_t cv_redis_url_mask(const char *url, size_t len, char *out);
 
 #endif

@@ -182,6 +182,7 @@ static void test_mask(void) {
   CHECK_STR(mask("redis://h#s3cret"), "redis://h#***");
   CHECK_STR(mask("redis://:pw@h?pw=x"), "redis://:***@h?***");
   CHECK_STR(mask("redis://h:1?"), "redis://h:1?");
+  CHECK_STR(mask("redis://h\x01\n:1/\xff"), "redis://h??:1/?");
   CHECK_STR(mask(""), "");
   CHECK_STR(mask("s3cret"), "s3cret"); /* no structure: nothing to find */
 }

@@ -11,10 +11,9 @@
 **       db 0..2147483647) and masks to itself with exactly its password's
 **       text replaced by "***";
 **     - a refusal is a one-line printable message;
-**     - the mask, valid input or not, is the input with at most two spans
-**       replaced by "***" (the password, then a tail), never longer than
-**       the input plus 4, and hides the text between the first ":" of the
-**       userinfo and the last "@";
+**     - the mask, valid input or not, agrees with a reference mask written
+**       here (the password, a tail, bytes outside printable ASCII) and is
+**       never longer than the input plus 4;
 **  - odd: the rest chooses the parts of a URL (user and password of any
 **    bytes but NUL, a host name or an IPv6 address, port, db), which are
 **    written here (percent-encoding where needed, and elsewhere at random);
@@ -183,7 +182,8 @@ static void check_valid_mask(const char *url, size_t len,
 
 /* The mask, written again: the password (first ":" of the userinfo to
 ** the last "@"), a query or fragment, and, without an "@", a port that is
-** not all digits with everything after it, each become "***". */
+** not all digits with everything after it, each become "***"; other bytes
+** stay, but those outside printable ASCII become "?". */
 static size_t ref_mask(const char *url, size_t len, char *out) {
   size_t rest = 0, at = len, i, h, e, pc = len, n = 0;
   size_t pw_from = len, pw_to = len, tail = len;
@@ -231,7 +231,7 @@ static size_t ref_mask(const char *url, size_t len, char *out) {
       out[n++] = '*', out[n++] = '*', out[n++] = '*';
       i = pw_to - 1;
     } else {
-      out[n++] = url[i];
+      out[n++] = isprint((unsigned char)url[i]) ? url[i] : '?';
     }
   }
   if (tail < len) out[n++] = '*', out[n++] = '*', out[n++] = '*';
@@ -239,8 +239,8 @@ static size_t ref_mask(const char *url, size_t len, char *out) {
   return n;
 }
 
-/* Any input: the mask agrees with the reference, is at most 4 bytes
-** longer than the input, and the userinfo's password is gone. */
+/* Any input: the mask agrees with the reference and is at most 4 bytes
+** longer than the input. */
 static void check_any_mask(const char *url, size_t len) {
   char *m = (char *)malloc(CV_REDIS_URL_MASK_SIZE(len));
   char *want = (char *)malloc(len + 16);

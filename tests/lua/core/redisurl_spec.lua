@@ -81,6 +81,16 @@ describe("core.parse_redis_url", function()
     end
   end)
 
+  it("keeps its message on one line and short, whatever the URL", function()
+    local u, msg = core.parse_redis_url("redis://h\r\n\0\255:1")
+    assert.is_nil(u)
+    assert.truthy(msg:find("'redis://h????:1'", 1, true), msg)
+    u, msg = core.parse_redis_url("redis://:" .. SECRET .. "@h:1/" .. ("9"):rep(5000))
+    assert.is_nil(u)
+    assert.truthy(#msg < 400, #msg)
+    assert.truthy(msg:find("^invalid Redis URL 'redis://:%*%*%*@h:1/999+%.%.%.': the database"), msg)
+  end)
+
   it("raises for a URL that is not a string", function()
     assert.has_error(function() core.parse_redis_url() end)
     assert.has_error(function() core.parse_redis_url({}) end)
