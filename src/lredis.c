@@ -286,24 +286,32 @@ static int build(lua_State *L) {
   return 1;
 }
 
-/* Return c->reply to Lua (see the design note at the top). */
-static int deliver(lua_State *L, rconn *c) {
-  int top, status;
+/* Push build for deliver, before hiredis runs: pushing a C function
+** allocates on LuaJIT, and an allocation may run a finalizer. */
+static void prepare(lua_State *L) {
   luaL_checkstack(L, 4, NULL);
-  top = lua_gettop(L);
   lua_pushcfunction(L, build);
-  lua_pushlightuserdata(L, c);
+}
+
+/* Return c->reply to Lua (see the design note at the top), with build on
+** the top of the stack (prepare). */
+static int deliver(lua_State *L, rconn *c) {
+  int base = lua_gettop(L) - 1, status;
   c->busy = 1;
+  lua_pushlightuserdata(L, c);
   status = lua_pcall(L, 1, LUA_MULTRET, 0);
   c->busy = 0;
   drop_reply(c);
   if (c->close_pending) close_conn(c, CLOSED);
   if (status != LUA_OK) return lua_error(L);
-  return lua_gettop(L) - top;
+  return lua_gettop(L) - base;
 }
 
-/* Fails (returns 2) when the connection cannot take a command now. */
+/* Fails (returns 2) when the connection cannot take a command now.
+** Called after the last allocation before hiredis runs: a finalizer run by
+** an allocation while the arguments were gathered may have closed it. */
 static int unusable(lua_State *L, const rconn *c) {
+  if (is_closed(c)) luaL_error(L, "convai.redis: the connection is closed");
   if (c->state == BROKEN) return fail_broken(L, c);
   if (c->busy)
     return fail(L, c,
@@ -758,8 +766,9 @@ static int l_command(lua_State *L) {
   int argc = lua_gettop(L) - 1, i, n;
   luaL_argcheck(L, argc >= 1, 2, "a command name expected");
   for (i = 0; i < argc; i++) to_arg(L, i + 2, "argument", i + 2);
-  if ((n = unusable(L, c)) != 0) return n;
   arg_arrays(L, argc, small_v, small_l, &argv, &lens);
+  prepare(L);
+  if ((n = unusable(L, c)) != 0) return n;
   for (i = 0; i < argc; i++) argv[i] = lua_tolstring(L, i + 2, &lens[i]);
   if (run(c, argc, argv, lens, 2, c->timeout) == NULL)
     return fail(L, c, c->why, NULL);
@@ -839,9 +848,10 @@ static int l_eval(lua_State *L) {
     to_arg(L, -1, "arg", i);
   }
   push_sha(L, script, slen); /* at 5 + nkeys + nargs */
-  if ((n = unusable(L, c)) != 0) return n;
   argc = 3 + nkeys + nargs;
   arg_arrays(L, argc, small_v, small_l, &argv, &lens);
+  prepare(L);
+  if ((n = unusable(L, c)) != 0) return n;
   snprintf(numkeys, sizeof numkeys, "%d", nkeys);
   argv[0] = "EVALSHA";
   lens[0] = 7;
@@ -870,11 +880,12 @@ static int l_eval(lua_State *L) {
 command then fails at once: make a new connection); `"closed"` after
 `close`
 */
+static const char *status_name(const rconn *c) {
+  return is_closed(c) ? "closed" : c->state == BROKEN ? "broken" : "open";
+}
+
 static int l_status(lua_State *L) {
-  rconn *c = check_conn(L);
-  lua_pushstring(L, is_closed(c)         ? "closed"
-                    : c->state == BROKEN ? "broken"
-                                         : "open");
+  lua_pushstring(L, status_name(check_conn(L)));
   return 1;
 }
 
@@ -910,9 +921,7 @@ static int l_close(lua_State *L) {
 static int l_tostring(lua_State *L) {
   rconn *c = check_conn(L);
   lua_pushfstring(L, "convai.redis %s/%d (%s)", c->where, (int)c->db,
-                  is_closed(c)         ? "closed"
-                  : c->state == BROKEN ? "broken"
-                                       : "open");
+                  status_name(c));
   return 1;
 }
 
