@@ -12,9 +12,9 @@ source = {
 description = {
   summary = "Script conversational-AI platforms from Lua: voicebot.studio, Avaamo, Vonage AI Studio",
   detailed = [[
-convai is a Lua extension module with a C core (libcurl, lua-cjson): clients for the voicebot.studio
-Client API (WhatsApp agent usage), Avaamo analytics (agent usage) and Vonage AI Studio (outbound
-WhatsApp triggers) and a `convai` command line. The local sandbox that emulates the three APIs is
+convai is a Lua extension module with a C core (libcurl, lua-cjson, hiredis): clients for the
+voicebot.studio Client API (WhatsApp agent usage), Avaamo analytics (agent usage) and Vonage AI Studio
+(outbound WhatsApp triggers) and a `convai` command line. The local sandbox that emulates the three APIs is
 its own rock, convai-sandbox.
 ]],
   license = "MIT",
@@ -25,7 +25,8 @@ dependencies = {
   "argparse >= 0.7",
 }
 -- libcurl is found by CMakeLists.txt the CMake way (FindCURL), which knows Debian's multiarch layout
--- (/usr/include/x86_64-linux-gnu/curl) where LuaRocks' external_dependencies lookup does not.
+-- (/usr/include/x86_64-linux-gnu/curl) where LuaRocks' external_dependencies lookup does not; hiredis
+-- (Debian libhiredis-dev, the Redis client under core.redis) by pkg-config.
 build = {
   type = "cmake",
   variables = {

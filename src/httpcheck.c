@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ascii.h"
 #include "httpcheck.h"
 #include "quote.h"
 
@@ -36,17 +37,6 @@ int cv_check_method(const char *s, size_t len, char *err, size_t errlen) {
   return 0;
 }
 
-static int has_prefix_ci(const char *s, size_t len, const char *prefix) {
-  size_t i, n = strlen(prefix);
-  if (len < n) return 0;
-  for (i = 0; i < n; i++) {
-    char c = s[i];
-    if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
-    if (c != prefix[i]) return 0;
-  }
-  return 1;
-}
-
 int cv_check_url(const char *s, size_t len, char *err, size_t errlen) {
   size_t i, rest;
   for (i = 0; i < len; i++) {
@@ -70,9 +60,9 @@ int cv_check_url(const char *s, size_t len, char *err, size_t errlen) {
       return 0;
     }
   }
-  if (has_prefix_ci(s, len, "http://"))
+  if (cv_has_prefix_ci(s, len, "http://"))
     rest = len - 7;
-  else if (has_prefix_ci(s, len, "https://"))
+  else if (cv_has_prefix_ci(s, len, "https://"))
     rest = len - 8;
   else {
     snprintf(err, errlen, "url must start with http:// or https://");

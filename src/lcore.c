@@ -13,7 +13,8 @@
 **                 format_date, normalize_phone
 **   lratelimit.c  ratelimit;  lcsv.c  csv.parse;  ljournal.c  journal,
 **                 digest;  lsignal.c  trap_interrupts, interrupted;
-**                 ltty.c  isatty
+**                 ltty.c  isatty;  lredis.c  redis, parse_redis_url
+**                 (on hiredis, and the pure redisurl.c and sha1.c)
 **
 ** The failure convention (every function of convai.core is in exactly one
 ** family; docs/core.md lists them):
@@ -22,6 +23,7 @@
 **     cv_rejected, response.c): the HTTP transport's failures travel
 **     unchanged to the user, and callers route on kind, curl_code and
 **     request_sent (retry, report).  Their kinds come from errors.h.
+**     So do core.redis, conn:command and conn:eval (kind store).
 **  2. Message strings: every other function that can fail on its data
 **     (parsers, JSON, csv.parse, ratelimit and its methods, journal and
 **     its methods) returns nil and a message (cv_fail_msg): the value's
@@ -155,6 +157,7 @@ resolution); from 0 to 31536000 (one year)
 #include "ljson.h"
 #include "lmulti.h"
 #include "lratelimit.h"
+#include "lredis.h"
 #include "lsession.h"
 #include "lsignal.h"
 #include "ltty.h"
@@ -234,5 +237,6 @@ int luaopen_convai_core(lua_State *L) {
   cv_journal_open(L);
   cv_signal_open(L);
   cv_tty_open(L);
+  cv_redis_open(L);
   return 1;
 }

@@ -15,11 +15,14 @@ local function quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
+-- Run a shell command: true when it exits 0, and its output. The shell prints the exit status (the
+-- results of io.popen's close differ between Lua 5.4 and LuaJIT).
 local function run(cmd)
-  local p = assert(io.popen(cmd .. " 2>&1"))
-  local out = p:read("a")
-  local ok, _, code = p:close()
-  return ok and code == 0, out
+  local p = assert(io.popen(cmd .. " 2>&1; echo \"#rc=$?\""))
+  local out = p:read("*a")
+  p:close()
+  local text, code = out:match("^(.*)#rc=(%d+)%s*$")
+  return code == "0", text or out
 end
 
 local function read_file(path)
@@ -30,9 +33,14 @@ local function read_file(path)
   return text
 end
 
+-- A process is gone when /proc has no entry for it, or when it is a zombie whose threads have all
+-- exited (its sockets are closed only then: a zombie leader of a threaded Redis may still listen).
 local function alive(pid)
   local stat = read_file("/proc/" .. pid .. "/stat")
-  return stat ~= nil and not stat:match("^%d+ %b() Z")
+  if stat == nil then return false end
+  local fields = {}
+  for f in stat:gsub("^%d+ %b() ", ""):gmatch("%S+") do fields[#fields + 1] = f end
+  return fields[1] ~= "Z" or tonumber(fields[18]) ~= 1 -- state, num_threads (fields 3 and 20 of proc(5))
 end
 
 --- Is redis-server installed?
