@@ -321,15 +321,18 @@ function ROUTES.limiter()
   return out
 end
 
--- n slots of an agent claimed one after the other on the Redis limit, each awaited: their starts on the
--- wall clock, for tests/lua/ngx/redis_spec.lua to compare with another process's claims.
+-- n slots of an agent claimed one after the other on the Redis limit, each awaited: the bounds of their
+-- starts on the wall clock ({lo, hi}: before and after the call, plus the delay; ngx.now counts whole
+-- milliseconds), for tests/lua/ngx/redis_spec.lua to compare with another process's claims.
 function ROUTES.claims(args)
   local starts = {}
   for i = 1, tonumber(args.n) or 1 do
+    ngx.update_time()
+    local t0 = ngx.now()
     local delay, err = cfg.limiters.redis:acquire(args.agent, 60)
     if not delay then return outcome(nil, err, { starts = core.array(starts) }) end
     ngx.update_time()
-    starts[i] = ngx.now() + delay
+    starts[i] = { lo = t0 + delay, hi = ngx.now() + 0.001 + delay }
     if delay > 0 then ngx.sleep(delay) end
   end
   return { ok = true, starts = core.array(starts), worker = ngx.worker.id() }
