@@ -146,4 +146,21 @@ function _M.eventually(fn, seconds)
   return fn()
 end
 
+--- Run a burst: every worker sends `n` paced triggers for `agent` on the limit of `store` (the
+-- application's `shared_dict` one by default, or `redis`), all at once; wait for `workers * n` outcomes.
+-- @tparam table inst
+-- @tparam table spec `{n =, agent =, workers =, store =, seconds = how long to wait at most}`
+-- @treturn table `{outcomes = {["status:200"] = count, ...}, workers = {[worker id] = count}}`
+function _M.burst(inst, spec)
+  local gen = os.time() % 100000 + math.random(0, 99) * 100000
+  _M.get(inst, ("/t/burst_start?gen=%d&n=%d&agent=%s&store=%s"):format(gen, spec.n, spec.agent,
+    spec.store or "shared_dict"))
+  return _M.eventually(function()
+    local _, r = _M.get(inst, "/t/burst_result?gen=" .. gen)
+    local total = 0
+    for _, c in pairs(r.outcomes) do total = total + c end
+    return total >= spec.n * spec.workers and r
+  end, spec.seconds)
+end
+
 return _M

@@ -213,15 +213,8 @@ describe("OpenResty (nginx + ngx_lua)", function()
       local cfg = { vonage = { agents = { A = { rate = 5 } } } }
       if sandbox_supports_callbacks() then cfg.callbacks = { enabled = false } end
       helper.config(cfg)
-      local gen = os.time() % 100000
       local t0 = core.monotonic()
-      get(four, ("/t/burst_start?gen=%d&n=20&agent=A"):format(gen))
-      local result = eventually(function()
-        local _, r = get(four, "/t/burst_result?gen=" .. gen)
-        local n = 0
-        for _, c in pairs(r.outcomes) do n = n + c end
-        return n >= 80 and r
-      end, 90)
+      local result = app.burst(four, { n = 20, agent = "A", workers = 4, seconds = 90 })
       local elapsed = core.monotonic() - t0
       assert.are.same({ ["status:200"] = 80 }, result.outcomes)
       assert.are.same({ ["0"] = 20, ["1"] = 20, ["2"] = 20, ["3"] = 20 }, result.workers)
