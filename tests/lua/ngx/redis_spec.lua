@@ -55,7 +55,7 @@ describe("the redis store of convai.limit inside nginx", function()
   lazy_setup(function()
     helper.reset()
     redis = redis_helper.start { password = PASSWORD }
-    four = app.start(4, redis.url)
+    four = app.start(4, redis.url .. "/2") -- database 2: the workers SELECT it
   end)
   lazy_teardown(function()
     if four then four.stop() end
@@ -74,16 +74,17 @@ describe("the redis store of convai.limit inside nginx", function()
       assert.is_true(times[i + 5] - times[i] >= 1.0, "6 sessions within 1 s at #" .. i)
     end
     -- the agent's key, under convai:, expires by itself shortly after its last slot
-    local ok, keys = redis.cli("KEYS", "convai:*")
+    local ok, keys = redis.cli("-n", "2", "KEYS", "convai:*")
     assert.is_true(ok)
     assert.matches("convai:limit:R", keys, 1, true)
-    assert.is_truthy(eventually(function() return select(2, redis.cli("KEYS", "convai:*")):match("^%s*$") end, 5),
+    assert.are.equal("", (select(2, redis.cli("KEYS", "*")):gsub("%s+", "")), "a key in database 0")
+    assert.is_truthy(eventually(function() return select(2, redis.cli("-n", "2", "KEYS", "convai:*")):match("^%s*$") end, 5),
       "the key did not expire")
   end)
 
   it("a plain-Lua limit and the nginx workers share one agent's slots: they interleave, never collide", function()
     if not HAS_CORE_REDIS then return pending("core.redis (the hiredis client of the C core) is not built yet") end
-    local lim = assert(limit.new { store = redis.url, rates = { S = 10 } }) -- as the app's: 0.11 s apart
+    local lim = assert(limit.new { store = redis.url .. "/2", rates = { S = 10 } }) -- as the app's: 0.11 s apart
     local _, interval = lim:rate("S")
     local bg = assert(io.popen("curl -s --max-time 30 " .. harness.quote(four.url .. "/t/claims?agent=S&n=10")))
     local all = {}
