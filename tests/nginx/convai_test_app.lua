@@ -89,6 +89,10 @@ end
 function _M.init_worker()
   local ok, err = ngx.timer.every(0.05, burst_poll)
   if not ok then ngx.log(ngx.ERR, "cannot start the burst poller: ", err) end
+  if cfg.limiters.redis then -- a claim where nginx has no cosockets: refused (see ROUTES.redis_phase)
+    local _, aerr = cfg.limiters.redis:acquire("X")
+    ngx.shared.results:set("redis_phase", core.json_encode(plain_error(aerr)))
+  end
 end
 
 local function record(s)
@@ -352,6 +356,10 @@ function ROUTES.redis_errors(args)
   local _, merr = cngx.limiter { store = args.malformed }
   out.malformed = plain_error(merr)
   return out
+end
+
+function ROUTES.redis_phase()
+  return core.json_decode(ngx.shared.results:get("redis_phase"))
 end
 
 function ROUTES.capacity(args)

@@ -124,6 +124,12 @@ describe("the redis store of convai.limit inside nginx", function()
     end
   end)
 
+  it("refuses a claim where nginx has no cosockets (init_worker), reaching nothing", function()
+    local _, err = get(four, "/t/redis_phase")
+    assert.are.equal("invalid_argument", err.kind)
+    assert.matches("cannot reach Redis in nginx's init_worker phase", err.message, 1, true)
+  end)
+
   it("fails closed (kind store, nothing sent) on a wrong password or no server; never shows a password", function()
     local port = redis.port
     local _, out = get(four, "/t/redis_errors?wrong_password=" .. enc(("redis://:%s@127.0.0.1:%d/0"):format(WRONG, port))
