@@ -110,6 +110,24 @@ function _M.trigger(client, prefix)
   }
 end
 
+--- Claims of rate-limit slots made by several clients are distinct slots at least `interval` apart.
+-- Each claim is `{lo =, hi =}`: the wall-clock bounds of its slot's start as its client saw it (the
+-- clock before the call plus the delay returned, and after the call plus the delay), so a client
+-- descheduled around its call widens its bounds instead of failing the check. Sorts `claims`.
+-- @tparam table claims
+-- @tparam number interval seconds
+-- @treturn boolean true, or raises naming the two claims too close
+function _M.distinct_slots(claims, interval)
+  table.sort(claims, function(a, b) return a.lo + a.hi < b.lo + b.hi end)
+  for i = 2, #claims do
+    local gap = claims[i].hi - claims[i - 1].lo
+    if gap < interval - 0.001 then
+      error(("slots %d and %d at most %.4f s apart (interval %.4f s)"):format(i - 1, i, gap, interval), 2)
+    end
+  end
+  return true
+end
+
 --- The requests the sandbox received (vendor APIs only), oldest first.
 function _M.log()
   return _M.admin("GET", "/_sandbox/log").requests

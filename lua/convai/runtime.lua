@@ -9,6 +9,9 @@
 --    in the nginx phases that allow it;
 --  - `monotonic()` and `now()`: the process's monotonic clock and the wall clock shared by every
 --    process of the machine (`ngx.now` after `ngx.update_time` inside nginx);
+--  - `redis(opts)`: a Redis connection, the C core's hiredis client (`core.redis`) in plain Lua,
+--    `convai.ngx.redis` (cosockets and the worker's connection pool, on the resty Redis driver) inside
+--    nginx;
 --  - the phase questions (`phase`, `can_yield`) and `spawn_threads`, the light threads a batch runs
 --    on inside nginx (plain Lua has none: its batches run on the libcurl multi scheduler);
 --  - the driver registry: a coroutine run by a scheduler (`convai.batch`) has a driver that performs
@@ -27,8 +30,9 @@ local ngx = rawget(_G, "ngx")
 --- Is this Lua running inside nginx's ngx_lua (OpenResty, or Debian's nginx with its Lua module)?
 local in_nginx = type(ngx) == "table" and type(ngx.config) == "table" and ngx.config.ngx_lua_version ~= nil
 
--- The cosocket transport, loaded only inside nginx (plain Lua never needs it).
+-- The cosocket transport and Redis client, loaded only inside nginx (plain Lua never needs them).
 local cosocket = in_nginx and require "convai.http.cosocket" or nil
+local ngx_redis = in_nginx and require "convai.ngx.redis" or nil
 
 local _M = { in_nginx = in_nginx, name = in_nginx and "nginx" or "lua" }
 
@@ -75,6 +79,22 @@ _M.now = in_nginx and nginx_now or core.realtime
 -- @treturn[2] nil
 -- @treturn[2] convai.error kind `invalid_argument`
 _M.session = in_nginx and cosocket.new or core.session
+
+--- Open a Redis connection: `core.redis` (hiredis, blocking, connected at once) in plain Lua,
+-- `convai.ngx.redis.new` inside nginx (cosockets; each call takes a socket from the worker's pool, so
+-- nothing is opened until the first call, in a phase that has cosockets). One interface:
+-- `conn:command(...)`, `conn:eval(script, keys, args)` (EVALSHA, then EVAL on NOSCRIPT) and
+-- `conn:close()`, each returning the reply (a nil reply as `false`) or `nil` and a `convai.error` of
+-- kind `store` whose message never holds the password. A connection whose `pooled` field is true
+-- replaces a dead socket by itself inside a call; another (hiredis) is one connection, which the
+-- caller reopens when it broke.
+-- @function redis
+-- @tparam table opts `host`, `port`, `db`, `user`, `password` (as `core.parse_redis_url` returns them),
+--   `connect_timeout`, `timeout` (seconds)
+-- @treturn table|nil the connection
+-- @treturn[2] nil
+-- @treturn[2] convai.error kind `store` (unreachable, timeout, refused `AUTH` or `SELECT`)
+_M.redis = in_nginx and ngx_redis.new or core.redis
 
 --- What a TLS failure's message adds when the transport has no `cafile` (nil inside nginx, where the
 -- cosocket transport's own message names `lua_ssl_trusted_certificate`).

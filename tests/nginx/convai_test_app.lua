@@ -41,7 +41,8 @@ end
 
 --- init_by_lua (the master): clients made here are copied into every worker; a request made here
 -- goes through the blocking libcurl core.
-function _M.init()
+-- @tparam[opt] table opts `redis` (a Redis URL: a limit on it is made too, tests/lua/ngx/redis_spec.lua)
+function _M.init(opts)
   cfg.sandbox = assert(os.getenv("CONVAI_TEST_SANDBOX"), "CONVAI_TEST_SANDBOX is not set")
   local vb = assert(voicebot_client {})
   local u, err = vb:whatsapp_usage(1)
@@ -50,14 +51,17 @@ function _M.init()
   cfg.shared_vb = assert(voicebot_client {})
   cfg.vg = assert(vonage.new { base_url = cfg.sandbox .. "/vonage", api_key = VONAGE_KEY, retry = false })
   cfg.limiter = assert(cngx.limiter { dict = "limits", rates = { A = 5 } })
+  cfg.limiters = { shared_dict = cfg.limiter }
+  cfg.redis = opts and opts.redis
+  if cfg.redis then cfg.limiters.redis = assert(cngx.limiter { store = cfg.redis, rates = { R = 5, S = 10 } }) end
   cfg.capacity = assert(cngx.capacity { dict = "cache", client = cfg.shared_vb, ttl = 30 })
 end
 
--- One paced trigger of a burst; records its outcome in the dict.
-local function burst_one(gen, agent, i)
+-- One paced trigger of a burst (on the limit of `store`); records its outcome in the dict.
+local function burst_one(gen, agent, i, store)
   local dict = ngx.shared.results
   local w = ngx.worker.id()
-  local res, err = cfg.limiter:wrap(cfg.vg):trigger_whatsapp {
+  local res, err = cfg.limiters[store]:wrap(cfg.vg):trigger_whatsapp {
     agent_id = agent, namespace = "ns", template = "burst_test", locale = "en",
     to = string.format("+44770%d%05d%d", w, i, gen % 10), status_url = "http://127.0.0.1:9/status",
   }
@@ -76,7 +80,7 @@ local function burst_poll(premature)
   last_gen = spec.gen
   ngx.timer.at(0, function()
     local threads = {}
-    for i = 1, spec.n do threads[i] = ngx.thread.spawn(burst_one, spec.gen, spec.agent, i) end
+    for i = 1, spec.n do threads[i] = ngx.thread.spawn(burst_one, spec.gen, spec.agent, i, spec.store) end
     for i = 1, spec.n do ngx.thread.wait(threads[i]) end
   end)
 end
@@ -85,6 +89,10 @@ end
 function _M.init_worker()
   local ok, err = ngx.timer.every(0.05, burst_poll)
   if not ok then ngx.log(ngx.ERR, "cannot start the burst poller: ", err) end
+  if cfg.limiters.redis then -- a claim where nginx has no cosockets: refused (see ROUTES.redis_phase)
+    local _, aerr = cfg.limiters.redis:acquire("X")
+    ngx.shared.results:set("redis_phase", core.json_encode(plain_error(aerr)))
+  end
 end
 
 local function record(s)
@@ -233,7 +241,8 @@ end
 
 function ROUTES.burst_start(args)
   local gen = tonumber(args.gen)
-  ngx.shared.results:set("burst:go", core.json_encode { gen = gen, n = tonumber(args.n), agent = args.agent })
+  ngx.shared.results:set("burst:go", core.json_encode { gen = gen, n = tonumber(args.n), agent = args.agent,
+    store = args.store or "shared_dict" })
   return { started = gen }
 end
 
@@ -314,6 +323,43 @@ function ROUTES.limiter()
     if key:find("check:D:", 1, true) == 1 then out.claimed_for_invalid = true end
   end
   return out
+end
+
+-- n slots of an agent claimed one after the other on the Redis limit, each awaited: the bounds of their
+-- starts on the wall clock ({lo, hi}: before and after the call, plus the delay; ngx.now counts whole
+-- milliseconds), for tests/lua/ngx/redis_spec.lua to compare with another process's claims.
+function ROUTES.claims(args)
+  local starts = {}
+  for i = 1, tonumber(args.n) or 1 do
+    ngx.update_time()
+    local t0 = ngx.now()
+    local delay, err = cfg.limiters.redis:acquire(args.agent, 60)
+    if not delay then return outcome(nil, err, { starts = core.array(starts) }) end
+    ngx.update_time()
+    starts[i] = { lo = t0 + delay, hi = ngx.now() + 0.001 + delay }
+    if delay > 0 then ngx.sleep(delay) end
+  end
+  return { ok = true, starts = core.array(starts), worker = ngx.worker.id() }
+end
+
+-- Redis limits that cannot work (URLs given by the spec): their errors, their tostring, and a paced
+-- trigger through each (it must send nothing).
+function ROUTES.redis_errors(args)
+  local out = {}
+  for _, name in ipairs { "wrong_password", "unreachable" } do
+    local lim = assert(cngx.limiter { store = args[name], connect_timeout = 0.5, timeout = 0.5 })
+    local _, err = lim:acquire("E")
+    local _, perr = lim:wrap(cfg.vg):trigger_whatsapp { agent_id = "E", namespace = "ns", template = "t",
+      locale = "en", to = "+447700900401", status_url = "http://127.0.0.1:9/status" }
+    out[name] = { acquire = plain_error(err), paced = plain_error(perr), tostring = tostring(lim) }
+  end
+  local _, merr = cngx.limiter { store = args.malformed }
+  out.malformed = plain_error(merr)
+  return out
+end
+
+function ROUTES.redis_phase()
+  return core.json_decode(ngx.shared.results:get("redis_phase"))
 end
 
 function ROUTES.capacity(args)

@@ -8,13 +8,16 @@
 --  - `"process"`: this process only, on the C core's `core.ratelimit` (monotonic clock). What a
 --    campaign uses by default (`convai.limit.process`);
 --  - `"shared_dict"`: every worker of one nginx, on a `lua_shared_dict` (wall clock, atomic `add`)
---    (`convai.limit.shared_dict`); what `require("convai.ngx").limiter{}` makes.
+--    (`convai.limit.shared_dict`); what `require("convai.ngx").limiter{}` makes;
+--  - `"redis://[user:password@]host[:port][/db]"`: every process and host using that Redis, one
+--    server-side script per claim on the server's clock (`convai.limit.redis`), in plain Lua and
+--    inside nginx alike.
 --
 -- Slots of an agent are `interval = (1 + margin) / rate` seconds apart: `margin` is the fraction of the
 -- interval (equivalently, seconds added to each 1 s window) that absorbs the jitter between a slot's
--- start and the request's arrival at the vendor. A claimed slot is the caller's alone. A backend added
--- later (a host-wide file store, Redis) registers with `register` and is chosen by `store` (a name, or
--- a URL whose scheme names it). The contract, what is atomic and what a crash leaves: docs/coordination.md.
+-- start and the request's arrival at the vendor. A claimed slot is the caller's alone. Another backend
+-- registers with `register` and is chosen by `store` (a name, or a URL whose scheme names it). The
+-- contract, what is atomic and what a crash leaves: docs/coordination.md.
 --
 --     local limit = require "convai.limit"
 --     local lim = assert(limit.new { store = "process", rate = 1, rates = { A = 5 } })
@@ -27,6 +30,7 @@ local core = require "convai.core"
 local errors = require "convai.errors"
 local runtime = require "convai.runtime"
 local process = require "convai.limit.process"
+local redis = require "convai.limit.redis"
 local shared_dict = require "convai.limit.shared_dict"
 
 local type, tostring, pairs, setmetatable, getmetatable = type, tostring, pairs, setmetatable, getmetatable
@@ -44,7 +48,9 @@ _M.PACED_ATTEMPTS = 3
 
 local COMMON = { store = true, rate = true, rates = true, margin = true, max_wait = true }
 
-local stores = backends.registry("limit", { process = process, shared_dict = shared_dict })
+-- `rediss://` reaches the redis backend, whose URL parser refuses it saying why (no TLS in hiredis)
+local stores = backends.registry("limit", { process = process, redis = redis, rediss = redis,
+  shared_dict = shared_dict })
 
 local invalid = errors.invalid
 
@@ -93,8 +99,9 @@ end
 
 --- Make a limit.
 -- @tparam table opts
--- @tparam[opt="process"] string opts.store where the slots are kept: `"process"` or `"shared_dict"` (or a
---   registered backend)
+-- @tparam[opt="process"] string opts.store where the slots are kept: `"process"`, `"shared_dict"`,
+--   `"redis://[user:password@]host[:port][/db]"` (`rediss://` is refused: no TLS in the hiredis client),
+--   or a registered backend
 -- @tparam[opt=1] number opts.rate sessions per second per agent
 -- @tparam[opt] table opts.rates `{[agent_id] = rate}` for agents whose limit was raised (3 or 5)
 -- @tparam[opt=0.1] number opts.margin fraction by which slots are spaced wider than `1/rate` (seconds
@@ -102,10 +109,14 @@ end
 -- @tparam[opt=60] number opts.max_wait longest wait, seconds (`math.huge`: never give up): a slot further
 --   away is `rate_limited` and nothing is claimed
 -- @tparam[opt] string opts.dict `shared_dict`: the name of a `lua_shared_dict` (1m holds thousands of slots)
--- @tparam[opt="convai:rate:"] string opts.prefix `shared_dict`: prefix of the dict keys
--- @treturn convai.limit|nil the limit
+-- @tparam[opt] string opts.prefix `shared_dict`: prefix of the dict keys (default `"convai:rate:"`);
+--   `redis`: prefix of the Redis keys (default `"convai:"`, the key is `PREFIX .. "limit:" .. agent`)
+-- @tparam[opt=1] number opts.connect_timeout `redis`: seconds to connect
+-- @tparam[opt=1] number opts.timeout `redis`: seconds for each call
+-- @treturn convai.limit|nil the limit (a `redis` one connects at its first claim)
 -- @treturn[2] nil
--- @treturn[2] convai.error kind `invalid_argument` (a bad or unknown option; no such dict)
+-- @treturn[2] convai.error kind `invalid_argument` (a bad or unknown option; no such dict; a malformed
+--   store URL, never quoted: it may carry a password)
 function _M.new(opts)
   if type(opts) ~= "table" then
     return invalid("limit.new expects an options table {store =, rate =, rates =, margin =, max_wait =}")
@@ -153,7 +164,9 @@ end
 -- @treturn[2] nil
 -- @treturn[2] convai.error kind `rate_limited` when the free slot starts more than `within` seconds from
 --   now (nothing is claimed; `wait` the exact seconds until it starts, `retry_after` the same rounded
---   up), `invalid_argument` for a bad agent, `server` when the store is full
+--   up), `invalid_argument` for a bad agent, `server` when the store is full, `store` when the store
+--   cannot be reached or used (Redis unreachable, timing out, refusing the password): nothing is
+--   claimed and the caller must not send
 function mt:acquire(agent, within)
   local id = agent_key(agent)
   if not id then return bad_agent() end
@@ -206,7 +219,7 @@ end
 -- @tparam[opt] number seconds how long from now; default one window, `(1 + margin)` seconds
 -- @treturn boolean|nil true
 -- @treturn[2] nil
--- @treturn[2] convai.error kind `invalid_argument`
+-- @treturn[2] convai.error kind `invalid_argument`, `store` (the store failed: nothing is held)
 function mt:penalize(agent, seconds)
   local id = agent_key(agent)
   if not id then return bad_agent() end

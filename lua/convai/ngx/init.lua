@@ -5,7 +5,8 @@
 -- and no call blocks the worker's event loop. This module gathers what only makes sense in nginx:
 --
 --  - `limiter`: per-agent rate limits (Vonage sessions per second) shared by all workers: a
---    `convai.limit` on a `lua_shared_dict` (its `shared_dict` store);
+--    `convai.limit` on a `lua_shared_dict` (its `shared_dict` store), or on Redis (`store =
+--    "redis://..."`) to share them with other nginx hosts and plain-Lua processes;
 --  - `capacity`: the WhatsApp capacity of voicebot.studio agents, cached for all workers: a
 --    `convai.capacity` on a `lua_shared_dict` (its `shared_dict` store);
 --  - `status_handler`: the content handler for Vonage `status_url` callbacks (`convai.ngx.status`);
@@ -40,12 +41,16 @@ local function on_shared_dict(opts)
   return o
 end
 
---- A per-agent rate limit shared by every worker: `convai.limit.new` with `store = "shared_dict"`.
+--- A per-agent rate limit shared by every worker: `convai.limit.new` with `store = "shared_dict"` unless
+-- `store` says otherwise: `store = "redis://[user:password@]host[:port][/db]"` keeps the slots in Redis
+-- (`convai.limit.redis`, on cosockets), shared with every host and process using that Redis.
 -- @tparam table opts `{dict = "name of a lua_shared_dict", rate = sessions per second, rates = {[agent] =
---   rate}, margin = seconds, max_wait = seconds, prefix = key prefix}`
+--   rate}, margin = seconds, max_wait = seconds, prefix = key prefix}`; with Redis `{store = URL, rate,
+--   rates, margin, max_wait, prefix, connect_timeout = seconds, timeout = seconds}` (no `dict`)
 -- @treturn table|nil the limit (`wait`, `acquire`, `penalize`, `rate`, `wrap`), or nil and an
---   `invalid_argument` error
+--   `invalid_argument` error; with Redis, a claim that cannot reach it fails with kind `store`
 -- @usage local lim = assert(require("convai.ngx").limiter { dict = "convai_limits", rates = { A = 5 } })
+-- local shared = assert(require("convai.ngx").limiter { store = "redis://10.0.0.5/0", rates = { A = 5 } })
 function _M.limiter(opts)
   return limit.new(on_shared_dict(opts))
 end

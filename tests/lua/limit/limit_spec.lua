@@ -36,7 +36,7 @@ describe("convai.limit", function()
         { { rates = 5 }, "rates must be a table {[agent_id] = rate}" },
         { { rates = { A = 0 } }, "rates[A] must be a positive number of sessions per second" },
         { { dict = "x" }, "unknown limit option dict for store process (known: margin, max_wait, rate, rates, store)" },
-        { { store = "nowhere" }, 'unknown limit store "nowhere" (known: process, shared_dict)' },
+        { { store = "nowhere" }, 'unknown limit store "nowhere" (known: process, redis, rediss, shared_dict)' },
         { { store = "shared_dict", dict = "d" }, 'no lua_shared_dict "d"' },
       }
       for _, c in ipairs(cases) do
@@ -50,10 +50,10 @@ describe("convai.limit", function()
     end)
 
     it("never quotes a store URL, which may carry a password", function()
-      local lim, err = limit.new { store = "redis://user:s3cret@127.0.0.1:6379/0" }
+      local lim, err = limit.new { store = "memcached://user:s3cret@127.0.0.1:6379/0" }
       assert.is_nil(lim)
       assert.equal("invalid_argument", err.kind)
-      assert.is_truthy(err.message:find("unknown limit store scheme redis://", 1, true), err.message)
+      assert.is_truthy(err.message:find("unknown limit store scheme memcached://", 1, true), err.message)
       assert.is_nil(err.message:find("s3cret", 1, true))
     end)
   end)
