@@ -13,7 +13,8 @@
 **                 format_date, normalize_phone
 **   lratelimit.c  ratelimit;  lcsv.c  csv.parse;  ljournal.c  journal,
 **                 digest;  lsignal.c  trap_interrupts, interrupted;
-**                 ltty.c  isatty
+**                 ltty.c  isatty;  lstatefile.c  state_file,
+**                 private_dir
 **
 ** The failure convention (every function of convai.core is in exactly one
 ** family; docs/core.md lists them):
@@ -157,6 +158,7 @@ resolution); from 0 to 31536000 (one year)
 #include "lratelimit.h"
 #include "lsession.h"
 #include "lsignal.h"
+#include "lstatefile.h"
 #include "ltty.h"
 
 /* Append " <prefix><v>" to b when v is set. */
@@ -234,5 +236,6 @@ int luaopen_convai_core(lua_State *L) {
   cv_journal_open(L);
   cv_signal_open(L);
   cv_tty_open(L);
+  cv_statefile_open(L);
   return 1;
 }
