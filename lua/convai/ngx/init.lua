@@ -40,14 +40,20 @@ local function on_shared_dict(opts)
   return o
 end
 
---- A per-agent rate limit shared by every worker: `convai.limit.new` with `store = "shared_dict"`.
+--- A per-agent rate limit shared by every worker: `convai.limit.new` with `store = "shared_dict"` (or
+-- the store `limits` names, e.g. a `redis://` URL, shared with other machines too).
 -- @tparam table opts `{dict = "name of a lua_shared_dict", rate = sessions per second, rates = {[agent] =
---   rate}, margin = seconds, max_wait = seconds, prefix = key prefix}`
+--   rate}, margin = seconds, max_wait = seconds, prefix = key prefix, limits = store}` (`limits`: the
+--   `store` of `convai.limit.new`, as the clients name it; default `"shared_dict"`)
 -- @treturn table|nil the limit (`wait`, `acquire`, `penalize`, `rate`, `wrap`), or nil and an
 --   `invalid_argument` error
 -- @usage local lim = assert(require("convai.ngx").limiter { dict = "convai_limits", rates = { A = 5 } })
 function _M.limiter(opts)
-  return limit.new(on_shared_dict(opts))
+  local o = on_shared_dict(opts)
+  if type(o) == "table" and o.limits ~= nil then
+    o.store, o.setting, o.limits = o.limits, "limits", nil
+  end
+  return limit.new(o)
 end
 
 --- A WhatsApp capacity cache shared by every worker: `convai.capacity.new` with `store = "shared_dict"`.

@@ -16,8 +16,15 @@ local path, write, read = scratch.path, scratch.write, scratch.read
 
 local numbers_csv = ch.numbers_csv
 
+-- The campaigns' client: its limit ("process") at the rate the sandbox gives agent A unless a test says
+-- otherwise, so that each campaign's `rate` sets its pace (it may only lower the agent's rate). The shared
+-- stores are tested by tests/lua/limit/host_spec.lua and tests/lua/cli/limits_spec.lua.
+local function vg_client()
+  return assert(vonage.from_env { retry = false, limits = "process", rates = { A = 50 } })
+end
+
 local function sender(fields)
-  local client = assert(vonage.from_env { retry = false })
+  local client = vg_client()
   local t = { agent_id = "A", namespace = "ns", template = "welcome", locale = "en_US", status_url = STATUS_URL }
   for k, v in pairs(fields or {}) do t[k] = v end
   return assert(campaign.senders.vonage_whatsapp(client, t))
@@ -349,7 +356,7 @@ describe("convai.campaign channels", function()
   end
 
   it("sends SMS and voice calls through Vonage, with session parameters", function()
-    local client = assert(vonage.from_env { retry = false })
+    local client = vg_client()
     local sms = assert(campaign.senders.vonage_sms(client, { agent_id = "A", status_url = STATUS_URL }))
     local csv = "to,session.ref\n+44 7700 900001,r1\n+44 7700 900002,r2\n"
     local report = assert(assert(campaign.new { sender = sms, journal = new_journal(), csv = csv, rate = 50 }):run())

@@ -25,7 +25,11 @@ local function recorded(opts)
 end
 
 local function vb_client(opts) return helper.client("voicebot", { timeout = 2 }, opts) end
-local function vg_client(opts) return helper.client("vonage", { timeout = 2 }, opts) end
+-- A Vonage client without a limit of its own (as a campaign's): the transport's policy alone decides its
+-- retries. A paced client's 429 is held and retried in a new slot: tests/lua/client/vonage_spec.lua.
+local function vg_client(opts)
+  return assert(helper.client("vonage", { timeout = 2 }, opts):with_limit(false))
+end
 
 local add, timed = helper.add_fault, helper.timed
 local function trigger(client) return helper.trigger(client, "retry-agent-") end

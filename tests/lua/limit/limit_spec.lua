@@ -35,8 +35,8 @@ describe("convai.limit", function()
         { { max_wait = 0 }, "max_wait must be a positive number of seconds" },
         { { rates = 5 }, "rates must be a table {[agent_id] = rate}" },
         { { rates = { A = 0 } }, "rates[A] must be a positive number of sessions per second" },
-        { { dict = "x" }, "unknown limit option dict for store process (known: margin, max_wait, rate, rates, store)" },
-        { { store = "nowhere" }, 'unknown limit store "nowhere" (known: process, shared_dict)' },
+        { { dict = "x" }, "unknown limit option dict for store process (known: margin, max_wait, rate, rates, setting, store)" },
+        { { store = "nowhere" }, 'unknown limit store "nowhere" (known: host, process, shared_dict)' },
         { { store = "shared_dict", dict = "d" }, 'no lua_shared_dict "d"' },
       }
       for _, c in ipairs(cases) do
