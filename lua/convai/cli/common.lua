@@ -112,7 +112,8 @@ function _M.add_output_options(cmd)
   cmd:flag("-v --verbose", "Print each request (credentials redacted) and response to stderr.")
 end
 
---- Add `--limits` (where the agents' send slots are kept) to a command that sends.
+--- Add the option that chooses where the agents' send slots are kept to a command that sends:
+-- `--limits`.
 -- @param cmd an argparse command
 function _M.add_limits_option(cmd)
   cmd:option("--limits", "Where agents' send slots are kept: host (every convai process of this machine; "
@@ -120,8 +121,8 @@ function _M.add_limits_option(cmd)
     .. "CONVAI_LIMITS, else host.")
 end
 
---- The `limits` option of a client or campaign from `--limits` (nil when the flag is absent: the
--- environment's `CONVAI_LIMITS`, else the default, applies).
+--- The `limits` option of a client or campaign, from the flag that names the store
+-- (`--limits`; nil when the flag is absent: the environment's `CONVAI_LIMITS`, else the default, applies).
 -- @tparam table args parsed arguments (`args.limits`)
 -- @treturn[1] table|nil `{store, setting = "--limits"}` (options of `convai.limit.new`)
 -- @treturn[2] nil
