@@ -215,13 +215,14 @@ describe("convai.vonage", function()
     end
 
     it("paces the sends of one agent a window apart, so that the vendor answers no 429", function()
-      local c = client() -- process store, 1 per second, margin 0.1
+      helper.config { vonage = { agents = { ["paced-1"] = { rate = 2 } } } }
+      local c = client { rates = { ["paced-1"] = 2 } } -- process store, margin 0.1: 0.55 s apart
       local t0 = core.monotonic()
       assert(c:trigger_whatsapp(fields { agent_id = "paced-1" }))
       assert(c:trigger_sms { agent_id = "paced-1", to = "447700900124", status_url = "https://example.com/s" })
       assert(c:make_call { agent_id = "paced-1", to = "447700900125" })
       local dt = core.monotonic() - t0
-      assert.is_true(dt >= 2.19 and dt < 3, "3 sessions at 1/s took " .. dt)
+      assert.is_true(dt >= 1.09 and dt < 2, "3 sessions at 2/s took " .. dt)
       local log = agent_log("paced-1", 3)
       assert.equal(3, #log)
       for _, e in ipairs(log) do assert.equal(200, e.status) end
@@ -229,20 +230,23 @@ describe("convai.vonage", function()
 
     it("shares an agent's slots with every client of the host store (the default), in and across processes", function()
       local agent = "host-" .. run
-      local a, b = assert(vonage.new { base_url = URL, api_key = KEY }), assert(vonage.new { base_url = URL, api_key = KEY })
+      helper.config { vonage = { agents = { [agent] = { rate = 2 } } } }
+      local rates = { [agent] = 2 } -- slots 0.55 s apart
+      local a = assert(vonage.new { base_url = URL, api_key = KEY, rates = rates })
+      local b = assert(vonage.new { base_url = URL, api_key = KEY, rates = rates })
       assert.equal("host", a.limit.store)
       local t0 = core.monotonic()
       assert(a:trigger_whatsapp(fields { agent_id = agent }))
       assert(b:trigger_whatsapp(fields { agent_id = agent, to = "447700900124" }))
       local dt = core.monotonic() - t0
-      assert.is_true(dt >= 1.09, "the second client waited for the next slot: " .. dt)
+      assert.is_true(dt >= 0.54, "the second client waited for the next slot: " .. dt)
       -- and a CLI trigger (another process) waits for the next one
-      local code, _, err = helper.cli { "trigger", "whatsapp", "--agent-id", agent, "--namespace", "ns_1",
+      local code, _, err = helper.cli({ "trigger", "whatsapp", "--agent-id", agent, "--namespace", "ns_1",
         "--template", "appointment_reminder", "--locale", "en_GB", "--to", "447700900126", "--status-url",
-        "https://example.com/s" }
+        "https://example.com/s" }, { CONVAI_VONAGE_RATES = agent .. "=2" })
       assert.equal(0, code, err)
       dt = core.monotonic() - t0
-      assert.is_true(dt >= 2.19, "the CLI waited for the slot after: " .. dt)
+      assert.is_true(dt >= 1.09, "the CLI waited for the slot after: " .. dt)
       local log = agent_log(agent, 3)
       assert.equal(3, #log)
       for _, e in ipairs(log) do assert.equal(200, e.status) end
