@@ -134,7 +134,7 @@ int cv_state_open(const char *path, char *err, size_t errlen) {
 }
 
 int cv_state_lock(int fd, const char *path, int wait, char *err,
-                      size_t errlen) {
+                  size_t errlen) {
   struct stat mine, named;
   while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
     if (errno == EINTR) continue;
@@ -160,7 +160,7 @@ int cv_state_unlock(int fd, char *err, size_t errlen) {
 }
 
 long cv_state_read(int fd, char *buf, size_t cap, char *err,
-                       size_t errlen) {
+                   size_t errlen) {
   size_t got = 0;
   while (got < cap) {
     ssize_t n = pread(fd, buf + got, cap - got, (off_t)got);
@@ -176,7 +176,7 @@ long cv_state_read(int fd, char *buf, size_t cap, char *err,
 }
 
 int cv_state_write(int fd, const char *s, size_t len, char *err,
-                       size_t errlen) {
+                   size_t errlen) {
   size_t off = 0;
   while (off < len) {
     ssize_t n = pwrite(fd, s + off, len - off, (off_t)off);

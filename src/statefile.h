@@ -53,7 +53,7 @@ int cv_state_open(const char *path, char *err, size_t errlen);
 ** `wait`), then check that `path` still names this file.  One of the
 ** CV_STATE_* results above. */
 int cv_state_lock(int fd, const char *path, int wait, char *err,
-                      size_t errlen);
+                  size_t errlen);
 
 /* Release the lock.  0, or -1 and err. */
 int cv_state_unlock(int fd, char *err, size_t errlen);
@@ -61,10 +61,10 @@ int cv_state_unlock(int fd, char *err, size_t errlen);
 /* Read the file from its start into buf (at most cap bytes).  The number of
 ** bytes read, or -1 and err. */
 long cv_state_read(int fd, char *buf, size_t cap, char *err,
-                       size_t errlen);
+                   size_t errlen);
 
 /* Replace the content with the len bytes at s.  0, or -1 and err. */
 int cv_state_write(int fd, const char *s, size_t len, char *err,
-                       size_t errlen);
+                   size_t errlen);
 
 #endif

@@ -43,19 +43,7 @@ local function recipients(k, n)
   return table.concat(lines, "\n") .. "\n"
 end
 
--- The sandbox's log entries of an agent's sessions, once `n` are there (it logs a request after answering).
-local function agent_log(agent, n)
-  local deadline, out = core.monotonic() + 5
-  repeat
-    out = {}
-    for _, e in ipairs(helper.log()) do
-      if e.method == "POST" and helper.decode(e.body).agent_id == agent then out[#out + 1] = e end
-    end
-    if #out >= n then break end
-    core.sleep(0.05)
-  until core.monotonic() > deadline
-  return out
-end
+local agent_log = helper.agent_log
 
 local run_id = tostring(os.time()) .. tostring(math.random(1000, 9999))
 

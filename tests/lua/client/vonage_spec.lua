@@ -199,20 +199,7 @@ describe("convai.vonage", function()
   describe("limits: every send takes the agent's slot first", function()
     local run = tostring(os.time()) .. tostring(math.random(1000, 9999))
 
-    -- The sandbox's log entries of an agent's sessions, once `n` are there (the sandbox logs a request
-    -- after answering it, so the last one may show up a moment after its answer).
-    local function agent_log(agent, n)
-      local deadline, out = core.monotonic() + 2
-      repeat
-        out = {}
-        for _, e in ipairs(helper.log()) do
-          if e.method == "POST" and helper.decode(e.body).agent_id == agent then out[#out + 1] = e end
-        end
-        if #out >= n then break end
-        core.sleep(0.02)
-      until core.monotonic() > deadline
-      return out
-    end
+    local agent_log = helper.agent_log
 
     it("paces the sends of one agent a window apart, so that the vendor answers no 429", function()
       helper.config { vonage = { agents = { ["paced-1"] = { rate = 2 } } } }

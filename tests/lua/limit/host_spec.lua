@@ -3,6 +3,7 @@
 -- holds the lock blocks nobody, the stored time outlives the processes, and a directory or file that is
 -- not private (another owner, writable by group or others, a symbolic link) is refused with its fix.
 -- No HTTP here.
+local ch = require "campaign_helper"
 local core = require "convai.core"
 local config = require "convai.config"
 local limit = require "convai.limit"
@@ -15,26 +16,18 @@ local function sh(cmd)
   return ok
 end
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
+-- A scratch directory (campaign_helper's): the store's directory is DIR/limits (created by the store).
+local scratch_dir
+local function scratch()
+  scratch_dir = ch.scratch()
+  assert(sh("chmod 700 " .. scratch_dir.dir))
+  return scratch_dir.dir
 end
-
+local function read_file(path) return scratch_dir.read(path) end
 local function write_file(path, text)
   local f = assert(io.open(path, "wb"))
   f:write(text)
   f:close()
-end
-
--- A scratch directory; the store's directory is DIR/limits (created by the store).
-local function scratch()
-  local dir = os.tmpname()
-  os.remove(dir)
-  assert(sh("mkdir -m 700 " .. dir))
-  return dir
 end
 
 local function store(dir, more)
@@ -55,7 +48,7 @@ local is_root = (io.popen("id -u"):read("l")) == "0"
 describe("convai.limit host store", function()
   local dir
   before_each(function() dir = scratch() end)
-  after_each(function() sh("rm -rf " .. dir) end)
+  after_each(function() scratch_dir.remove() end)
 
   it("lives under $XDG_STATE_HOME/convai/limits (else ~/.local/state/convai/limits), created 0700", function()
     assert.equal("/x/convai/limits", config.limits_dir(function(n) return ({ XDG_STATE_HOME = "/x", HOME = "/h" })[n] end))
