@@ -6,6 +6,7 @@ local http = require "convai.http"
 local runtime = require "convai.runtime"
 local voicebot = require "convai.voicebot"
 local vonage = require "convai.vonage"
+local limit = require "convai.limit"
 local cngx = require "convai.ngx"
 local nsession = require "convai.http.cosocket"
 local status = require "convai.ngx.status"
@@ -274,6 +275,13 @@ end
 
 function ROUTES.limiter()
   local out = {}
+  -- a client given no store: this nginx.conf declares no lua_shared_dict convai_limits, so each worker
+  -- paces on its own ("process"); never the host store's file lock
+  out.default_store = limit.default().store
+  out.bare_client_store = cfg.vg.limit.store
+  out.limiter_limits = assert(cngx.limiter { limits = "process", rate = 3 }).store
+  local _, lerr = cngx.limiter { limits = "nowhere" }
+  out.limiter_bad_limits = plain_error(lerr)
   local _, err = cngx.limiter { dict = "nope" }
   out.no_dict = plain_error(err)
   _, err = cngx.limiter { dict = "limits", rate = 0 }
