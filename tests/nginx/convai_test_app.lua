@@ -273,6 +273,17 @@ function ROUTES.paced429()
   return { status = res and res.status, err = plain_error(err), elapsed = ngx.now() - t0 }
 end
 
+-- The host store inside nginx (workers run as nobody: the spec names a directory this worker creates):
+-- its lock is taken without blocking the worker.
+function ROUTES.host_store(args)
+  local lim, err = limit.new { store = "host", dir = args.dir, rate = 0.1, margin = 0 }
+  if not lim then return { error = plain_error(err) } end
+  local delays = {}
+  for i = 1, 3 do delays[i] = assert(lim:acquire("N", 100)) end
+  local _, aerr = lim:acquire("N", 0)
+  return { delays = delays, refused = plain_error(aerr), store = lim.store }
+end
+
 function ROUTES.limiter()
   local out = {}
   -- a client given no store: this nginx.conf declares no lua_shared_dict convai_limits, so each worker

@@ -385,6 +385,18 @@ describe("OpenResty (nginx + ngx_lua)", function()
       assert.matches('^limits: unknown limit store "nowhere"', out.limiter_bad_limits.message)
     end)
 
+    it("the host store works inside nginx too (its lock never blocks the worker)", function()
+      local dir = os.tmpname()
+      os.remove(dir)
+      finally(function() os.execute("rm -rf '" .. dir .. "'") end)
+      local _, out = get(one, "/t/host_store?dir=" .. dir .. "/limits")
+      assert.is_nil(out.error, out.error and out.error.message)
+      assert.are.equal("host", out.store)
+      assert.is_true(out.delays[1] < 0.05 and math.abs(out.delays[2] - 10) < 0.05
+        and math.abs(out.delays[3] - 20) < 0.05, table.concat(out.delays, ", "))
+      assert.are.equal("rate_limited", out.refused.kind)
+    end)
+
     it("a paced trigger that meets a 429 is sent again in a new slot, not retried by the client", function()
       helper.config { vonage = { agents = { F = { rate = 5 } } } }
       local _, status = helper.admin("POST", "/_sandbox/faults", { path = "/vonage/messaging/conversation",
