@@ -25,7 +25,8 @@
 **     request_sent (retry, report).  Their kinds come from errors.h.
 **  2. Message strings: every other function that can fail on its data
 **     (parsers, JSON, csv.parse, ratelimit and its methods, journal and
-**     its methods) returns nil and a message (cv_fail_msg): the value's
+**     its methods, state_file and its methods, private_dir) returns nil
+**     and a message (cv_fail_msg): the value's
 **     origin, which only the caller knows, decides the kind (a bad date is
 **     invalid_argument from a user, decode from a vendor; a journal
 **     failure is `journal`), so the Lua caller makes the error object.
@@ -35,7 +36,8 @@
 **     run time: a wrong argument type; a value a program writes as a
 **     constant (core.error's kind, sleep's seconds, perform's wait,
 **     truncate's size, field_checker's list, array on a table with
-**     another metatable, retry_after's now); a closed journal or limiter;
+**     another metatable, retry_after's now); a closed journal, limiter or
+**     state file, or a state file written without its lock;
 **     and running out of memory or libcurl failing to initialise.
 **  Predicates and readers never fail: is_error, error_for_status (nil for
 **  2xx), isatty, interrupted, digest, monotonic, realtime, pending, stats.
