@@ -4,8 +4,9 @@
 -- 2. Avaamo agent usage over a date range (the query of Avaamo's documented sample).
 -- 3. If there is capacity, trigger one outbound WhatsApp session at Vonage AI Studio from a template,
 --    then read the usage again: the new conversation is counted.
--- 4. A small campaign: the same template to examples/recipients.csv at 1 session per second, gated by
---    the WhatsApp capacity left, journaled (a second run with the same journal would resume).
+-- 4. A small campaign: the same template to examples/recipients.csv at agent 1's rate (1 session per
+--    second, or CONVAI_VONAGE_RATES), gated by the WhatsApp capacity left, journaled (a second run with
+--    the same journal would resume).
 --
 -- Configuration comes from the environment (CONVAI_*), e.g. `eval "$(convai sandbox start)"`.
 -- Run: lua5.4 examples/main_job.lua
@@ -22,7 +23,6 @@ local function check(value, err)
 end
 
 local campaign = require "convai.campaign"
-local core = require "convai.core"
 
 local vb <close> = check(voicebot.from_env())
 local usage = check(vb:whatsapp_usage(1))
@@ -71,15 +71,15 @@ local csv = f:read("a")
 f:close()
 local journal = os.tmpname()
 os.remove(journal) -- a new campaign each run; keep the path to resume one
--- The trigger above used agent 1's one session of this second (Vonage allows 1 per second per agent,
--- 429 beyond). The campaign paces its own triggers from its first one, so it starts a second later.
-core.sleep(1)
+-- The trigger above took agent 1's slot of this second (Vonage allows 1 session per second per agent,
+-- 429 beyond): the campaign takes its slots from the same store (by default shared by every convai
+-- process of the machine), so its first send waits for the next one.
 local sender = check(campaign.senders.vonage_whatsapp(check(vonage.from_env { retry = false }), {
   agent_id = "1", namespace = "c8ae5f90_307a_ca4c_b8f6_d1e2a2573574", template = "appointment_reminder",
   locale = "en_GB", status_url = "https://example.com/whatsapp/status",
 }))
 local c = check(campaign.new { sender = sender, gate = campaign.voicebot_gate(vb, 1), journal = journal,
-  csv = csv, rate = 1 })
+  csv = csv })
 local report = check(c:run())
 local s = report.summary
 print(string.format("[campaign] %d recipients: %d sent, %d failed, %d pending, %d invalid, %d 429s, "

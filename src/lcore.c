@@ -13,7 +13,8 @@
 **                 format_date, normalize_phone
 **   lratelimit.c  ratelimit;  lcsv.c  csv.parse;  ljournal.c  journal,
 **                 digest;  lsignal.c  trap_interrupts, interrupted;
-**                 ltty.c  isatty;  lredis.c  redis, parse_redis_url
+**                 ltty.c  isatty;  lstatefile.c  state_file,
+**                 private_dir;  lredis.c  redis, parse_redis_url
 **                 (on hiredis, and the pure redisurl.c and sha1.c)
 **
 ** The failure convention (every function of convai.core is in exactly one
@@ -26,7 +27,8 @@
 **     So do core.redis, conn:command and conn:eval (kind store).
 **  2. Message strings: every other function that can fail on its data
 **     (parsers, JSON, csv.parse, ratelimit and its methods, journal and
-**     its methods) returns nil and a message (cv_fail_msg): the value's
+**     its methods, state_file and its methods, private_dir) returns nil
+**     and a message (cv_fail_msg): the value's
 **     origin, which only the caller knows, decides the kind (a bad date is
 **     invalid_argument from a user, decode from a vendor; a journal
 **     failure is `journal`), so the Lua caller makes the error object.
@@ -36,7 +38,8 @@
 **     run time: a wrong argument type; a value a program writes as a
 **     constant (core.error's kind, sleep's seconds, perform's wait,
 **     truncate's size, field_checker's list, array on a table with
-**     another metatable, retry_after's now); a closed journal or limiter;
+**     another metatable, retry_after's now); a closed journal, limiter or
+**     state file, or a state file written without its lock;
 **     and running out of memory or libcurl failing to initialise.
 **  Predicates and readers never fail: is_error, error_for_status (nil for
 **  2xx), isatty, interrupted, digest, monotonic, realtime, pending, stats.
@@ -160,6 +163,7 @@ resolution); from 0 to 31536000 (one year)
 #include "lredis.h"
 #include "lsession.h"
 #include "lsignal.h"
+#include "lstatefile.h"
 #include "ltty.h"
 
 /* Append " <prefix><v>" to b when v is set. */
@@ -237,6 +241,7 @@ int luaopen_convai_core(lua_State *L) {
   cv_journal_open(L);
   cv_signal_open(L);
   cv_tty_open(L);
+  cv_statefile_open(L);
   cv_redis_open(L);
   return 1;
 }

@@ -133,6 +133,22 @@ function _M.log()
   return _M.admin("GET", "/_sandbox/log").requests
 end
 
+--- The sandbox's log entries of one agent's Vonage sessions (POSTs whose body names `agent`), once `n`
+-- are there or after `timeout` seconds (default 5): the sandbox logs a request after answering it, so the
+-- last one may show up a moment after its answer.
+function _M.agent_log(agent, n, timeout)
+  local deadline, out = core.monotonic() + (timeout or 5)
+  repeat
+    out = {}
+    for _, e in ipairs(_M.log()) do
+      if e.method == "POST" and (cjson.decode(e.body) or {}).agent_id == agent then out[#out + 1] = e end
+    end
+    if #out >= n then break end
+    core.sleep(0.02)
+  until core.monotonic() > deadline
+  return out
+end
+
 --- Environment for a client pointed at the sandbox, as `convai sandbox start` prints it.
 function _M.env(name)
   return os.getenv(name)

@@ -7,11 +7,13 @@
 -- parameters up to 1,024. SMS uses the same endpoint with `channel = "sms"` (to, agent_id, status_url,
 -- session_parameters); voice is `POST /telephony/make-call` (agent_id, to, optional status_url and
 -- session_parameters). The vendor allows 1 session per second per agent (3 or 5 when raised), shared
--- by every channel, and answers 429 beyond it; this client does not pace requests (a campaign or a
--- `convai.limit` does) and retries a trigger only when that cannot message anyone twice (a 429,
--- or a connection that failed before the request left; see the `retry` option). The `*_body`
--- functions check a request without sending it (a campaign checks every recipient before the first
--- send).
+-- by every channel, and answers 429 beyond it: every send of this client (each attempt of it) first
+-- takes the agent's slot from the client's `convai.limit` (the `limits` and `rates` options; by default
+-- the `host` store at 1 per second, so every convai process of the machine shares an agent's rate), and
+-- a 429 holds the agent for one window before the retry's slot. A trigger is retried only when that
+-- cannot message anyone twice (a 429, or a connection that failed before the request left; see the
+-- `retry` option). The `*_body` functions check a request without sending it (a campaign checks every
+-- recipient before the first send).
 --
 -- @module convai.vonage
 local core = require "convai.core"
@@ -19,9 +21,11 @@ local errors = require "convai.errors"
 local check = require "convai.http.check"
 local client = require "convai.http.client"
 local config = require "convai.config"
+local limit = require "convai.limit"
 local whatsapp = require "convai.whatsapp"
 
-local type, pairs, ipairs, tostring = type, pairs, ipairs, tostring
+local type, pairs, ipairs, tostring, setmetatable, getmetatable = type, pairs, ipairs, tostring,
+  setmetatable, getmetatable
 local find = string.find
 local array = core.array
 
@@ -48,6 +52,29 @@ local mt = client.class(SPEC)
 
 local invalid = errors.invalid
 
+-- The `convai.limit` of a client's `limits` and `rates` options (see `new`), or nil and the error
+-- (naming the setting: `limits`, `CONVAI_LIMITS`, `--limits`).
+local function limit_of(limits, rates)
+  if limit.is_limit(limits) then
+    if rates == nil then return limits end
+    return limits:derive { rates = rates }
+  end
+  local o
+  if limits == nil then
+    o = limit.default()
+  elseif type(limits) == "string" then
+    o = { store = limits, setting = "limits" }
+  elseif type(limits) == "table" then
+    o = {}
+    for k, v in pairs(limits) do o[k] = v end
+  else
+    return invalid("limits must be host, process, a store URL, a convai.limit or a table of "
+      .. "convai.limit.new options, got %s", type(limits))
+  end
+  if rates ~= nil then o.rates = rates end
+  return limit.new(o)
+end
+
 --- Create a client.
 -- @tparam table opts
 -- @tparam string opts.api_key the AI Studio API key, sent as `X-Vgai-Key`
@@ -68,7 +95,18 @@ local invalid = errors.invalid
 -- @tparam[opt=false] boolean|integer opts.follow_redirects false: a 3xx is an `http` error; true: follow
 --   at most 5 redirects; an integer: at most that many. The key never goes to another scheme, host or
 --   port; a POST is not followed on 301/302
--- @treturn convai.vonage|nil the client, or nil and an error of kind `invalid_argument`
+-- @param[opt] opts.limits where the agents' send slots are kept (docs/coordination.md): `"host"` (every
+--   convai process of the machine), `"process"` (this client's process only), a store URL
+--   (`"redis://HOST:6379/0"`, when its backend is registered), a `convai.limit` (shared with other
+--   senders; `rates` then lay over its rates), or a table of `convai.limit.new` options. Default
+--   (`convai.limit.default`): `host`; inside nginx the `shared_dict` store on `lua_shared_dict
+--   convai_limits` when nginx.conf declares it, else `process`. `from_env` reads `CONVAI_LIMITS`
+-- @tparam[opt] table opts.rates `{[agent_id] = sessions per second}` for agents whose limit Vonage
+--   raised (3 or 5); the others get 1. `from_env` reads `CONVAI_VONAGE_RATES` (`agent=5,other=3`)
+-- @treturn convai.vonage|nil the client (its field `limit` is the `convai.limit` its sends use)
+-- @treturn[2] nil
+-- @treturn[2] convai.error kind `invalid_argument` (a bad option; a store that is unknown or cannot be
+--   used, e.g. a `host` directory that is not private: the message names the setting and the fix)
 function _M.new(opts)
   if type(opts) ~= "table" then return invalid("vonage.new expects an options table") end
   local base_url = opts.base_url
@@ -82,14 +120,25 @@ function _M.new(opts)
       return invalid("region must be \"eu\" or \"us\", got %s", check.quote(opts.region))
     end
   end
-  return client.new(mt, SPEC, opts, base_url)
+  local lim, err = limit_of(opts.limits, opts.rates)
+  if not lim then return nil, err end
+  local c
+  c, err = client.new(mt, SPEC, opts, base_url)
+  if not c then return nil, err end
+  c.limit = lim
+  return c
 end
 
---- Create a client from `CONVAI_VONAGE_URL` or `CONVAI_VONAGE_REGION`, and `CONVAI_VONAGE_KEY`.
--- @tparam[opt] table opts extra options (timeout, connect_timeout, cafile)
--- @treturn convai.vonage|nil the client, or nil and an `invalid_argument` error
+--- Create a client from `CONVAI_VONAGE_URL` or `CONVAI_VONAGE_REGION`, and `CONVAI_VONAGE_KEY`; its
+-- limit from `CONVAI_LIMITS` and `CONVAI_VONAGE_RATES` (see `new`).
+-- @tparam[opt] table opts more options, which win over the environment (timeout, connect_timeout, cafile,
+--   limits, rates, ...)
+-- @treturn convai.vonage|nil the client, or nil and an `invalid_argument` error (a malformed
+--   `CONVAI_LIMITS` or `CONVAI_VONAGE_RATES` names the variable)
 function _M.from_env(opts)
-  return _M.new(client.env_options(config.vonage, opts))
+  local o, err = client.env_options(config.vonage, opts)
+  if not o then return nil, err end
+  return _M.new(o)
 end
 
 --- Check `components`: the raw WhatsApp array, or the shorthand `{header = {...}, body = {...}}`
@@ -279,13 +328,27 @@ _M.SENDS = {
   make_call = { channel = "voice", agent = "agent_id", body = _M.call_body, path = "/telephony/make-call" },
 }
 
+-- Post a send's body, each attempt in a slot of the agent taken from the client's limit (none for a
+-- client made by `with_limit(false)`: its caller takes the slots). A 429 that ends the call holds the
+-- agent too, so that the other senders of the agent wait with it.
+local function post_send(self, path, body)
+  local lim = self.limit
+  if not lim then return client.post(self, path, body) end
+  local agent = body.agent_id
+  local res, err = client.post(self, path, body, {
+    pace = function(_, last) return lim:slot(agent, last) end,
+  })
+  if not res and type(err) == "table" and err.status == 429 then lim:penalize(agent, err.retry_after) end
+  return res, err
+end
+
 -- The method that checks the fields of a send and posts its body.
 local function send_method(send)
   local body_of, path = send.body, send.path
   return function(self, t)
     local body, err = body_of(t)
     if not body then return nil, err end
-    return client.post(self, path, body)
+    return post_send(self, path, body)
   end
 end
 
@@ -364,7 +427,8 @@ function mt:prepare(channel, t, partial) -- luacheck: ignore 212 (self)
   return body
 end
 
---- Start a session with a body made by `prepare`, as it is (it is not checked or built again).
+--- Start a session with a body made by `prepare`, as it is (it is not checked or built again), in a slot
+-- of the agent as every send.
 -- @tparam table body from `prepare`
 -- @treturn table|nil as `trigger_whatsapp`
 -- @treturn[2] nil
@@ -372,7 +436,24 @@ end
 function mt:send_prepared(body)
   local c = prepared[body]
   if not c then return invalid("send_prepared takes a body made by prepare (with a to)") end
-  return client.post(self, c.path, body)
+  return post_send(self, c.path, body)
+end
+
+--- This client with another limit: the same connection, credential and options; its sends take their
+-- slots from `lim`, or from nowhere with `false`, for a caller that takes the agent's slots itself
+-- (a campaign, `convai.limit`'s `wrap`), which must then claim one before each send.
+-- @tparam convai.limit|false lim
+-- @treturn convai.vonage|nil the client
+-- @treturn[2] nil
+-- @treturn[2] convai.error kind `invalid_argument`
+function mt:with_limit(lim)
+  if lim ~= false and not limit.is_limit(lim) then
+    return invalid("with_limit takes a convai.limit (limit.new{...}) or false")
+  end
+  local copy = {}
+  for k, v in pairs(self) do copy[k] = v end
+  copy.limit = lim or nil
+  return setmetatable(copy, getmetatable(self))
 end
 
 return _M

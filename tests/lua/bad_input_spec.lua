@@ -206,6 +206,37 @@ local CLI_ROWS = {
     { { "studio-api-eu.ai.vonage.com", "" }, "base_url (CONVAI_VONAGE_URL) must be an http:// or https:// URL",
       "URL without scheme" },
   } },
+  { input = "trigger whatsapp --limits", cli = flag(WA, "--limits"), cases = {
+    { "proces", '--limits: unknown limit store "proces" (known: ' },
+    { "a b", "--limits must be host (this machine's processes share the limit), process (this process only) or a "
+      .. 'store URL such as redis://HOST:6379/0, got "a b"' },
+    { "memcached://u:pw@h:1", "--limits: unknown limit store scheme memcached:// (known: " },
+  } },
+  { input = "CONVAI_LIMITS", cli = env_of(WA, "CONVAI_LIMITS"), cases = {
+    { "hosst", 'CONVAI_LIMITS: unknown limit store "hosst" (known: ' },
+    { "redis:/h", "CONVAI_LIMITS must be host (this machine's processes share the limit), process (this process "
+      .. "only) or a store URL such as redis://HOST:6379/0, got a value that is not a URL (SCHEME://...)" },
+    { "memcached://u:pw@h:1", "CONVAI_LIMITS: unknown limit store scheme memcached:// (known: " },
+  } },
+  { input = "CONVAI_VONAGE_RATES", cli = env_of(WA, "CONVAI_VONAGE_RATES"), cases = {
+    { "bad-input=fast", "CONVAI_VONAGE_RATES must be AGENT=RATE pairs separated by commas, each rate a positive "
+      .. 'number of sessions per second (e.g. agent=5,other=3), got "bad-input=fast"' },
+    { "a=0", 'CONVAI_VONAGE_RATES must be AGENT=RATE pairs separated by commas, each rate a positive number of '
+      .. 'sessions per second (e.g. agent=5,other=3), got "a=0"' },
+    { "a:5", 'got "a:5"' },
+    { "a=5,,b=3", 'got ""' },
+  } },
+  { input = "XDG_STATE_HOME (the host limit store)", cli = function(v, tmp)
+    if v == "under a file" then
+      assert(io.open(tmp .. "/file", "w")):close()
+      return WA, { XDG_STATE_HOME = tmp .. "/file" }
+    end
+    os.execute("mkdir -p '" .. tmp .. "/s/convai/limits' && chmod 777 '" .. tmp .. "/s/convai/limits'")
+    return WA, { XDG_STATE_HOME = tmp .. "/s" }
+  end, cases = {
+    { "under a file", "the host limit store cannot use its directory: cannot create directory '" },
+    { "writable by others", "/s/convai/limits' is writable by group or others: chmod go-w '" },
+  } },
   { input = "CONVAI_VONAGE_KEY", cli = env_of(WA, "CONVAI_VONAGE_KEY"), cases = {
     { "", "api_key is required: a non-empty string (set CONVAI_VONAGE_KEY)" },
     { "key\r\nX-Injected: 1", "api_key contains a space or a control character" },
@@ -303,6 +334,10 @@ local CLI_ROWS = {
     { "0", '--rate must be a positive number, got "0"' },
     { "-5", '--rate must be a positive number, got "-5"' },
     { "fast", '--rate must be a positive number, got "fast"' },
+  } },
+  { input = "campaign run --limits", cli = campaign_flag("--limits"), cases = {
+    { "proces", '--limits: unknown limit store "proces" (known: ' },
+    { "http://h", "--limits: unknown limit store scheme http:// (known: " },
   } },
   { input = "campaign run --gate-voicebot-agent", cli = campaign_flag("--gate-voicebot-agent"), cases = {
     { "x", '--gate-voicebot-agent must be a positive integer (a voicebot.studio WhatsApp agent), got "x"' },
@@ -478,6 +513,16 @@ local LUA_ROWS = {
     { NIL, "vonage.new expects an options table" },
     { { api_key = VG_KEY }, 'give region ("eu" or "us", the agent\'s region) or base_url (set '
       .. "CONVAI_VONAGE_REGION or CONVAI_VONAGE_URL)", "neither region nor base_url" },
+  } },
+  { input = "vonage.new{limits=}", call = new_with(vonage.new, VG_OPTS, "limits"), cases = {
+    { "nowhere", 'limits: unknown limit store "nowhere" (known: ' },
+    { 5, "limits must be host, process, a store URL, a convai.limit or a table of convai.limit.new options, got "
+      .. "number" },
+    { { store = "process", burst = 2 }, "unknown limit option burst for store process", "{burst = 2}" },
+  } },
+  { input = "vonage.new{rates=}", call = new_with(vonage.new, VG_OPTS, "rates"), cases = {
+    { "A=5", "rates must be a table {[agent_id] = rate}" },
+    { { A = 0 }, "rates[A] must be a positive number of sessions per second", "{A = 0}" },
   } },
   { input = "vonage.new{region=}", call = function(v) return vonage.new { region = v, api_key = VG_KEY } end, cases = {
     { "ap", 'region must be "eu" or "us", got "ap"' }, { "EU", 'region must be "eu" or "us", got "EU"' },

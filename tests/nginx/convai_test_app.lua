@@ -6,6 +6,7 @@ local http = require "convai.http"
 local runtime = require "convai.runtime"
 local voicebot = require "convai.voicebot"
 local vonage = require "convai.vonage"
+local limit = require "convai.limit"
 local cngx = require "convai.ngx"
 local nsession = require "convai.http.cosocket"
 local status = require "convai.ngx.status"
@@ -49,7 +50,10 @@ function _M.init(opts)
   cfg.init = outcome(u, err, { stats = vb.http.session:stats(), session = tostring(vb.http.session) })
   vb:close()
   cfg.shared_vb = assert(voicebot_client {})
-  cfg.vg = assert(vonage.new { base_url = cfg.sandbox .. "/vonage", api_key = VONAGE_KEY, retry = false })
+  -- The unpaced routes' client: its own limit lets 100 sessions per second through (the sandbox's window
+  -- is reset before each test); the paced routes wrap it in a limiter.
+  cfg.vg = assert(vonage.new { base_url = cfg.sandbox .. "/vonage", api_key = VONAGE_KEY, retry = false,
+    limits = { store = "process", rate = 100 } })
   cfg.limiter = assert(cngx.limiter { dict = "limits", rates = { A = 5 } })
   cfg.limiters = { shared_dict = cfg.limiter }
   cfg.redis = opts and opts.redis
@@ -281,8 +285,26 @@ function ROUTES.paced429()
   return { status = res and res.status, err = plain_error(err), elapsed = ngx.now() - t0 }
 end
 
+-- The host store inside nginx (workers run as nobody: the spec names a directory this worker creates):
+-- its lock is taken without blocking the worker.
+function ROUTES.host_store(args)
+  local lim, err = limit.new { store = "host", dir = args.dir, rate = 0.1, margin = 0 }
+  if not lim then return { error = plain_error(err) } end
+  local delays = {}
+  for i = 1, 3 do delays[i] = assert(lim:acquire("N", 100)) end
+  local _, aerr = lim:acquire("N", 0)
+  return { delays = delays, refused = plain_error(aerr), store = lim.store }
+end
+
 function ROUTES.limiter()
   local out = {}
+  -- a client given no store: this nginx.conf declares no lua_shared_dict convai_limits, so each worker
+  -- paces on its own ("process"); never the host store's file lock
+  out.default_store = limit.default().store
+  out.bare_client_store = assert(vonage.new { base_url = cfg.sandbox .. "/vonage", api_key = VONAGE_KEY }).limit.store
+  out.limiter_limits = assert(cngx.limiter { limits = "process", rate = 3 }).store
+  local _, lerr = cngx.limiter { limits = "nowhere" }
+  out.limiter_bad_limits = plain_error(lerr)
   local _, err = cngx.limiter { dict = "nope" }
   out.no_dict = plain_error(err)
   _, err = cngx.limiter { dict = "limits", rate = 0 }

@@ -82,21 +82,66 @@ end
 local mt = {}
 mt.__index = mt
 
--- The options that are numbers, checked; returns rate, margin, concurrency or nil, err.
+-- The options that are numbers, checked; returns rate (nil: the agent's), margin or nil, err.
 local function check_numbers(opts)
-  local rate = opts.rate == nil and 1 or opts.rate
-  if type(rate) ~= "number" or not (rate > 0 and rate < huge) then
+  local rate = opts.rate
+  if rate ~= nil and (type(rate) ~= "number" or not (rate > 0 and rate < huge)) then
     return invalid("rate must be a positive number of sessions per second, got %s", tostring(opts.rate))
   end
   local margin = opts.rate_margin == nil and 0.02 or opts.rate_margin
   if type(margin) ~= "number" or not (margin >= 0 and margin <= 0.5) then
     return invalid("rate_margin must be a number from 0 to 0.5")
   end
+  return true, rate, margin
+end
+
+local function check_concurrency(opts, rate)
   local concurrency = opts.concurrency or min(64, max(4, ceil(rate * 4)))
   if type(concurrency) ~= "number" or concurrency < 1 or concurrency % 1 ~= 0 then
     return invalid("concurrency must be a positive integer")
   end
-  return rate, margin, concurrency
+  return concurrency
+end
+
+-- The limit a campaign takes its slots from, before its own rate: `opts.limit`; else a new one on the
+-- store `opts.limits` (or the default store) when given, or when the sender's client has none, at the
+-- campaign's rate (no vendor rate to stay under); else the sender's client's own.
+local function base_limit(opts, sender, rate)
+  local lim = opts.limit
+  if lim ~= nil then
+    if not limit.is_limit(lim) then return invalid("limit must be a convai.limit (limit.new{...})") end
+    return lim
+  end
+  if opts.limits == nil and sender.limit ~= nil then return sender.limit end
+  local o
+  if opts.limits == nil then
+    o = limit.default()
+  elseif type(opts.limits) == "string" then
+    o = { store = opts.limits, setting = "limits" }
+  elseif type(opts.limits) == "table" then
+    o = {}
+    for k, v in pairs(opts.limits) do o[k] = v end
+  else
+    return invalid("limits must be host, process, a store URL or a table of convai.limit.new options, "
+      .. "got %s", type(opts.limits))
+  end
+  o.rate, o.rates = rate or o.rate, opts.rates
+  return limit.new(o)
+end
+
+-- The campaign's limit: the base limit with the agent at the lower of the campaign's rate and the
+-- agent's rate there, spaced by the campaign's margin, and never giving up. Returns the limit, the rate
+-- and, when the campaign's rate was lowered, the agent's rate; or nil, err.
+local function campaign_limit(opts, sender, rate, margin)
+  local base, err = base_limit(opts, sender, rate)
+  if not base then return nil, err end
+  local agent = sender.agent or "agent"
+  local allowed = base:rate(agent)
+  local r = rate and min(rate, allowed) or allowed
+  local lim
+  lim, err = base:derive { rates = { [agent] = r }, margin = margin, max_wait = huge }
+  if not lim then return nil, err end
+  return lim, r, (rate and rate > allowed) and allowed or nil
 end
 
 --- Create a campaign: reads and checks every recipient, once (nothing is sent yet).
@@ -105,12 +150,20 @@ end
 -- @tparam string opts.journal where the journal is: a file path (created, or resumed when it exists), or
 --   the URL of a registered journal backend (`convai.journal`)
 -- @tparam string opts.csv the recipients CSV text (or `opts.recipients`, the result of `parse_csv`)
--- @tparam[opt=1] number opts.rate sessions per second for the sender's agent (any positive number; Vonage
---   grants 1, 3 or 5)
+-- @tparam[opt] number opts.rate sessions per second for the sender's agent: at most the agent's rate in
+--   the limit the slots come from (a Vonage client's `rates`, `CONVAI_VONAGE_RATES`; 1 by default): a
+--   higher rate is lowered to it (`campaign.rate` is the rate used, `campaign.rate_lowered` the agent's
+--   rate when it was lowered). Default: the agent's rate. With a limit of the campaign's own (a
+--   voicebot.studio sender, or `limits`), any positive number (default 1)
 -- @tparam[opt=0.02] number opts.rate_margin fraction by which requests are spaced wider than `1/rate`, so
 --   that network jitter cannot land two requests in one vendor rate window (0 to 0.5)
--- @tparam[opt] convai.limit opts.limit where the agent's slots come from (default: a `"process"` limit at
---   `rate` and `rate_margin`); a shared one makes the campaign take its slots with the other senders
+-- @tparam[opt] convai.limit opts.limit where the agent's slots come from; default: the sender's client's
+--   limit (its `limits` store: by default `host`, so that the campaign, other campaigns and one-off
+--   triggers on the same agent share its rate), or, for a client without one, a limit on `limits`
+-- @param[opt] opts.limits a store for a limit of the campaign's own, at `rate` (and `rates`): as
+--   `convai.vonage.new`'s `limits` (`"host"`, `"process"`, a URL, a table of `convai.limit.new` options);
+--   default `convai.limit.default()`
+-- @tparam[opt] table opts.rates `{[agent] = rate}` for that limit
 -- @tparam[opt] table opts.gate from `voicebot_gate` (or a capacity's `gate`): never send more than the
 --   capacity last read
 -- @tparam[opt] integer opts.concurrency most requests in flight (default `max(4, ceil(rate * 4))`,
@@ -133,15 +186,13 @@ function _M.new(opts)
   if type(opts.journal) ~= "string" or opts.journal == "" then
     return invalid("journal is required: the path of the campaign's journal file")
   end
-  local rate, margin, concurrency = check_numbers(opts)
-  if not rate then return nil, margin end
-  local lim, err = opts.limit
-  if lim == nil then
-    lim, err = limit.new { store = "process", rate = rate, margin = margin, max_wait = huge }
-    if not lim then return nil, err end
-  elseif type(lim) ~= "table" or type(lim.acquire) ~= "function" or type(lim.penalize) ~= "function" then
-    return invalid("limit must be a convai.limit (limit.new{...})")
-  end
+  local ok, rate, margin = check_numbers(opts)
+  if not ok then return nil, rate end
+  local lim, lowered, concurrency, err
+  lim, rate, lowered = campaign_limit(opts, sender, rate, margin)
+  if not lim then return nil, rate end
+  concurrency, err = check_concurrency(opts, rate)
+  if not concurrency then return nil, err end
   local input = opts.recipients
   if input == nil then
     input, err = recipients.parse_csv(opts.csv)
@@ -155,7 +206,8 @@ function _M.new(opts)
   fingerprint.input = core.digest(opts.csv or "")
   fingerprint.recipients = #checked.recipients
   return setmetatable({
-    sender = sender, gate = opts.gate, limit = lim, rate = rate, margin = margin, concurrency = concurrency,
+    sender = sender, gate = opts.gate, limit = lim, rate = rate, rate_lowered = lowered, margin = margin,
+    concurrency = concurrency,
     journal_path = opts.journal, recipients = checked.recipients, invalid = checked.invalid,
     duplicates = checked.duplicates, fingerprint = fingerprint,
     retry_failed = opts.retry_failed and true or false, dry_run = opts.dry_run and true or false,

@@ -2,11 +2,13 @@
 --
 -- A sender is a table: `prepare(row, params)` checks one recipient row and builds its finished request
 -- body (nothing is sent) and returns it with the recipient's normalised number; `send(body)` sends that
--- body as it is, in the campaign's scheduler; `agent` is the key of the agent's rate limit;
--- `fingerprint` identifies the campaign in its journal; `uses_templates` says whether the header./body.
--- columns apply. A sender is made over a vendor client's `prepare(channel, fields)` and
--- `send_prepared(body)`, so it never names the client's methods; the fields a campaign fixes (agent,
--- template, ...) are checked once when the sender is made, without a recipient.
+-- body as it is, in the campaign's scheduler, in a slot the campaign claimed; `agent` is the key of the
+-- agent's rate limit; `limit` the client's `convai.limit` (nil for a client without one), where the
+-- campaign claims the slots; `fingerprint` identifies the campaign in its journal; `uses_templates`
+-- says whether the header./body. columns apply. A sender is made over a vendor client's
+-- `prepare(channel, fields)` and `send_prepared(body)`, so it never names the client's methods; the
+-- fields a campaign fixes (agent, template, ...) are checked once when the sender is made, without a
+-- recipient.
 --
 -- @module convai.campaign.senders
 local errors = require "convai.errors"
@@ -42,8 +44,15 @@ end
 local function make(client, channel, spec)
   local ok, err = client:prepare(channel, spec.fixed, true)
   if not ok then return nil, err end
+  -- A client that paces its sends (convai.vonage) sends here without: the campaign claims the slots
+  -- from the client's limit itself, in its loop.
+  local lim = client.limit
+  if type(client.with_limit) == "function" then
+    client, err = client:with_limit(false)
+    if not client then return nil, err end
+  end
   return {
-    agent = spec.agent, uses_templates = spec.uses_templates, fingerprint = spec.fingerprint,
+    agent = spec.agent, limit = lim, uses_templates = spec.uses_templates, fingerprint = spec.fingerprint,
     prepare = function(row, params)
       local body, berr = client:prepare(channel, spec.request(row, params))
       if not body then return nil, berr end

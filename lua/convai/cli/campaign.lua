@@ -1,5 +1,10 @@
 --- convai.cli.campaign: the `convai campaign run` command (see `convai.campaign`).
 --
+-- The agent's send slots come from the same store as every other sender's (`--limits`, `CONVAI_LIMITS`;
+-- by default `host`: the campaigns and triggers of every convai process of the machine share the
+-- agent's rate), at the agent's rate (`CONVAI_VONAGE_RATES`, else 1 per second); `--rate` may only lower
+-- it (a higher one is lowered, with a note on stderr).
+--
 -- Exit status: 0 every valid recipient is sent (or, with `--dry-run`, everything checked); 1 some recipient
 -- is not sent (failed, unknown, invalid, or left pending by the gate) or the journal could not be written;
 -- 2 invalid arguments or an unusable recipients file or journal (nothing sent); 130 interrupted (Ctrl-C:
@@ -7,6 +12,7 @@
 --
 -- @module convai.cli.campaign
 local core = require "convai.core"
+local config = require "convai.config"
 local campaign = require "convai.campaign"
 local voicebot = require "convai.voicebot"
 local vonage = require "convai.vonage"
@@ -36,7 +42,9 @@ function _M.define(parser)
   run:option("--template", "Approved WhatsApp template name.")
   run:option("--locale", "Template language, e.g. en or en_US (Vonage WhatsApp).")
   run:option("--status-url", "URL that receives the message statuses (Vonage).")
-  run:option("--rate", "Sessions per second for the agent (Vonage grants 1, 3 or 5)."):default "1"
+  run:option("--rate", "Sessions per second for the agent: at most its rate (CONVAI_VONAGE_RATES, else 1; "
+    .. "a higher --rate is lowered to it). Default: the agent's rate.")
+  common.add_limits_option(run)
   run:option("--gate-voicebot-agent", "Stop at the WhatsApp business-initiated capacity of this "
     .. "voicebot.studio agent (current_limit - current_usage).")
   run:option("--report", "Write one row per recipient to OUT.csv or OUT.json.")
@@ -53,8 +61,10 @@ end
 local function check_flags(args)
   local f = { channel = args.channel, provider = args.provider }
   local err
-  f.rate, err = common.positive(args.rate, "rate")
-  if not f.rate then return nil, err end
+  if args.rate ~= nil then
+    f.rate, err = common.positive(args.rate, "rate")
+    if not f.rate then return nil, err end
+  end
   f.timeout, err = common.positive(args.timeout, "timeout")
   if not f.timeout then return nil, err end
   f.connect_timeout, err = common.positive(args.connect_timeout, "connect-timeout")
@@ -108,18 +118,25 @@ end
 -- The Vonage sender of each channel (`convai.campaign.senders`).
 local VONAGE_SENDERS = { whatsapp = "vonage_whatsapp", sms = "vonage_sms", voice = "vonage_voice" }
 
--- The sender and the client it sends with, or nil and the error.
+-- The sender and the client it sends with, or nil and the error. The limits (`--limits`, else
+-- CONVAI_LIMITS) go to the Vonage client, whose limit the campaign takes its slots from; a voicebot.studio
+-- campaign has a limit of its own (`f.limits`).
 local function make_sender(f, args)
   local opts = { timeout = f.timeout, connect_timeout = f.connect_timeout, retry = false,
     trace = common.trace(args) }
   local client, err, sender
   if f.provider == "voicebot" then
+    local env
+    env, err = config.limits()
+    if not env then return nil, err end
+    f.limits = f.limits or env.limits
     client, err = voicebot.from_env(opts)
     if not client then return nil, err end
     sender, err = campaign.senders.voicebot_template(client, {
       agent_id = args.agent_id and tonumber(args.agent_id), template = args.template,
     })
   else
+    opts.limits = f.limits
     client, err = vonage.from_env(opts)
     if not client then return nil, err end
     local fields = { agent_id = args.agent_id, status_url = args.status_url }
@@ -209,6 +226,9 @@ function _M.run(args, out)
   if not fh then return common.usage_error(format("cannot read the recipients file: %s", tostring(oerr))) end
   local csv = fh:read("a") or ""
   fh:close()
+  local lerr
+  f.limits, lerr = common.limits(args)
+  if lerr then return common.fail(lerr) end
   local sender, client = make_sender(f, args)
   if not sender then return common.fail(client) end
   local gate, gate_client
@@ -225,7 +245,8 @@ function _M.run(args, out)
   end
   local drawn = false
   local c, err = campaign.new {
-    sender = sender, gate = gate, rate = f.rate, journal = args.journal, csv = csv,
+    sender = sender, gate = gate, rate = f.rate, limits = f.provider == "voicebot" and f.limits or nil,
+    journal = args.journal, csv = csv,
     retry_failed = args.retry_failed, dry_run = args.dry_run, skip_invalid = args.skip_invalid,
     progress = core.isatty(2) and function(p)
       io.stderr:write("\r\27[K", progress_line(p))
@@ -239,6 +260,10 @@ function _M.run(args, out)
   end
   for _, i in ipairs(c.invalid) do
     io.stderr:write(format("convai: recipients line %d: %s (not sent)\n", i.line, i.message))
+  end
+  if c.rate_lowered then
+    io.stderr:write(format("convai: --rate %g is above agent %s's rate (%g per second: CONVAI_VONAGE_RATES, "
+      .. "else 1); sending at %g per second\n", f.rate, tostring(args.agent_id), c.rate_lowered, c.rate))
   end
   core.trap_interrupts(true)
   local report

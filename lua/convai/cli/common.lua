@@ -11,6 +11,7 @@
 --
 -- @module convai.cli.common
 local core = require "convai.core"
+local config = require "convai.config"
 local http = require "convai.http"
 
 local format, concat, rep = string.format, table.concat, string.rep
@@ -109,6 +110,26 @@ function _M.add_output_options(cmd)
   cmd:option("--format", "Output format: table or json."):choices { "table", "json" }:default "table"
   _M.add_timeout_options(cmd)
   cmd:flag("-v --verbose", "Print each request (credentials redacted) and response to stderr.")
+end
+
+--- Add the option that chooses where the agents' send slots are kept to a command that sends:
+-- `--limits`.
+-- @param cmd an argparse command
+function _M.add_limits_option(cmd)
+  cmd:option("--limits", "Where agents' send slots are kept: host (every convai process of this machine; "
+    .. "the default), process (this command only) or a store URL (redis://HOST:6379/0). Default: "
+    .. "CONVAI_LIMITS, else host.")
+end
+
+--- The `limits` option of a client or campaign, from the flag that names the store
+-- (`--limits`; nil when the flag is absent: the environment's `CONVAI_LIMITS`, else the default, applies).
+-- @tparam table args parsed arguments (`args.limits`)
+-- @treturn[1] table|nil `{store, setting = "--limits"}` (options of `convai.limit.new`)
+-- @treturn[2] nil
+-- @treturn[2] convai.error kind `invalid_argument`, naming `--limits`
+function _M.limits(args)
+  if args.limits == nil then return nil end
+  return config.store(args.limits, "--limits")
 end
 
 -- A positive finite number from an option's text, or nil.

@@ -1,7 +1,9 @@
 --- convai.cli.trigger: the `convai trigger whatsapp` command.
 --
 -- Starts one outbound WhatsApp virtual-agent session at Vonage AI Studio from an approved template
--- (`convai.vonage`), and prints the answer's status and body.
+-- (`convai.vonage`), in a send slot of the agent (`--limits`, `CONVAI_LIMITS`; by default shared by every
+-- convai process of the machine, at the agent's rate from `CONVAI_VONAGE_RATES`, else 1 per second),
+-- and prints the answer's status and body.
 --
 -- @module convai.cli.trigger
 local core = require "convai.core"
@@ -31,6 +33,7 @@ function _M.define(parser)
   wa:option("--header-param", "Header text parameter (repeat in order)."):count("*")
   wa:option("--body-param", "Body text parameter (repeat in order)."):count("*")
   wa:option("--session-param", "Session parameter NAME=VALUE (repeatable)."):count("*")
+  common.add_limits_option(wa)
   common.add_output_options(wa)
 end
 
@@ -71,6 +74,8 @@ function _M.run(args, out)
   -- Check the fields before the environment, so a bad flag is reported as such.
   local _, ferr = vonage.whatsapp_body(fields)
   if ferr then return common.fail(ferr) end
+  opts.limits, err = common.limits(args)
+  if err then return common.fail(err) end
   local result, code = common.with_client(vonage, opts, function(client)
     return client:trigger_whatsapp(fields)
   end)

@@ -111,9 +111,12 @@ end
 -- `from_env` passes to its `new`.
 -- @tparam function read e.g. `config.voicebot`
 -- @tparam[opt] table opts
--- @treturn table
+-- @treturn table|nil
+-- @treturn[2] nil
+-- @treturn[2] convai.error kind `invalid_argument` when the reader refuses a variable (`config.vonage`)
 function _M.env_options(read, opts)
-  local o = read()
+  local o, err = read()
+  if not o then return nil, err end
   for k, v in pairs(opts or {}) do o[k] = v end
   return o
 end
@@ -123,13 +126,14 @@ end
 -- @tparam table self the client (`{http = transport}`)
 -- @tparam string path path below the base URL
 -- @tparam table body the request body, encoded with `core.json_encode`
+-- @tparam[opt] table opts the transport's send options (`retry`, `pace`)
 -- @treturn table|nil `{status = integer, body = the decoded JSON, or the raw text when it is not JSON}`
 -- @treturn[2] convai.error as `send`, or kind `invalid_argument` when the body cannot be encoded
-function _M.post(self, path, body)
+function _M.post(self, path, body, opts)
   local json, err = json_encode(body)
   if not json then return nil, new_error("invalid_argument", "cannot encode the request: " .. err) end
   local resp
-  resp, err = self.http:send("POST", path, nil, json)
+  resp, err = self.http:send("POST", path, nil, json, opts)
   if not resp then return nil, err end
   local decoded = json_decode(resp.body)
   if decoded == nil then decoded = resp.body end

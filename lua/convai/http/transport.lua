@@ -294,25 +294,36 @@ end
 -- @tparam string path path below the base URL, already escaped, starting with "/"
 -- @tparam[opt] string query from `convai.http.query`
 -- @tparam[opt] string body request body (JSON)
--- @tparam[opt] table opts `{retry = false | table}`: this call's retry options, laid over the
---   transport's (false: a single attempt)
+-- @tparam[opt] table opts `{retry = false | table, pace = function}`: this call's retry options, laid
+--   over the transport's (false: a single attempt); `pace(attempt, last)`, called before each attempt
+--   (`last`: the previous attempt's error, nil before the first), takes the attempt's send slot
+--   (`convai.limit`'s `slot`) and returns true, or nil and an error that ends the call (nothing more is
+--   sent); with it, a retry after 429 does not pause by the policy: `pace` holds the sender back
 -- @treturn table|nil `{status, headers, body}`, or nil and a `convai.error` with `attempts` (integer,
 --   attempts made) and, when it stopped a retry, `retry`: `"exhausted"` (every attempt failed),
 --   `"unsafe"` (not retried: the request may have reached the vendor) or `"retry_after_cap"` (the
 --   vendor asked for a longer wait than `retry_after_cap`; `retry_after` says how long); the message
 --   says the same
 function mt:send(method, path, query, body, opts)
-  local policy = self.retry
+  local policy, pace = self.retry, nil
   if opts ~= nil then
-    if type(opts) ~= "table" then return invalid("send options must be a table {retry = ...}") end
+    if type(opts) ~= "table" then return invalid("send options must be a table {retry = ..., pace = ...}") end
     local err
     policy, err = check_retry(opts.retry, policy)
     if policy == nil then return nil, err end
+    pace = opts.pace
   end
   local url = self.base_url .. path .. (query or "")
-  local attempt = 0
+  local attempt, last = 0, nil
   while true do
     attempt = attempt + 1
+    if pace then
+      local ok, perr = pace(attempt, last)
+      if not ok then
+        if type(perr) == "table" then perr.attempts = attempt - 1 end
+        return nil, perr
+      end
+    end
     local resp, err = fetch(self, method, url, body)
     if resp then return resp end
     local wait, why, note
@@ -324,7 +335,8 @@ function mt:send(method, path, query, body, opts)
       if note then err.message = format("%s (%s)", err.message, note) end
       return nil, err
     end
-    policy.sleep(wait)
+    if not (pace and err.status == 429) then policy.sleep(wait) end
+    last = err
   end
 end
 

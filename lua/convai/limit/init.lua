@@ -5,8 +5,11 @@
 -- an agent (a campaign, a trigger endpoint of nginx, a script) takes a slot before its request leaves.
 -- A limit object is the one interface for that; where the slots are kept is its backend (`store`):
 --
---  - `"process"`: this process only, on the C core's `core.ratelimit` (monotonic clock). What a
---    campaign uses by default (`convai.limit.process`);
+--  - `"host"`: every convai process of the machine, on one `flock`ed file per agent (real clock)
+--    (`convai.limit.host`); what the clients, campaigns and the CLI use by default outside nginx
+--    (`default`);
+--  - `"process"`: this process only, on the C core's `core.ratelimit` (monotonic clock)
+--    (`convai.limit.process`); the default of `limit.new` itself;
 --  - `"shared_dict"`: every worker of one nginx, on a `lua_shared_dict` (wall clock, atomic `add`)
 --    (`convai.limit.shared_dict`); what `require("convai.ngx").limiter{}` makes;
 --  - `"redis://[user:password@]host[:port][/db]"`: every process and host using that Redis, one
@@ -16,8 +19,8 @@
 -- Slots of an agent are `interval = (1 + margin) / rate` seconds apart: `margin` is the fraction of the
 -- interval (equivalently, seconds added to each 1 s window) that absorbs the jitter between a slot's
 -- start and the request's arrival at the vendor. A claimed slot is the caller's alone. Another backend
--- registers with `register` and is chosen by `store` (a name, or a URL whose scheme names it). The
--- contract, what is atomic and what a crash leaves: docs/coordination.md.
+-- (Redis) registers with `register` and is chosen by `store` (a name, or a URL whose scheme names it).
+-- The contract, what is atomic and what a crash leaves: docs/coordination.md.
 --
 --     local limit = require "convai.limit"
 --     local lim = assert(limit.new { store = "process", rate = 1, rates = { A = 5 } })
@@ -29,6 +32,7 @@ local backends = require "convai.backends"
 local core = require "convai.core"
 local errors = require "convai.errors"
 local runtime = require "convai.runtime"
+local host = require "convai.limit.host"
 local process = require "convai.limit.process"
 local redis = require "convai.limit.redis"
 local shared_dict = require "convai.limit.shared_dict"
@@ -46,10 +50,13 @@ _M.DEFAULTS = { rate = 1, margin = 0.1, max_wait = 60, store = "process" }
 --- Attempts of a paced send that meets 429 (see `limit:wrap`).
 _M.PACED_ATTEMPTS = 3
 
-local COMMON = { store = true, rate = true, rates = true, margin = true, max_wait = true }
+--- The `lua_shared_dict` a client inside nginx keeps its slots in when no store is given (see `default`).
+_M.NGINX_DICT = "convai_limits"
+
+local COMMON = { store = true, rate = true, rates = true, margin = true, max_wait = true, setting = true }
 
 -- `rediss://` reaches the redis backend, whose URL parser refuses it saying why (no TLS in hiredis)
-local stores = backends.registry("limit", { process = process, redis = redis, rediss = redis,
+local stores = backends.registry("limit", { host = host, process = process, redis = redis, rediss = redis,
   shared_dict = shared_dict })
 
 local invalid = errors.invalid
@@ -70,6 +77,25 @@ end
 
 local mt = {}
 mt.__index = mt
+
+--- The store a sender uses when it is given none (a vendor client, a campaign): outside nginx `host`
+-- (every process of the machine shares the agents' slots); inside nginx, where a worker must not
+-- block, the `shared_dict` store on the dict `NGINX_DICT` (`lua_shared_dict convai_limits 1m;`) when
+-- nginx.conf declares it, else `process` (each worker on its own: declare the dict, or give `limits`).
+-- @treturn table options of `new`: `{store = "host"}`, `{store = "shared_dict", dict = NGINX_DICT}` or
+--   `{store = "process"}` (a new table each time)
+function _M.default()
+  if not runtime.in_nginx then return { store = "host" } end
+  if runtime.shared_dict(_M.NGINX_DICT) then return { store = "shared_dict", dict = _M.NGINX_DICT } end
+  return { store = "process" }
+end
+
+--- Is `v` a limit made by `new` (or `derive`)?
+-- @param v
+-- @treturn boolean
+function _M.is_limit(v)
+  return getmetatable(v) == mt
+end
 
 -- Check the options every backend shares; fills `self`.
 local function check_common(self, opts)
@@ -108,27 +134,66 @@ end
 --   added to each 1 s window), 0 to 10
 -- @tparam[opt=60] number opts.max_wait longest wait, seconds (`math.huge`: never give up): a slot further
 --   away is `rate_limited` and nothing is claimed
+-- @tparam[opt] string opts.setting how the user named the store (`"CONVAI_LIMITS"`, `"--limits"`,
+--   `"limits"`): the errors about the store start with it
 -- @tparam[opt] string opts.dict `shared_dict`: the name of a `lua_shared_dict` (1m holds thousands of slots)
 -- @tparam[opt] string opts.prefix `shared_dict`: prefix of the dict keys (default `"convai:rate:"`);
 --   `redis`: prefix of the Redis keys (default `"convai:"`, the key is `PREFIX .. "limit:" .. agent`)
 -- @tparam[opt=1] number opts.connect_timeout `redis`: seconds to connect
 -- @tparam[opt=1] number opts.timeout `redis`: seconds for each call
+-- @tparam[opt] string opts.dir `host`: the directory of the agents' files (default
+--   `convai.config.limits_dir()`: `$XDG_STATE_HOME/convai/limits`, else `~/.local/state/convai/limits`)
 -- @treturn convai.limit|nil the limit (a `redis` one connects at its first claim)
 -- @treturn[2] nil
--- @treturn[2] convai.error kind `invalid_argument` (a bad or unknown option; no such dict; a malformed
---   store URL, never quoted: it may carry a password)
+-- @treturn[2] convai.error kind `invalid_argument` (a bad or unknown option or store; no such dict; a
+--   `host` directory that cannot be created or is not private; a malformed store URL, never quoted: it
+--   may carry a password)
 function _M.new(opts)
   if type(opts) ~= "table" then
     return invalid("limit.new expects an options table {store =, rate =, rates =, margin =, max_wait =}")
   end
+  local setting = opts.setting
+  if setting ~= nil and type(setting) ~= "string" then return invalid("setting must be a string") end
+  local function about_store(err)
+    if setting and type(err) == "table" then
+      return nil, errors.new(err.kind, format("%s: %s", setting, tostring(err.message)))
+    end
+    return nil, err
+  end
   local backend, store = stores:select(opts, COMMON, _M.DEFAULTS.store)
-  if not backend then return nil, store end
+  if not backend then return about_store(store) end
   local self = { store = store }
   local ok, err = check_common(self, opts)
   if not ok then return nil, err end
   self.backend, err = backend.new(opts)
-  if not self.backend then return nil, err end
+  if not self.backend then return about_store(err) end
   return setmetatable(self, mt)
+end
+
+--- A limit on the same store and the same slots (the same backend state: a `process` limit's buckets,
+-- a `host` limit's open files), with other rates or margin: how a campaign paces an agent at a rate
+-- lower than its client's, in the same slots as the client's other sends.
+-- @tparam table opts `rate`, `rates` (laid over this limit's), `margin`, `max_wait`; nil keeps this
+--   limit's value
+-- @treturn convai.limit|nil the limit
+-- @treturn[2] nil
+-- @treturn[2] convai.error kind `invalid_argument`
+function mt:derive(opts)
+  if type(opts) ~= "table" then return invalid("derive expects an options table {rate =, rates =, ...}") end
+  local rates = {}
+  for agent, r in pairs(self.rates) do rates[agent] = r end
+  if opts.rates ~= nil then
+    if type(opts.rates) ~= "table" then return invalid("rates must be a table {[agent_id] = rate}") end
+    for agent, r in pairs(opts.rates) do rates[tostring(agent)] = r end
+  end
+  local o = { rates = rates }
+  o.rate = opts.rate == nil and self.default_rate or opts.rate
+  o.margin = opts.margin == nil and self.margin or opts.margin
+  o.max_wait = opts.max_wait == nil and self.max_wait or opts.max_wait
+  local copy = { store = self.store, backend = self.backend }
+  local ok, err = check_common(copy, o)
+  if not ok then return nil, err end
+  return setmetatable(copy, mt)
 end
 
 -- The slot key of an agent: a non-empty string (an integer is its decimal text).
@@ -230,8 +295,26 @@ function mt:penalize(agent, seconds)
   return self.backend:penalize(id, seconds)
 end
 
--- The client with its transport's retry policy off, sharing its connection and credential.
-local function without_retry(client)
+--- Take the slot of one attempt of a send: after a 429 (`last`, the previous attempt's error) hold the
+-- agent first for the error's `retry_after` (or one window), then `wait` for the agent's next slot.
+-- What a sender calls before each attempt (the vendor clients' sends, `wrap`).
+-- @tparam string agent the agent ID
+-- @tparam[opt] convai.error last the previous attempt's error (nil before the first attempt)
+-- @treturn number|nil seconds waited
+-- @treturn[2] nil
+-- @treturn[2] convai.error as `wait` (or `penalize`)
+function mt:slot(agent, last)
+  if type(last) == "table" and last.status == 429 then
+    local ok, err = self:penalize(agent, last.retry_after)
+    if not ok then return nil, err end
+  end
+  return self:wait(agent)
+end
+
+-- The client with its transport's retry policy off and without pacing of its own (the wrap paces it),
+-- sharing its connection and credential.
+local function unpaced(client)
+  if type(client.with_limit) == "function" then client = client:with_limit(false) or client end
   local http = client.http
   if type(http) ~= "table" or type(http.with_retry) ~= "function" then return client end
   local h = http:with_retry(false)
@@ -251,12 +334,12 @@ local function paced(lim, client, channel, agent_field)
     local agent = body[agent_field]
     local res
     for _ = 1, _M.PACED_ATTEMPTS do
-      local waited, werr = lim:wait(agent)
+      local waited, werr = lim:slot(agent, err)
       if not waited then return nil, werr end
       res, err = client:send_prepared(body)
       if res or type(err) ~= "table" or err.kind ~= "rate_limited" then return res, err end
-      lim:penalize(agent, err.retry_after)
     end
+    lim:penalize(agent, err.retry_after) -- the others hold back too
     return res, err
   end
 end
@@ -266,15 +349,17 @@ end
 -- wait for the agent's slot first.
 -- The fields are checked before a slot is claimed (an `invalid_argument` error claims none); after a 429
 -- the agent is penalized for its `Retry-After` (or one window) and the request is sent again in a new
--- slot (`PACED_ATTEMPTS` in all; the client's own retry policy is off for these methods). Other methods
--- and fields pass through; a client without `SENDS` is passed through whole.
+-- slot (`PACED_ATTEMPTS` in all; the client's own retry policy is off for these methods, and so is its
+-- own limit: a client that paces its sends, such as `convai.vonage`, takes its slots from this limit
+-- instead, through `with_limit`). Other methods and fields pass through; a client without `SENDS` is
+-- passed through whole.
 -- @tparam table client a vendor client (e.g. `convai.vonage`)
 -- @treturn table the wrapped client: same methods, `vg:trigger_whatsapp{...}` as before
 -- @usage local vg = lim:wrap(assert(vonage.from_env()))
 -- local res, err = vg:trigger_whatsapp { agent_id = "A", ... }   -- waits for A's slot, then sends
 function mt:wrap(client)
   local sends = type(client) == "table" and type(client.SENDS) == "table" and client.SENDS or {}
-  local quiet = next(sends) and without_retry(client) or client
+  local quiet = next(sends) and unpaced(client) or client
   local cache = {}
   return setmetatable({ client = quiet }, {
     __index = function(_, k)

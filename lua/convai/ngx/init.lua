@@ -42,17 +42,23 @@ local function on_shared_dict(opts)
 end
 
 --- A per-agent rate limit shared by every worker: `convai.limit.new` with `store = "shared_dict"` unless
--- `store` says otherwise: `store = "redis://[user:password@]host[:port][/db]"` keeps the slots in Redis
--- (`convai.limit.redis`, on cosockets), shared with every host and process using that Redis.
+-- `store` (or `limits`, as the clients name it) says otherwise:
+-- `store = "redis://[user:password@]host[:port][/db]"` keeps the slots in Redis (`convai.limit.redis`, on cosockets), shared with every host and process using
+-- that Redis.
 -- @tparam table opts `{dict = "name of a lua_shared_dict", rate = sessions per second, rates = {[agent] =
 --   rate}, margin = seconds, max_wait = seconds, prefix = key prefix}`; with Redis `{store = URL, rate,
---   rates, margin, max_wait, prefix, connect_timeout = seconds, timeout = seconds}` (no `dict`)
+--   rates, margin, max_wait, prefix, connect_timeout = seconds, timeout = seconds}` (no `dict`);
+--   `limits` is an alias of `store`
 -- @treturn table|nil the limit (`wait`, `acquire`, `penalize`, `rate`, `wrap`), or nil and an
 --   `invalid_argument` error; with Redis, a claim that cannot reach it fails with kind `store`
 -- @usage local lim = assert(require("convai.ngx").limiter { dict = "convai_limits", rates = { A = 5 } })
 -- local shared = assert(require("convai.ngx").limiter { store = "redis://10.0.0.5/0", rates = { A = 5 } })
 function _M.limiter(opts)
-  return limit.new(on_shared_dict(opts))
+  local o = on_shared_dict(opts)
+  if type(o) == "table" and o.limits ~= nil then
+    o.store, o.setting, o.limits = o.limits, "limits", nil
+  end
+  return limit.new(o)
 end
 
 --- A WhatsApp capacity cache shared by every worker: `convai.capacity.new` with `store = "shared_dict"`.

@@ -16,8 +16,15 @@ local path, write, read = scratch.path, scratch.write, scratch.read
 
 local numbers_csv = ch.numbers_csv
 
+-- The campaigns' client: its limit ("process") at the rate the sandbox gives agent A unless a test says
+-- otherwise, so that each campaign's `rate` sets its pace (it may only lower the agent's rate). The shared
+-- stores are tested by tests/lua/limit/host_spec.lua and tests/lua/cli/limits_spec.lua.
+local function vg_client()
+  return assert(vonage.from_env { retry = false, limits = "process", rates = { A = 50 } })
+end
+
 local function sender(fields)
-  local client = assert(vonage.from_env { retry = false })
+  local client = vg_client()
   local t = { agent_id = "A", namespace = "ns", template = "welcome", locale = "en_US", status_url = STATUS_URL }
   for k, v in pairs(fields or {}) do t[k] = v end
   return assert(campaign.senders.vonage_whatsapp(client, t))
@@ -123,6 +130,31 @@ describe("convai.campaign", function()
   end)
 
   describe("rate", function()
+    it("is at most the agent's rate in its client's limit: a higher rate is lowered, none is the agent's", function()
+      local client = assert(vonage.from_env { retry = false, limits = "process", rates = { A = 3 } })
+      local s = assert(campaign.senders.vonage_whatsapp(client, { agent_id = "A", namespace = "ns",
+        template = "welcome", locale = "en_US", status_url = STATUS_URL }))
+      local csv = numbers_csv(1)
+      local c = assert(campaign.new { sender = s, journal = new_journal(), csv = csv, rate = 5 })
+      assert.equal(3, c.rate)
+      assert.equal(3, c.rate_lowered)
+      assert.equal(client.limit.backend, c.limit.backend, "the client's slots")
+      assert.same({ 3, 1.02 / 3 }, { c.limit:rate("A") })
+      c = assert(campaign.new { sender = s, journal = new_journal(), csv = csv, rate = 2 })
+      assert.equal(2, c.rate)
+      assert.is_nil(c.rate_lowered)
+      c = assert(campaign.new { sender = s, journal = new_journal(), csv = csv })
+      assert.equal(3, c.rate)
+      -- a limit of the campaign's own (limits): its rate is the campaign's
+      c = assert(campaign.new { sender = s, journal = new_journal(), csv = csv, rate = 7, limits = "process" })
+      assert.equal(7, c.rate)
+      assert.not_equal(client.limit.backend, c.limit.backend)
+      local _, err = campaign.new { sender = s, journal = new_journal(), csv = csv, limits = "nowhere" }
+      assert.matches('^limits: unknown limit store "nowhere"', err.message)
+      _, err = campaign.new { sender = s, journal = new_journal(), csv = csv, limit = {} }
+      assert.equal("limit must be a convai.limit (limit.new{...})", err.message)
+    end)
+
     it("sends 60 recipients at 5/s through 400 ms latency with no 429 and at least 95% of the rate", function()
       helper.config { latency_ms = 400, vonage = { agents = { A = { rate = 5 } } } }
       local c = assert(campaign.new { sender = sender(), journal = new_journal(), csv = numbers_csv(60), rate = 5 })
@@ -349,7 +381,7 @@ describe("convai.campaign channels", function()
   end
 
   it("sends SMS and voice calls through Vonage, with session parameters", function()
-    local client = assert(vonage.from_env { retry = false })
+    local client = vg_client()
     local sms = assert(campaign.senders.vonage_sms(client, { agent_id = "A", status_url = STATUS_URL }))
     local csv = "to,session.ref\n+44 7700 900001,r1\n+44 7700 900002,r2\n"
     local report = assert(assert(campaign.new { sender = sms, journal = new_journal(), csv = csv, rate = 50 }):run())

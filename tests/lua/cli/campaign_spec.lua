@@ -18,6 +18,17 @@ end
 
 local triggers = ch.triggers
 
+-- Agent A's rate as the client is told (CONVAI_VONAGE_RATES): above every --rate here, so that --rate (which
+-- may only lower it) sets the pace, as the sandbox's rate for A in each test does.
+local RATES = "A=60"
+
+-- Run the CLI with the rates above (and `env`).
+local function cli(args, env)
+  local e = { CONVAI_VONAGE_RATES = RATES }
+  for k, v in pairs(env or {}) do e[k] = v end
+  return helper.cli(args, e)
+end
+
 local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
 -- Start the CLI in the background; returns its pid.
@@ -25,7 +36,8 @@ local function spawn(args)
   local quoted = {}
   for i, a in ipairs(args) do quoted[i] = shell_quote(a) end
   local pidfile = path("pid")
-  os.execute(("lua5.4 bin/convai %s >%s 2>&1 </dev/null & echo $! >%s"):format(table.concat(quoted, " "),
+  os.execute(("CONVAI_VONAGE_RATES=%s lua5.4 bin/convai %s >%s 2>&1 </dev/null & echo $! >%s"):format(RATES,
+    table.concat(quoted, " "),
     path("bg.out"), pidfile))
   return assert(tonumber(read(pidfile)))
 end
@@ -37,7 +49,7 @@ describe("convai campaign run", function()
   it("runs a campaign, prints the summary and writes the report", function()
     helper.config { vonage = { agents = { A = { rate = 20 } } } }
     local csv = write("a.csv", numbers_csv(5))
-    local code, out, err = helper.cli(run_args(csv, path("a.journal"), { "--rate", "20", "--report",
+    local code, out, err = cli(run_args(csv, path("a.journal"), { "--rate", "20", "--report",
       path("a.csv.report.json"), "--format", "json" }))
     assert.equal(0, code, err)
     local summary = helper.decode(out)
@@ -48,7 +60,7 @@ describe("convai campaign run", function()
     local report = helper.decode(read(path("a.csv.report.json")))
     assert.equal(5, #report.recipients)
     -- Same command again: resumes, sends nothing.
-    code, out = helper.cli(run_args(csv, path("a.journal"), { "--rate", "20" }))
+    code, out = cli(run_args(csv, path("a.journal"), { "--rate", "20" }))
     assert.equal(0, code)
     assert.matches("sent%s+5", out)
     assert.equal(5, #helper.log())
@@ -56,7 +68,7 @@ describe("convai campaign run", function()
 
   it("refuses a file with invalid rows (exit 2, each line on stderr) unless --skip-invalid", function()
     local csv = write("b.csv", "to,body.1\n+447700900001,ok\n123,bad\n+447700900002,\n")
-    local code, out, err = helper.cli(run_args(csv, path("b.journal"), { "--rate", "5" }))
+    local code, out, err = cli(run_args(csv, path("b.journal"), { "--rate", "5" }))
     assert.equal(2, code)
     assert.equal("", out)
     assert.matches("recipients line 3: to: phone number must have 8 to 15 digits", err, 1, true)
@@ -64,7 +76,7 @@ describe("convai campaign run", function()
     assert.matches("2 invalid rows in .*nothing was sent", err)
     assert.same({}, helper.log())
     assert.is_nil(read(path("b.journal")))
-    code, out, err = helper.cli(run_args(csv, path("b.journal"), { "--rate", "5", "--skip-invalid" }))
+    code, out, err = cli(run_args(csv, path("b.journal"), { "--rate", "5", "--skip-invalid" }))
     assert.equal(1, code)
     assert.matches("recipients line 3: to: ", err)
     assert.matches("invalid%s+2", out)
@@ -82,7 +94,7 @@ describe("convai campaign run", function()
       { { "--channel", "fax" }, "must be one of 'whatsapp', 'sms', 'voice'" },
     }
     for _, c in ipairs(cases) do
-      local code, _, err = helper.cli(run_args(csv, j, c[1]))
+      local code, _, err = cli(run_args(csv, j, c[1]))
       assert.equal(2, code, err)
       assert.matches(c[2], err, 1, true)
     end
@@ -90,13 +102,13 @@ describe("convai campaign run", function()
       "--agent-id", "A" }
     assert.equal(2, code)
     assert.matches("--status-url is required for vonage sms campaigns", err, 1, true)
-    code, _, err = helper.cli(run_args(path("missing.csv"), j))
+    code, _, err = cli(run_args(path("missing.csv"), j))
     assert.equal(2, code)
     assert.matches("cannot read the recipients file", err)
-    code, _, err = helper.cli(run_args(write("d.csv", "to,colour\n1,red\n"), j))
+    code, _, err = cli(run_args(write("d.csv", "to,colour\n1,red\n"), j))
     assert.equal(2, code)
     assert.matches('line 1: unknown column "colour"', err)
-    code, _, err = helper.cli(run_args(csv, j, { "--template", "other" }), { CONVAI_VONAGE_KEY = false })
+    code, _, err = cli(run_args(csv, j, { "--template", "other" }), { CONVAI_VONAGE_KEY = false })
     assert.equal(2, code)
     assert.matches("CONVAI_VONAGE_KEY", err)
     assert.same({}, helper.log())
@@ -109,7 +121,8 @@ describe("convai campaign run", function()
     local quoted = {}
     for i, a in ipairs(run_args(csv, path("t.journal"), { "--rate", "20" })) do quoted[i] = shell_quote(a) end
     -- script(1) runs the command on a pseudo-terminal; stdout goes to a file so only stderr is the tty.
-    local cmd = ("lua5.4 bin/convai %s >%s"):format(table.concat(quoted, " "), path("t.out"))
+    local cmd = ("CONVAI_VONAGE_RATES=%s lua5.4 bin/convai %s >%s"):format(RATES, table.concat(quoted, " "),
+      path("t.out"))
     os.execute(("script -qec %s %s >/dev/null 2>&1 </dev/null"):format(shell_quote(cmd), path("t.tty")))
     local tty = read(path("t.tty"))
     assert.matches("\r\27%[K%d+/10 done  sent %d+", tty)
@@ -119,7 +132,7 @@ describe("convai campaign run", function()
 
   it("dry run sends and writes nothing", function()
     local csv = write("e.csv", numbers_csv(3))
-    local code, out = helper.cli(run_args(csv, path("e.journal"), { "--dry-run" }))
+    local code, out = cli(run_args(csv, path("e.journal"), { "--dry-run" }))
     assert.equal(0, code)
     assert.matches("would send%s+3", out)
     assert.same({}, helper.log())
@@ -165,7 +178,7 @@ describe("convai campaign run", function()
       os.execute("kill -KILL " .. pid .. " 2>/dev/null")
       os.execute("sleep 0.05")
     end
-    local code, out, err = helper.cli(run_args(csv, j, { "--rate", "60" }))
+    local code, out, err = cli(run_args(csv, j, { "--rate", "60" }))
     assert.is_true(code == 0 or code == 1, err)
     -- The journal: per number, nothing after a final record, and a final record for everyone.
     local final = {}

@@ -104,7 +104,7 @@ describe("convai.journal with a registered backend", function()
   assert(journal.register("memjournal", backend))
 
   local function sender()
-    return assert(campaign.senders.vonage_sms(assert(vonage.from_env { retry = false }),
+    return assert(campaign.senders.vonage_sms(assert(vonage.from_env { retry = false, limits = "process", rates = { A = 50 } }),
       { agent_id = "A", status_url = "https://example.com/status" }))
   end
   local CSV = "to\n+44 7700 900001\n+44 7700 900002\n+44 7700 900003\n"

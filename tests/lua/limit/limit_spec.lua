@@ -35,8 +35,8 @@ describe("convai.limit", function()
         { { max_wait = 0 }, "max_wait must be a positive number of seconds" },
         { { rates = 5 }, "rates must be a table {[agent_id] = rate}" },
         { { rates = { A = 0 } }, "rates[A] must be a positive number of sessions per second" },
-        { { dict = "x" }, "unknown limit option dict for store process (known: margin, max_wait, rate, rates, store)" },
-        { { store = "nowhere" }, 'unknown limit store "nowhere" (known: process, redis, rediss, shared_dict)' },
+        { { dict = "x" }, "unknown limit option dict for store process (known: margin, max_wait, rate, rates, setting, store)" },
+        { { store = "nowhere" }, 'unknown limit store "nowhere" (known: host, process, redis, rediss, shared_dict)' },
         { { store = "shared_dict", dict = "d" }, 'no lua_shared_dict "d"' },
       }
       for _, c in ipairs(cases) do
@@ -230,6 +230,48 @@ describe("convai.limit", function()
       local lim = assert(limit.new {})
       local c = { x = function(_, v) return v * 2 end }
       assert.equal(4, lim:wrap(c):x(2))
+    end)
+  end)
+
+  describe("stores and derived limits", function()
+    it("outside nginx, a sender given no store uses host; a limit is recognised", function()
+      assert.same({ store = "host" }, limit.default())
+      assert.is_true(limit.is_limit(assert(limit.new {})))
+      assert.is_false(limit.is_limit({ acquire = function() end }))
+    end)
+
+    it("starts the errors about the store with the setting that named it", function()
+      local _, err = limit.new { store = "nowhere", setting = "CONVAI_LIMITS" }
+      assert.matches('^CONVAI_LIMITS: unknown limit store "nowhere"', err.message)
+      _, err = limit.new { store = "process", setting = 5 }
+      assert.equal("setting must be a string", err.message)
+      _, err = limit.new { rate = 0, setting = "--limits" }
+      assert.matches("^rate must be", err.message) -- not about the store
+    end)
+
+    it("derives a limit with other rates on the same slots", function()
+      local base = assert(limit.new { rate = 10, margin = 0, rates = { A = 20 } })
+      local slow = assert(base:derive { rates = { B = 2 }, margin = 0.5 })
+      assert.same({ 20, 0.075 }, { slow:rate("A") })
+      assert.same({ 2, 0.75 }, { slow:rate("B") })
+      assert.same({ 10, 0.15 }, { slow:rate("C") })
+      assert.same({ 10, 0.1 }, { base:rate("C") }, "the base is unchanged")
+      assert.equal(0, assert(slow:acquire("C", 0)))
+      local _, err = base:acquire("C", 0)
+      assert.equal("rate_limited", err.kind, "the derived limit's claim holds the base's slot")
+      _, err = base:derive { margin = -1 }
+      assert.equal("invalid_argument", err.kind)
+    end)
+
+    it("takes the slot of each attempt of a send, holding the agent after a 429", function()
+      local lim = assert(limit.new { rate = 100, margin = 0 })
+      assert.is_true(assert(lim:slot("S")) < 0.05)
+      local t0 = monotonic()
+      assert(lim:slot("S", core.error("rate_limited", "429", { status = 429, retry_after = 0.3 })))
+      near(0.3, monotonic() - t0, 0.05, "held for Retry-After")
+      t0 = monotonic()
+      assert(lim:slot("S", core.error("server", "503", { status = 503 })))
+      assert.is_true(monotonic() - t0 < 0.05, "another failure holds nothing")
     end)
   end)
 
