@@ -43,8 +43,8 @@ end
 
 --- A per-agent rate limit shared by every worker: `convai.limit.new` with `store = "shared_dict"` unless
 -- `store` (or `limits`, as the clients name it) says otherwise:
--- `store = "redis://[user:password@]host[:port][/db]"` keeps the slots in Redis (`convai.limit.redis`, on cosockets), shared with every host and process using
--- that Redis.
+-- `store = "redis://[user:password@]host[:port][/db]"` keeps the slots in Redis (`convai.limit.redis`,
+-- on cosockets), shared with every host and process using that Redis.
 -- @tparam table opts `{dict = "name of a lua_shared_dict", rate = sessions per second, rates = {[agent] =
 --   rate}, margin = seconds, max_wait = seconds, prefix = key prefix}`; with Redis `{store = URL, rate,
 --   rates, margin, max_wait, prefix, connect_timeout = seconds, timeout = seconds}` (no `dict`);

@@ -299,7 +299,9 @@ describe("convai.vonage", function()
     it("refuses a limits option it cannot use, naming it", function()
       local cases = {
         { { limits = "nowhere" }, 'limits: unknown limit store "nowhere" (known: ' },
-        { { limits = "rediss://u:secret@h:1/0" }, "limits: unknown limit store scheme rediss:// (known: " },
+        { { limits = "memcached://u:secret@h:1/0" }, "limits: unknown limit store scheme memcached:// (known: " },
+        { { limits = "rediss://u:secret@h:1/0" }, "limits: limit store: invalid Redis URL 'rediss://u:***@h:1/0': "
+          .. "rediss:// (TLS) is not supported" },
         { { limits = 5 }, "limits must be host, process, a store URL, a convai.limit or a table of" },
         { { limits = { store = "process", burst = 2 } }, "unknown limit option burst for store process" },
         { { rates = { A = 0 } }, "rates[A] must be a positive number of sessions per second" },
