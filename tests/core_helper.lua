@@ -12,6 +12,7 @@ local _M = {}
 
 --- The module.
 _M.core = require "convai.core"
+local harness = require "nginx.harness"
 
 --- Whether numbers have an integer subtype (Lua 5.4; not LuaJIT).
 _M.HAS_INTEGERS = math.type ~= nil
@@ -37,21 +38,11 @@ function _M.which(prog)
   return _M.run("command -v " .. prog .. " >/dev/null 2>&1")
 end
 
---- Write data to path (raises on failure).
-function _M.write_file(path, data)
-  local f = assert(io.open(path, "wb"))
-  assert(f:write(data))
-  f:close()
-end
+--- Write data to path (raises on failure); the harness's.
+_M.write_file = harness.write_file
 
---- The contents of path, or nil when it cannot be read.
-function _M.read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local d = f:read("*a")
-  f:close()
-  return d
-end
+--- The contents of path, or nil when it cannot be read; the harness's.
+_M.read_file = harness.read_file
 
 --- Whether s has neither CR nor LF.
 function _M.no_line_break(s)

@@ -8,6 +8,7 @@
 --     r.restart()                                             -- same port, empty (no persistence)
 --     r.stop()
 local core = require "convai.core"
+local harness = require "nginx.harness"
 
 local _M = {}
 
@@ -25,13 +26,7 @@ local function run(cmd)
   return code == "0", text or out
 end
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local text = f:read("a")
-  f:close()
-  return text
-end
+local read_file = harness.read_file
 
 -- A process is gone when /proc has no entry for it, or when it is a zombie whose threads have all
 -- exited (its sockets are closed only then: a zombie leader of a threaded Redis may still listen).
