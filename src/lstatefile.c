@@ -27,8 +27,9 @@ reports them as `store` or `invalid_argument` errors).
 #include "lstatefile.h"
 #include "statefile.h"
 
-/* Bytes a state file may hold: read() returns at most this much. */
-#define STATE_MAX 4096
+/* Bytes a state file may hold: read() returns at most this much (an agent's
+** capacity reservations, a few hundred of about 25 bytes, fit). */
+#define STATE_MAX 16384
 
 typedef struct state_file {
   int fd;     /* -1 once closed */
@@ -149,7 +150,7 @@ static int l_unlock(lua_State *L) {
   return 1;
 }
 
-/*** The file's content (at most 4096 bytes; `""` for a new file).
+/*** The file's content (at most 16384 bytes; `""` for a new file).
 @function state_file:read
 @treturn[1] string
 @treturn[2] nil
@@ -166,7 +167,7 @@ static int l_read(lua_State *L) {
 
 /*** Replace the file's content, under the lock.
 @function state_file:write
-@tparam string s at most 4096 bytes
+@tparam string s at most 16384 bytes
 @treturn[1] boolean true
 @treturn[2] nil
 @treturn[2] string what failed (e.g. no space left on the device)
@@ -178,7 +179,7 @@ static int l_write(lua_State *L) {
   const char *s = luaL_checklstring(L, 2, &len);
   char err[CV_STATE_ERRLEN];
   if (!f->locked) return luaL_error(L, "state file is not locked");
-  luaL_argcheck(L, len <= STATE_MAX, 2, "at most 4096 bytes");
+  luaL_argcheck(L, len <= STATE_MAX, 2, "at most 16384 bytes");
   if (cv_state_write(f->fd, s, len, err, sizeof err) != 0)
     return cv_fail_msg(L, err);
   lua_pushboolean(L, 1);

@@ -12,7 +12,7 @@
 -- | `CONVAI_CAFILE`         | PEM CA bundle trusted for HTTPS (all three clients)         |
 -- | `CONVAI_LIMITS`         | where agents' send slots are kept: `host`, `process`, a URL |
 -- | `CONVAI_VONAGE_RATES`   | agents' sessions per second, `agent=5,other=3` (default 1)  |
--- | `XDG_STATE_HOME`, `HOME`| the `host` store's directory (`limits_dir`)                 |
+-- | `XDG_STATE_HOME`, `HOME`| the `host` stores' directories (`limits_dir`, `capacity_dir`)|
 --
 -- @module convai.config
 local errors = require "convai.errors"
@@ -134,6 +134,17 @@ function _M.limits(getenv)
   return limit_settings(getenv or os.getenv, {}, false)
 end
 
+-- `DIR/convai/NAME` under the user's state directory, or nil and an error naming `what`.
+local function state_dir(getenv, name, what)
+  getenv = getenv or os.getenv
+  local state = read(getenv, "XDG_STATE_HOME")
+  if state and state:sub(1, 1) == "/" then return state .. "/convai/" .. name end
+  local home = read(getenv, "HOME")
+  if home and home:sub(1, 1) == "/" then return home .. "/.local/state/convai/" .. name end
+  return invalid("the host %s store needs a directory: set XDG_STATE_HOME or HOME to an absolute "
+    .. "path, or choose another store (CONVAI_LIMITS=process, --limits process)", what)
+end
+
 --- The directory of the `host` limit store: `$XDG_STATE_HOME/convai/limits`, else
 -- `$HOME/.local/state/convai/limits` (the XDG base directory rules: a relative `XDG_STATE_HOME` is
 -- ignored). Nothing is created here (`convai.limit.host` does, mode 0700).
@@ -142,13 +153,17 @@ end
 -- @treturn[2] nil
 -- @treturn[2] convai.error kind `invalid_argument` when neither variable gives an absolute path
 function _M.limits_dir(getenv)
-  getenv = getenv or os.getenv
-  local state = read(getenv, "XDG_STATE_HOME")
-  if state and state:sub(1, 1) == "/" then return state .. "/convai/limits" end
-  local home = read(getenv, "HOME")
-  if home and home:sub(1, 1) == "/" then return home .. "/.local/state/convai/limits" end
-  return invalid("the host limit store needs a directory: set XDG_STATE_HOME or HOME to an absolute "
-    .. "path, or choose another store (CONVAI_LIMITS=process, --limits process)")
+  return state_dir(getenv, "limits", "limit")
+end
+
+--- The directory of the `host` capacity store, beside the limit store's: `$XDG_STATE_HOME/convai/
+-- capacity`, else `$HOME/.local/state/convai/capacity` (created 0700 by `convai.capacity.host`).
+-- @tparam[opt=os.getenv] function getenv
+-- @treturn string|nil the directory
+-- @treturn[2] nil
+-- @treturn[2] convai.error kind `invalid_argument` when neither variable gives an absolute path
+function _M.capacity_dir(getenv)
+  return state_dir(getenv, "capacity", "capacity")
 end
 
 return _M

@@ -34,6 +34,7 @@ local limit = require "convai.limit"
 local loop = require "convai.campaign.loop"
 local recipients = require "convai.campaign.recipients"
 local report = require "convai.campaign.report"
+local runtime = require "convai.runtime"
 local senders = require "convai.campaign.senders"
 
 local type, tostring, pairs, ipairs, setmetatable, pcall, error = type, tostring, pairs, ipairs,
@@ -69,13 +70,33 @@ _M.parse_csv = recipients.parse_csv
 _M.write_report = report.write
 
 --- A voicebot.studio capacity gate: `current_limit - current_usage` of a WhatsApp agent, read fresh each
--- time (`convai.capacity`'s `gate`, on the in-process store).
+-- time, and a reservation before each send (`convai.capacity`'s `gate`), on a store shared with every
+-- other user of it: campaigns gated on one agent together never send more than the capacity last read.
 -- @tparam convai.voicebot client
 -- @tparam[opt] integer agent_id the voicebot WhatsApp agent (default: the vendor's first one)
--- @treturn table the gate: `read()` returns `{capacity = n, exhausted = boolean, usage = table}` or nil, err
-function _M.voicebot_gate(client, agent_id)
-  local cap, err = capacity.new { store = "process", client = client }
-  if not cap then return { agent_id = agent_id, read = function() return nil, err end } end
+-- @tparam[opt] table opts `store`: where the reads and reservations are kept, the values of the limits'
+--   stores (`"host"`, the default outside nginx; `"process"`; `"redis://..."`), or a table of
+--   `convai.capacity.new` options (`{store =, setting =, ...}`; `setting` names it in messages)
+-- @treturn table the gate: `read()` returns `{capacity = n, exhausted = boolean, usage = table}` or nil,
+--   err; `hold()` a ticket, false or nil, err; `settle(ticket, sent)`; `error` set when the gate could not
+--   be made (each call then returns it)
+function _M.voicebot_gate(client, agent_id, opts)
+  opts = opts or {}
+  local o = { client = client, store = runtime.in_nginx and "process" or "host" }
+  local where = opts.store
+  if type(where) == "table" then
+    for k, v in pairs(where) do o[k] = v end
+  elseif where ~= nil then
+    o.store = where
+  end
+  local setting = o.setting
+  o.setting = nil
+  local cap, err = capacity.new(o)
+  if not cap then
+    if setting and type(err) == "table" then err.message = setting .. ": " .. tostring(err.message) end
+    local function failed() return nil, err end
+    return { agent_id = agent_id, read = failed, hold = failed, settle = failed, error = err }
+  end
   return cap:gate(agent_id)
 end
 

@@ -49,7 +49,9 @@ local function new_state(c, run)
     unsent_tries = {},             -- [to] = connections failed before the request left
     inflight = 0,                  -- send requests in flight
     sends = 0,                     -- requests started in this run (the gate re-reads every GATE_EVERY)
-    budget = huge,                 -- capacity left as last read (huge: no gate, or not read yet)
+    budget = huge,                 -- capacity left as last read (huge: no gate, not read yet, or shared)
+    shared = c.gate ~= nil and c.gate.hold ~= nil, -- the gate reserves in its store before each send
+    held = nil,                    -- shared gate: the reservation for the next send (a ticket)
     gate_due = c.gate ~= nil,      -- a capacity read is wanted
     gate_task = nil,               -- the capacity read in flight
     gate_mark = nil,               -- {inflight, sends} when the last read started
@@ -138,10 +140,11 @@ local function finish_gate(s, task)
   -- since: each may or may not be in it, so each is taken off the capacity it gives. That bound is
   -- never above the true capacity, so it replaces the budget; a read made with nothing in flight and
   -- nothing sent since is exact.
+  s.capacity_read = g.capacity
+  if s.shared then return end -- the store counts every send in flight, this run's and others'
   local fresh = g.capacity - s.gate_mark.inflight - (s.sends - s.gate_mark.sends)
   if g.exhausted then fresh = 0 end
   s.budget = max(fresh, 0)
-  s.capacity_read = g.capacity
 end
 
 -- Out of capacity as last read: read again when nothing is in flight; stop when an exact read said 0.
@@ -153,6 +156,55 @@ local function out_of_capacity(s)
   else
     start_gate_read(s)
   end
+end
+
+-- Shared gate: hold a reservation for the next send (in the gate's store, so that every campaign on the
+-- agent counts it). Nil when one is held; else how long the scheduler may wait (no room: read again, or
+-- stop when a read made with nothing of this run in flight left none; the store failed: stop, nothing
+-- sent).
+local function hold_capacity(s)
+  if s.held then return nil end
+  if s.capacity_read == nil then return 0.05 end -- the first read has not answered
+  local ticket, err = s.c.gate.hold()
+  if ticket then
+    s.held = ticket
+    return nil
+  end
+  if ticket == nil then
+    s.stop, s.gate_failure = s.stop or "gate_error", err
+    return 0
+  end
+  if err == nil then -- no read kept in the store (expired, forgotten): read again
+    if not s.gate_task then s.gate_due = true end
+    return 0.05
+  end
+  out_of_capacity(s)
+  return 0.05
+end
+
+-- Shared gate: the reservation of the send that starts now (nil without one).
+local function spend_capacity(s)
+  if s.budget ~= huge then s.budget = s.budget - 1 end
+  local ticket = s.held
+  s.held = nil
+  return ticket
+end
+
+-- Shared gate: end a send's reservation: given back when the vendor opened no conversation (429, a
+-- refusal, the request never left), else counted until a read that starts later.
+local function settle_capacity(s, task, value, err)
+  local ticket = task.ticket
+  if not ticket then return end
+  task.ticket = nil
+  local opened = value ~= nil
+  if not opened and type(err) == "table" then
+    local refused = err.kind == "rate_limited" or err.kind == "auth" or err.request_sent == false
+      or (err.kind == "unprocessable" and type(err.body) == "table" and err.body.error == "limit_exhausted")
+    opened = not refused
+  elseif not opened then
+    opened = true -- an error of unknown shape: it may have been sent
+  end
+  s.c.gate.settle(ticket, opened)
 end
 
 -- ------------------------------------------------------------------ sends
@@ -172,9 +224,9 @@ local function start_send(s)
   end
   s.stats.attempted = s.stats.attempted + 1
   s.sends = s.sends + 1
-  if s.budget ~= huge then s.budget = s.budget - 1 end
+  local ticket = spend_capacity(s)
   local task = s.sched:spawn(s.c.sender.send, r.request)
-  task.recipient = r
+  task.recipient, task.ticket = r, ticket
   s.inflight = s.inflight + 1
   if s.c.gate and s.sends % _M.GATE_EVERY == 0 then s.gate_due = true end
   return true
@@ -227,6 +279,7 @@ local function finish_send(s, task)
   local value, err
   if task.error then err = core.error("internal", tostring(task.error))
   else value, err = task.results[1], task.results[2] end
+  settle_capacity(s, task, value, err)
   if value then return on_sent(s, r, value) end
   if s.c.gate then s.gate_due = true end
   local kind = type(err) == "table" and err.kind
@@ -257,8 +310,12 @@ local function turn(s)
     return 0.05
   end
   if s.budget <= 0 then out_of_capacity(s) return 0.05 end
-  if s.gate_task and s.budget == huge then return 0.05 end -- the first capacity read has not answered
+  if s.gate_task and s.budget == huge and not s.shared then return 0.05 end -- the first read is out
   if s.inflight >= c.concurrency then return 0.05 end
+  if s.shared then
+    local wait = hold_capacity(s)
+    if wait then return wait end
+  end
   local now = slot_now(s)
   if now ~= true then return now end
   if not start_send(s) then return "break" end
@@ -302,6 +359,7 @@ function _M.run(c, run)
       if not task.is_gate then finish_send(s, task) end
     end
   end
+  if s.held then s.c.gate.settle(s.held, false) end -- a reservation no send used
   s.sched:close()
   s.stats.elapsed = core.monotonic() - s.t0
   progress(s, true)

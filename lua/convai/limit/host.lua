@@ -22,17 +22,13 @@
 local core = require "convai.core"
 local config = require "convai.config"
 local errors = require "convai.errors"
-local runtime = require "convai.runtime"
+local state_files = require "convai.state_files"
 
 local type, tonumber, setmetatable = type, tonumber, setmetatable
-local format, gsub, byte, match, sub = string.format, string.gsub, string.byte, string.match, string.sub
+local format, match = string.format, string.match
 local realtime = core.realtime
 
 local _M = { OPTIONS = { dir = true } }
-
---- Seconds a caller that must not block (inside nginx) keeps trying a lock held by others before the
--- acquire fails with a `store` error.
-_M.LOCK_PATIENCE = 5
 
 local invalid = errors.invalid
 
@@ -59,57 +55,26 @@ function _M.new(opts)
   elseif type(dir) ~= "string" or dir == "" then
     return invalid("dir must be the path of the host limit store's directory")
   end
-  local ok, msg = core.private_dir(dir)
-  if not ok then
+  local files, msg = state_files.new(dir)
+  if not files then
     return invalid("the host limit store cannot use its directory: %s%s; or choose another store "
       .. "(CONVAI_LIMITS, --limits or the limits option: process, or a redis:// URL)", msg, hint)
   end
-  return setmetatable({ dir = dir, files = {} }, mt)
+  return setmetatable({ dir = dir, files = files }, mt)
 end
 
 --- The file name of an agent: its ID with every byte outside `[A-Za-z0-9_-]` as `%XX` (a long one
 -- shortened, with its digest).
+-- @function file_name
 -- @tparam string id the agent
 -- @treturn string
-function _M.file_name(id)
-  local name = gsub(id, "[^A-Za-z0-9_-]", function(c) return format("%%%02X", byte(c)) end)
-  if #name > 200 then name = sub(name, 1, 180) .. "~" .. core.digest(id) end
-  return name
-end
+_M.file_name = state_files.file_name
 
--- The open file of an agent (kept open for the next claims).
-local function file_of(self, id)
-  local f = self.files[id]
-  if f then return f end
-  local err
-  f, err = core.state_file(self.dir .. "/" .. _M.file_name(id))
-  if not f then return store_error(err) end
-  self.files[id] = f
-  return f
-end
-
--- The agent's file, locked; reopened when it was removed or replaced since it was opened.
+-- The agent's file, locked (see convai.state_files).
 local function lock(self, id)
-  local wait = not runtime.can_yield()
-  for _ = 1, 3 do
-    local f, err = file_of(self, id)
-    if not f then return nil, err end
-    local ok, why = f:lock(wait)
-    local deadline = nil
-    while ok == false and why == "busy" do -- inside nginx: never block the worker
-      deadline = deadline or runtime.monotonic() + _M.LOCK_PATIENCE
-      if runtime.monotonic() > deadline then
-        return store_error(format("the file of agent %s stayed locked for %g s", id, _M.LOCK_PATIENCE))
-      end
-      runtime.sleep(0.001)
-      ok, why = f:lock(false)
-    end
-    if ok then return f end
-    if ok == nil then return store_error(why) end
-    f:close() -- stale
-    self.files[id] = nil
-  end
-  return store_error(format("the file of agent %s keeps being replaced", id))
+  local f, err = self.files:lock(id)
+  if not f then return store_error(err) end
+  return f
 end
 
 -- The `tat` of a locked file at `now` (nil for a new file), or nil and an error.

@@ -91,7 +91,7 @@ describe("convai.capacity", function()
         { { client = {} }, "client must be a convai.voicebot client" },
         { { client = vb, colour = 1 }, "unknown capacity option colour for store process (known: client, prefix, store, ttl)" },
         { { client = vb, store = "shared_dict", dict = "c" }, 'outside nginx use the "process" store' },
-        { { client = vb, store = "redis://:pw@h" }, "unknown capacity store scheme redis://" },
+        { { client = vb, store = "memcached://:pw@h" }, "unknown capacity store scheme memcached://" },
       }
       for _, c in ipairs(cases) do
         local cap, err = capacity.new(c[1])
