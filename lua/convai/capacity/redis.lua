@@ -16,6 +16,7 @@ local redis_link = require "convai.redis_link"
 local redis_script = require "convai.capacity.redis_script"
 
 local type, tostring, tonumber, ipairs, setmetatable = type, tostring, tonumber, ipairs, setmetatable
+local format = string.format
 local max = math.max
 
 local _M = { OPTIONS = { connect_timeout = true, timeout = true } }
@@ -53,17 +54,17 @@ local function call(self, key, args)
   return reply
 end
 
--- The figures of a reply (seconds), or false when no read is kept.
+-- The figures of a reply (the script's microseconds as seconds), or false when no read is kept.
 local function figures(reply)
   if tonumber(reply[1]) == 0 then return false end
   local l, u, x, f, now, live = tonumber(reply[2]), tonumber(reply[3]), reply[4] == "1", tonumber(reply[5]),
     tonumber(reply[6]), tonumber(reply[7])
   local room = l - u - live
   return { current_limit = l, current_usage = u, limit_exhausted = x or room <= 0, remaining = max(room, 0),
-    reserved = live, fetched_at = f / 1000, age = (now - f) / 1000 }
+    reserved = live, fetched_at = f / 1e6, age = (now - f) / 1e6 }
 end
 
---- The server's time: a read's token (see `convai.capacity.ledger`).
+--- The server's time (microseconds): a read's token (see `convai.capacity.ledger`).
 function mt:read_begin(key)
   local reply, err = call(self, key, { "begin" })
   if not reply then return nil, err end
@@ -72,7 +73,7 @@ end
 
 --- Keep a read that started at `token`; the figures after.
 function mt:read_end(key, token, usage)
-  local reply, err = call(self, key, { "end", tostring(token), tostring(usage.current_limit),
+  local reply, err = call(self, key, { "end", format("%.0f", token), tostring(usage.current_limit),
     tostring(usage.current_usage), usage.limit_exhausted == true and "1" or "0" })
   if not reply then return nil, err end
   return figures(reply)
@@ -83,7 +84,8 @@ function mt:reserve(key, n, done)
   local reply, err = call(self, key, { "reserve", tostring(n), done and "1" or "0" })
   if not reply then return nil, err end
   local fig = figures(reply)
-  if not fig or tonumber(reply[1]) == 2 then return false, fig end
+  if not fig then return false, nil end
+  if tonumber(reply[1]) == 2 then return false, fig end
   local ids = {}
   for i = 8, #reply do ids[#ids + 1] = reply[i] end
   return true, fig, ids

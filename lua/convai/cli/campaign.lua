@@ -3,7 +3,8 @@
 -- The agent's send slots come from the same store as every other sender's (`--limits`, `CONVAI_LIMITS`;
 -- by default `host`: the campaigns and triggers of every convai process of the machine share the
 -- agent's rate), at the agent's rate (`CONVAI_VONAGE_RATES`, else 1 per second); `--rate` may only lower
--- it (a higher one is lowered, with a note on stderr).
+-- it (a higher one is lowered, with a note on stderr). The capacity gate (`--gate-voicebot-agent`)
+-- reserves each send in that same store, so gated campaigns on one agent share its capacity.
 --
 -- Exit status: 0 every valid recipient is sent (or, with `--dry-run`, everything checked); 1 some recipient
 -- is not sent (failed, unknown, invalid, or left pending by the gate) or the journal could not be written;
@@ -46,7 +47,9 @@ function _M.define(parser)
     .. "a higher --rate is lowered to it). Default: the agent's rate.")
   common.add_limits_option(run)
   run:option("--gate-voicebot-agent", "Stop at the WhatsApp business-initiated capacity of this "
-    .. "voicebot.studio agent (current_limit - current_usage).")
+    .. "voicebot.studio agent (current_limit - current_usage), reserved before each send in the store of "
+    .. "--limits (CONVAI_LIMITS, else host): campaigns gated on one agent together never send more than "
+    .. "the capacity last read.")
   run:option("--report", "Write one row per recipient to OUT.csv or OUT.json.")
   run:flag("--dry-run", "Check everything and show what would be sent; send and write nothing.")
   run:flag("--retry-failed", "Send again to recipients whose last outcome was failed.")
@@ -237,7 +240,15 @@ function _M.run(args, out)
     gate_client, err = voicebot.from_env { timeout = f.timeout, connect_timeout = f.connect_timeout,
       trace = common.trace(args) }
     if not gate_client then client:close() return common.fail(err) end
-    gate = campaign.voicebot_gate(gate_client, f.gate)
+    local limits = f.limits
+    if limits == nil then
+      local env
+      env, err = config.limits()
+      if not env then client:close() gate_client:close() return common.fail(err) end
+      limits = env.limits
+    end
+    gate = campaign.voicebot_gate(gate_client, f.gate, { store = limits })
+    if gate.error then client:close() gate_client:close() return common.fail(gate.error) end
   end
   local function close_all()
     client:close()
