@@ -57,7 +57,10 @@ function _M.init(opts)
   cfg.limiter = assert(cngx.limiter { dict = "limits", rates = { A = 5 } })
   cfg.limiters = { shared_dict = cfg.limiter }
   cfg.redis = opts and opts.redis
-  if cfg.redis then cfg.limiters.redis = assert(cngx.limiter { store = cfg.redis, rates = { R = 5, S = 10 } }) end
+  if cfg.redis then
+    cfg.limiters.redis = assert(cngx.limiter { store = cfg.redis, rates = { R = 5, S = 10 } })
+    cfg.redis_capacity = assert(cngx.capacity { store = cfg.redis, client = cfg.shared_vb })
+  end
   cfg.capacity = assert(cngx.capacity { dict = "cache", client = cfg.shared_vb, ttl = 30 })
 end
 
@@ -382,6 +385,17 @@ end
 
 function ROUTES.redis_phase()
   return core.json_decode(ngx.shared.results:get("redis_phase"))
+end
+
+-- The capacity on Redis (tests/lua/ngx/redis_spec.lua): `read=1` asks the vendor, else one `hold`
+-- (settled at once as `settle=sent|unsent` when given).
+function ROUTES.redis_capacity(args)
+  local agent = tonumber(args.agent)
+  if args.read then return outcome(cfg.redis_capacity:read(agent)) end
+  local ticket, fig = cfg.redis_capacity:hold(agent)
+  if ticket == nil then return outcome(nil, fig) end
+  if ticket and args.settle then assert(cfg.redis_capacity:settle(ticket, args.settle == "sent")) end
+  return { ok = true, held = ticket and true or false, usage = fig or nil, worker = ngx.worker.id() }
 end
 
 function ROUTES.capacity(args)

@@ -61,10 +61,13 @@ function _M.limiter(opts)
   return limit.new(o)
 end
 
---- A WhatsApp capacity cache shared by every worker: `convai.capacity.new` with `store = "shared_dict"`.
--- @tparam table opts `{dict = "name of a lua_shared_dict", client = voicebot client, ttl = seconds}`
--- @treturn table|nil the cache (`get`, `reserve`, `invalidate`, `read`, `gate`), or nil and an
---   `invalid_argument` error
+--- A WhatsApp capacity cache shared by every worker: `convai.capacity.new` with `store = "shared_dict"`
+-- unless `store` says otherwise (`store = "redis://..."`: shared with every host and process using that
+-- Redis, campaigns' gates included).
+-- @tparam table opts `{dict = "name of a lua_shared_dict", client = voicebot client, ttl = seconds}`, or
+--   `{store = URL, client, ttl}`
+-- @treturn table|nil the cache (`get`, `reserve`, `hold`, `settle`, `invalidate`, `read`, `gate`), or nil
+--   and an `invalid_argument` error
 function _M.capacity(opts)
   return capacity.new(on_shared_dict(opts))
 end

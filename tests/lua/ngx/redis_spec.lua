@@ -1,4 +1,4 @@
--- The redis store of convai.limit inside nginx (issue 11): a 4-worker nginx (ngx_lua, the LuaJIT core,
+-- The redis store of convai.limit (and of convai.capacity) inside nginx (issue 11): a 4-worker nginx (ngx_lua, the LuaJIT core,
 -- the resty Redis driver of lua-nginx-redis) on a Redis server of the test's own, its application in
 -- tests/nginx/convai_test_app.lua, talking to the sandbox of CONVAI_TEST_SANDBOX (which enforces each
 -- agent's sliding window and logs what it accepted). The plain-Lua side of the store has its own spec,
@@ -8,7 +8,9 @@ local harness = require "nginx.harness"
 local app = require "nginx.app_server"
 local redis_helper = require "redis_helper"
 local core = require "convai.core"
+local capacity = require "convai.capacity"
 local limit = require "convai.limit"
+local voicebot = require "convai.voicebot"
 
 local get, enc, eventually = app.get, app.enc, app.eventually
 
@@ -153,5 +155,31 @@ describe("the redis store of convai.limit inside nginx", function()
     hides(PASSWORD, log, "nginx's error log")
     hides(WRONG, log, "nginx's error log")
     assert.are.same({}, harness.problems(log))
+  end)
+
+  it("shares a voicebot agent's capacity between the nginx workers and a plain-Lua campaign gate", function()
+    if not HAS_CORE_REDIS then return pending("core.redis is not built") end
+    helper.config { voicebot = { agents = { ["11"] = { limit = 8, usage = 0 } } } }
+    local vb = assert(voicebot.from_env())
+    local cap = assert(capacity.new { store = redis.url .. "/2", client = vb })
+    local _, r = get(four, "/t/redis_capacity?agent=11&read=1")
+    assert.is_true(r.ok, r.error and r.error.message)
+    assert.are.equal(8, r.result.capacity)
+    -- 4 holds from the workers (one given back at once), then plain Lua takes what is left
+    local held = 0
+    for i = 1, 4 do
+      _, r = get(four, "/t/redis_capacity?agent=11" .. (i == 1 and "&settle=unsent" or ""))
+      assert.is_true(r.ok)
+      assert.is_true(r.held)
+      if i > 1 then held = held + 1 end
+    end
+    local mine = 0
+    while cap:hold(11) do mine = mine + 1 end
+    assert.are.equal(8 - held, mine)
+    _, r = get(four, "/t/redis_capacity?agent=11")
+    assert.is_false(r.held)
+    assert.are.equal(0, r.usage.remaining)
+    assert.are.equal(8, r.usage.reserved)
+    vb:close()
   end)
 end)
