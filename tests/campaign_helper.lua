@@ -39,6 +39,28 @@ function _M.numbers_csv(n, extra)
   return table.concat(lines, "\n") .. "\n"
 end
 
+local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+--- A shell command running the CLI (bin/convai) with `env` (`{NAME = value}`), its output to the files
+-- `out` and `err`: for specs that start several at once (`(CMD; echo $? >code) & ... wait`).
+function _M.cli_command(args, env, out, err)
+  local vars, quoted = {}, {}
+  for k, v in pairs(env) do vars[#vars + 1] = k .. "=" .. shell_quote(v) end
+  for i, a in ipairs(args) do quoted[i] = shell_quote(a) end
+  return ("env %s lua5.4 bin/convai %s >%s 2>%s </dev/null"):format(table.concat(vars, " "),
+    table.concat(quoted, " "), out, err)
+end
+
+--- Recipients +44 7700 9KNNNN (K the campaign, N 1..n) as CSV; `column` is the second column
+-- (default `body.1`, "Hello N"; `name`: "Person N").
+function _M.campaign_csv(k, n, column)
+  column = column or "body.1"
+  local lines = { "to," .. column }
+  local value = column == "name" and "Person %d" or "Hello %d"
+  for i = 1, n do lines[#lines + 1] = ("+44 7700 9%d%04d," .. value):format(k, i, i) end
+  return table.concat(lines, "\n") .. "\n"
+end
+
 --- The Vonage triggers the sandbox received, per number: `{[to] = {total = n, accepted = n}}`.
 function _M.triggers()
   local per = {}

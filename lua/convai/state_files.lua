@@ -11,9 +11,10 @@
 --
 -- @module convai.state_files
 local core = require "convai.core"
+local errors = require "convai.errors"
 local runtime = require "convai.runtime"
 
-local setmetatable = setmetatable
+local type, setmetatable = type, setmetatable
 local format, gsub, byte, sub = string.format, string.gsub, string.byte, string.sub
 
 local _M = {}
@@ -44,6 +45,36 @@ function _M.new(dir)
   local ok, msg = core.private_dir(dir)
   if not ok then return nil, msg end
   return setmetatable({ dir = dir, files = {} }, mt)
+end
+
+--- The set of a host store (`convai.limit.host`, `convai.capacity.host`): in its `dir` option, else in
+-- its default directory.
+-- @tparam string|nil dir the store's `dir` option
+-- @tparam string what the store, for messages: `"limit"` or `"capacity"`
+-- @tparam function default `() -> dir | nil, err`: the default directory (`convai.config.limits_dir`,
+--   `capacity_dir`)
+-- @tparam string option the caller's option that chooses the store, for messages (`"limits"`, `"store"`)
+-- @treturn table|nil the set
+-- @treturn[2] nil
+-- @treturn[2] convai.error kind `invalid_argument`: no directory, or one that cannot be created or is
+--   not private (the message names it, the fix and the other stores)
+function _M.of_store(dir, what, default, option)
+  local hint = ""
+  if dir == nil then
+    local err
+    dir, err = default()
+    if not dir then return nil, err end
+    local name = dir:match("[^/]+$")
+    hint = format(" (it is $XDG_STATE_HOME/convai/%s, else ~/.local/state/convai/%s)", name, name)
+  elseif type(dir) ~= "string" or dir == "" then
+    return errors.invalid("dir must be the path of the host %s store's directory", what)
+  end
+  local files, msg = _M.new(dir)
+  if not files then
+    return errors.invalid("the host %s store cannot use its directory: %s%s; or choose another store "
+      .. "(CONVAI_LIMITS, --limits or the %s option: process, or a redis:// URL)", what, msg, hint, option)
+  end
+  return files
 end
 
 --- The path of a key's file.

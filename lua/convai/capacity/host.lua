@@ -19,7 +19,6 @@ local errors = require "convai.errors"
 local ledger = require "convai.capacity.ledger"
 local state_files = require "convai.state_files"
 
-local type = type
 local realtime = core.realtime
 
 local _M = { OPTIONS = { dir = true } }
@@ -27,8 +26,6 @@ local _M = { OPTIONS = { dir = true } }
 --- The most bytes an agent's file holds (what `core.state_file` writes at most): a few hundred
 -- reservations; a reservation beyond is refused with `store`.
 _M.MAX_BYTES = 16384
-
-local invalid = errors.invalid
 
 local function store_error(msg)
   return nil, errors.new("store", "host capacity store: " .. msg)
@@ -41,22 +38,10 @@ end
 -- @treturn[2] convai.error kind `invalid_argument`: no directory, or one that cannot be created or is
 --   not private (the message names it and the fix)
 function _M.new(opts)
-  local dir, hint = opts.dir, ""
-  if dir == nil then
-    local err
-    dir, err = config.capacity_dir()
-    if not dir then return nil, err end
-    hint = " (it is $XDG_STATE_HOME/convai/capacity, else ~/.local/state/convai/capacity)"
-  elseif type(dir) ~= "string" or dir == "" then
-    return invalid("dir must be the path of the host capacity store's directory")
-  end
-  local files, msg = state_files.new(dir)
-  if not files then
-    return invalid("the host capacity store cannot use its directory: %s%s; or choose another store "
-      .. "(CONVAI_LIMITS, --limits or the store option: process, or a redis:// URL)", msg, hint)
-  end
+  local files, ferr = state_files.of_store(opts.dir, "capacity", config.capacity_dir, "store")
+  if not files then return nil, ferr end
   return {
-    dir = dir,
+    dir = files.dir,
     change = function(key, fn)
       local f, err = files:lock(key)
       if not f then return store_error(err) end

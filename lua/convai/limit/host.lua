@@ -24,13 +24,11 @@ local config = require "convai.config"
 local errors = require "convai.errors"
 local state_files = require "convai.state_files"
 
-local type, tonumber, setmetatable = type, tonumber, setmetatable
+local tonumber, setmetatable = tonumber, setmetatable
 local format, match = string.format, string.match
 local realtime = core.realtime
 
 local _M = { OPTIONS = { dir = true } }
-
-local invalid = errors.invalid
 
 local mt = {}
 mt.__index = mt
@@ -46,21 +44,9 @@ end
 -- @treturn[2] convai.error kind `invalid_argument`: no directory, or one that cannot be created or is
 --   not private (the message names it and the fix)
 function _M.new(opts)
-  local dir, hint = opts.dir, ""
-  if dir == nil then
-    local err
-    dir, err = config.limits_dir()
-    if not dir then return nil, err end
-    hint = " (it is $XDG_STATE_HOME/convai/limits, else ~/.local/state/convai/limits)"
-  elseif type(dir) ~= "string" or dir == "" then
-    return invalid("dir must be the path of the host limit store's directory")
-  end
-  local files, msg = state_files.new(dir)
-  if not files then
-    return invalid("the host limit store cannot use its directory: %s%s; or choose another store "
-      .. "(CONVAI_LIMITS, --limits or the limits option: process, or a redis:// URL)", msg, hint)
-  end
-  return setmetatable({ dir = dir, files = files }, mt)
+  local files, err = state_files.of_store(opts.dir, "limit", config.limits_dir, "limits")
+  if not files then return nil, err end
+  return setmetatable({ dir = files.dir, files = files }, mt)
 end
 
 --- The file name of an agent: its ID with every byte outside `[A-Za-z0-9_-]` as `%XX` (a long one

@@ -13,23 +13,9 @@ local path, write, read = scratch.path, scratch.write, scratch.read
 
 local SEND = "/voicebot/third-party/v1/whatsapp/send-template"
 
-local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local command = ch.cli_command
 
--- A shell command running the CLI with `env`, its output to the files `out` and `err`.
-local function command(args, env, out, err)
-  local vars, quoted = {}, {}
-  for k, v in pairs(env) do vars[#vars + 1] = k .. "=" .. shell_quote(v) end
-  for i, a in ipairs(args) do quoted[i] = shell_quote(a) end
-  return ("env %s lua5.4 bin/convai %s >%s 2>%s </dev/null"):format(table.concat(vars, " "),
-    table.concat(quoted, " "), out, err)
-end
-
--- Recipients +44 7700 9KNNNN (K the campaign) as CSV.
-local function recipients(k, n)
-  local lines = { "to,name" }
-  for i = 1, n do lines[#lines + 1] = ("+44 7700 9%d%04d,Person %d"):format(k, i, i) end
-  return table.concat(lines, "\n") .. "\n"
-end
+local function recipients(k, n) return ch.campaign_csv(k, n, "name") end
 
 local run_id = tostring(os.time()) .. tostring(math.random(1000, 9999))
 
