@@ -3,13 +3,17 @@
 -- own): a reservation is counted against the capacity last read until it is settled (given back when
 -- nothing was sent) or, sent, until a read that started after it; reservations are atomic across real
 -- processes; they expire; a store that fails reserves nothing (kind `store`) and never shows a password.
--- The vendor is a stand-in client here (its figures set by the test); the campaigns and the CLI against
--- the sandbox are in tests/lua/cli/capacity_spec.lua.
+-- The vendor is a stand-in client here (its figures set by the test), except for a campaign whose Redis
+-- goes down after its read (against the sandbox); the CLI campaigns are in tests/lua/cli/capacity_spec.lua.
+local helper = require "helper"
 local ch = require "campaign_helper"
 local redis_helper = require "redis_helper"
 local core = require "convai.core"
+local campaign = require "convai.campaign"
 local capacity = require "convai.capacity"
 local ledger = require "convai.capacity.ledger"
+local voicebot = require "convai.voicebot"
+local vonage = require "convai.vonage"
 
 local format = string.format
 
@@ -226,6 +230,34 @@ print(n)
       assert.is_false(no)
       assert.is_nil(fig)
       assert.equal(5, assert(cap:read(5)).capacity)
+    end)
+
+    it("stops a gated campaign when Redis goes down after the read: nothing sent, no password shown", function()
+      helper.reset()
+      helper.config { voicebot = { agents = { ["12"] = { limit = 5 } } },
+        vonage = { agents = { C = { rate = 50, voicebot_agent = 12 } } } }
+      local vb = assert(voicebot.from_env())
+      local gate = campaign.voicebot_gate(vb, 12, { store = r.url })
+      local read = gate.read
+      gate.read = function()
+        local g, err = read()
+        r.halt() -- the store fails at the first reservation
+        return g, err
+      end
+      local client = assert(vonage.from_env { retry = false, limits = "process", rates = { C = 50 } })
+      local c = assert(campaign.new { sender = assert(campaign.senders.vonage_whatsapp(client, { agent_id = "C",
+        namespace = "ns", template = "welcome", locale = "en_US", status_url = "https://example.com/s" })),
+        gate = gate, journal = scratch.path("down.journal"), csv = ch.numbers_csv(3), rate = 50 })
+      local report = assert(c:run())
+      r.restart()
+      assert.equal("gate_error", report.summary.stopped)
+      assert.equal(0, report.summary.sent)
+      assert.equal(3, report.summary.pending)
+      assert.matches("capacity store", report.summary.gate_error, 1, true)
+      hides(report.summary.gate_error, "the summary's gate error")
+      assert.same({}, ch.triggers())
+      vb:close()
+      client:close()
     end)
 
     it("refuses a malformed URL and rediss:// without the password", function()
