@@ -1,8 +1,9 @@
 --- convai.capacity.process: the in-process backend of `convai.capacity`: a table with expiring entries.
 --
--- It offers the operations of an nginx shared dict that `convai.capacity` uses (`get`, `set`, `add`,
--- `incr`, `delete`, times to live in seconds on the monotonic clock), for one process: nothing is shared
--- with other processes and nothing survives this one (a new process asks the vendor again).
+-- It offers the operations of an nginx shared dict (`get`, `set`, `add`, `incr`, `delete`, times to live
+-- in seconds on the monotonic clock; `convai.capacity` keeps each agent's `convai.capacity.ledger`
+-- document with them), for one process: nothing is shared with other processes and nothing survives
+-- this one (a new process asks the vendor again).
 --
 -- @module convai.capacity.process
 local runtime = require "convai.runtime"

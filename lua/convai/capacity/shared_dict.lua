@@ -1,9 +1,10 @@
 --- convai.capacity.shared_dict: the nginx backend of `convai.capacity`: a `lua_shared_dict`.
 --
--- The dict itself is the store (its `get`, `set`, `add`, `incr` and `delete` are atomic across the
--- workers). It lives as long as nginx (a reload keeps it, a restart empties it: the next `get` asks the
--- vendor). Keys, under the capacity's prefix: `AGENT` (the last answer, JSON), `AGENT:reserved`
--- (conversations reserved since), `AGENT:lock` (a worker is asking the vendor).
+-- The dict itself is the store (its `get`, `set`, `add` and `delete` are atomic across the workers).
+-- It lives as long as nginx (a reload keeps it, a restart empties it: the next `get` asks the vendor).
+-- Keys, under the capacity's prefix: `AGENT` (the agent's `convai.capacity.ledger` document: the last
+-- read and the reservations since, JSON), `AGENT:mutex` (a worker is changing it), `AGENT:lock` (a
+-- worker is asking the vendor).
 --
 -- @module convai.capacity.shared_dict
 local runtime = require "convai.runtime"
