@@ -3,13 +3,14 @@
 -- multi) at RATE sessions per second. Prints one JSON line
 -- `{"sent","accepted","r429","errors","seconds"}` (the runner takes the achieved rate and the 429s from
 -- the sandbox's own log), or `{"pending": reason}` and exit status 3 when this checkout has no
--- campaign runner yet.
--- Usage: lua5.4 bench/lua/rate_campaign.lua RATE COUNT AGENT FIRST_NUMBER JOURNAL
+-- campaign runner yet. With LIMITS (a limit store, e.g. a `redis://` URL) the campaign takes the agent's
+-- slots there, the agent at RATE (the limits case: several of these processes share one agent).
+-- Usage: lua5.4 bench/lua/rate_campaign.lua RATE COUNT AGENT FIRST_NUMBER JOURNAL [LIMITS]
 local core = require "convai.core"
 local vonage = require "convai.vonage"
 
 local rate, count = tonumber(arg[1]), math.tointeger(tonumber(arg[2]))
-local agent, first, journal = arg[3], math.tointeger(tonumber(arg[4])), arg[5]
+local agent, first, journal, limits = arg[3], math.tointeger(tonumber(arg[4])), arg[5], arg[6]
 
 local has, campaign = pcall(require, "convai.campaign")
 if not has or type(campaign) ~= "table" or type(campaign.new) ~= "function" then
@@ -26,7 +27,8 @@ local lines = { "to,body.1" }
 for i = 0, count - 1 do lines[#lines + 1] = string.format("+%d,bench", first + i) end
 os.remove(journal)
 local c = assert(campaign.new { sender = sender, journal = journal, csv = table.concat(lines, "\n") .. "\n",
-                                rate = rate })
+                                rate = rate,
+                                limits = limits and { store = limits, rates = { [agent] = rate } } or nil })
 local t0 = core.monotonic()
 local report, err = c:run()
 local seconds = core.monotonic() - t0
