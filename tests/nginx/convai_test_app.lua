@@ -57,7 +57,11 @@ function _M.init(opts)
   cfg.limiter = assert(cngx.limiter { dict = "limits", rates = { A = 5 } })
   cfg.limiters = { shared_dict = cfg.limiter }
   cfg.redis = opts and opts.redis
-  if cfg.redis then cfg.limiters.redis = assert(cngx.limiter { store = cfg.redis, rates = { R = 5, S = 10 } }) end
+  if cfg.redis then
+    cfg.limiters.redis = assert(cngx.limiter { store = cfg.redis, rates = { R = 5, S = 10 } })
+    -- agent T paced as a CLI campaign paces its agent (margin 0.02): tests/lua/ngx/combined_limits_spec.lua
+    cfg.limiters.redis_campaign = assert(cngx.limiter { store = cfg.redis, rates = { T = 5 }, margin = 0.02 })
+  end
   cfg.capacity = assert(cngx.capacity { dict = "cache", client = cfg.shared_vb, ttl = 30 })
 end
 
