@@ -3,8 +3,8 @@
 -- multi) at RATE sessions per second. Prints one JSON line
 -- `{"sent","accepted","r429","errors","seconds"}` (the runner takes the achieved rate and the 429s from
 -- the sandbox's own log), or `{"pending": reason}` and exit status 3 when this checkout has no
--- campaign runner yet. With LIMITS (a limit store, e.g. a `redis://` URL) the campaign takes the agent's
--- slots there, the agent at RATE (the limits case: several of these processes share one agent).
+-- campaign runner yet. The agent's slots are kept in this process, or with LIMITS (a limit store, e.g. a
+-- `redis://` URL) there (the limits case: several of these processes share one agent).
 -- Usage: lua5.4 bench/lua/rate_campaign.lua RATE COUNT AGENT FIRST_NUMBER JOURNAL [LIMITS]
 local core = require "convai.core"
 local vonage = require "convai.vonage"
@@ -18,7 +18,10 @@ if not has or type(campaign) ~= "table" or type(campaign.new) ~= "function" then
   os.exit(3)
 end
 
-local client = assert(vonage.from_env { retry = false })
+-- The agent's rate is RATE (the campaign's rate may only lower it); its slots are in this process, or in
+-- LIMITS.
+local client = assert(vonage.from_env { retry = false, limits = limits or "process",
+                                        rates = { [agent] = rate } })
 local sender = assert(campaign.senders.vonage_whatsapp(client, {
   agent_id = agent, namespace = "bench_namespace", template = "bench_rate", locale = "en_GB",
   status_url = "https://example.com/whatsapp/status",
@@ -27,8 +30,7 @@ local lines = { "to,body.1" }
 for i = 0, count - 1 do lines[#lines + 1] = string.format("+%d,bench", first + i) end
 os.remove(journal)
 local c = assert(campaign.new { sender = sender, journal = journal, csv = table.concat(lines, "\n") .. "\n",
-                                rate = rate,
-                                limits = limits and { store = limits, rates = { [agent] = rate } } or nil })
+                                rate = rate })
 local t0 = core.monotonic()
 local report, err = c:run()
 local seconds = core.monotonic() - t0

@@ -421,18 +421,7 @@ local function case_rate()
   end
   -- The sandbox's log is the judge: arrival times of the accepted triggers, and the 429s, per agent.
   local seen = {}
-  for _, sb in ipairs(sbs) do
-    for _, e in ipairs(sandbox_call(sb, "GET", "/_sandbox/log").requests or {}) do
-      local body = type(e.body) == "string" and cjson.decode(e.body)
-      local agent = type(body) == "table" and body.agent_id
-      if agent and e.path:match("/messaging/conversation$") then
-        local a = seen[agent] or { times = {}, r429 = 0 }
-        seen[agent] = a
-        if e.status == 200 then a.times[#a.times + 1] = e.time
-        elseif e.status == 429 then a.r429 = a.r429 + 1 end
-      end
-    end
-  end
+  for _, sb in ipairs(sbs) do U.conversations(sandbox_call(sb, "GET", "/_sandbox/log").requests, seen) end
   local rows = {}
   local all_met, any_pending = true, false
   for _, r in ipairs(runs) do
@@ -564,13 +553,9 @@ local function case_cpu(st)
       end
     end
     if files then
-      local a, b = callgrind.read(files[1]), callgrind.read(files[2])
-      local objs = {}
-      for obj, v in pairs(b.objects) do
-        local short = callgrind.short(obj)
-        objs[short] = (objs[short] or 0) + (v - (a.objects[obj] or 0)) / (n2 - n1)
-      end
-      per[r.id] = { total = (b.total - a.total) / (n2 - n1), objects = objs, syscalls = syscalls(r, st.env) }
+      local p = callgrind.per_operation(files[1], files[2], n1, n2)
+      p.syscalls = syscalls(r, st.env)
+      per[r.id] = p
     end
   end
   local rows = {}

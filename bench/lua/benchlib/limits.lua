@@ -2,7 +2,6 @@
 -- the combined rate fidelity of several processes sharing agents through Redis against the sandbox's
 -- strict per-agent window, and the Redis round trips per send. Starts its own redis-server
 -- (tests/redis_helper.lua) and sandbox, and stops them. The runner hands it its context (`ctx`).
-local cjson = require "cjson.safe"
 local redis_helper = require "redis_helper"
 local redis_script = require "convai.limit.redis_script"
 local U = require "benchlib.util"
@@ -82,13 +81,7 @@ local function acquire_cost(ctx, C, redis)
         if not ok then files = nil break end
       end
       if files then
-        local a, b = callgrind.read(files[1]), callgrind.read(files[2])
-        local objs = {}
-        for obj, v in pairs(b.objects) do
-          local short = callgrind.short(obj)
-          objs[short] = (objs[short] or 0) + (v - (a.objects[obj] or 0)) / (n2 - n1)
-        end
-        s.instr = { total = (b.total - a.total) / (n2 - n1), objects = objs }
+        s.instr = callgrind.per_operation(files[1], files[2], n1, n2)
       end
     end
   end
@@ -107,22 +100,6 @@ local function acquire_cost(ctx, C, redis)
   end
   return U.table({ "store", "µs per acquire (median)", "p90 µs", "instructions/acquire", "Lua VM",
     "convai core", "libc", "libhiredis" }, rows), stores
-end
-
--- Arrival times of the accepted triggers and the 429s, per agent, from the sandbox's log.
-local function seen_by_agent(ctx, sb)
-  local seen = {}
-  for _, e in ipairs(ctx.sandbox_call(sb, "GET", "/_sandbox/log").requests or {}) do
-    local body = type(e.body) == "string" and cjson.decode(e.body)
-    local agent = type(body) == "table" and body.agent_id
-    if agent and e.path:match("/messaging/conversation$") then
-      local a = seen[agent] or { times = {}, r429 = 0 }
-      seen[agent] = a
-      if e.status == 200 then a.times[#a.times + 1] = e.time
-      elseif e.status == 429 then a.r429 = a.r429 + 1 end
-    end
-  end
-  return seen
 end
 
 -- Fidelity of one agent: accepted, achieved / allowed ((k − 1) / span), 429s.
@@ -198,7 +175,7 @@ function _M.run(ctx)
     if fail50 then ctx.failed("limits 3 × 50", fail50) end
     local calls50 = commandstats(redis)
 
-    local seen = seen_by_agent(ctx, sb)
+    local seen = U.conversations(ctx.sandbox_call(sb, "GET", "/_sandbox/log").requests)
     -- 3 × 1
     local k, fid, r429 = fidelity(seen[one] or { times = {}, r429 = 0 }, C.rate)
     local total1, parts1 = sender_commands(calls1)

@@ -8,24 +8,15 @@ local ch = require "campaign_helper"
 local app = require "nginx.app_server"
 local redis_helper = require "redis_helper"
 
-local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local shell_quote = ch.shell_quote
 
--- A shell command running the CLI with `env`, its output to the files `out` and `err`, its exit status
--- to `code`.
+-- The CLI with `env`, its outputs to the files `out` and `err`, its exit status to the file `code`.
 local function command(args, env, out, err, code)
-  local vars, quoted = {}, {}
-  for k, v in pairs(env) do vars[#vars + 1] = k .. "=" .. shell_quote(v) end
-  for i, a in ipairs(args) do quoted[i] = shell_quote(a) end
-  return ("(env %s lua5.4 bin/convai %s >%s 2>%s </dev/null; echo $? >%s)"):format(table.concat(vars, " "),
-    table.concat(quoted, " "), out, err, code)
+  return ("(%s; echo $? >%s)"):format(ch.cli_command(args, env, out, err), code)
 end
 
 -- Recipients +44 7700 98KNNN (K the campaign) as CSV.
-local function recipients(k, n)
-  local lines = { "to,body.1" }
-  for i = 1, n do lines[#lines + 1] = ("+44 7700 98%d%03d,Hello %d"):format(k, i, i) end
-  return table.concat(lines, "\n") .. "\n"
-end
+local function recipients(k, n) return ch.numbers_csv(n, nil, 80000 + k * 1000) end
 
 describe("one agent's limit held on Redis by CLI campaigns and an nginx together", function()
   if not (app.available() and redis_helper.available()) then
