@@ -31,24 +31,13 @@ function _M.scratch()
   return s
 end
 
---- Recipients +44 7700 900001.. as CSV with one body parameter; `extra` is appended as a last row.
-function _M.numbers_csv(n, extra)
+--- Recipients +44 7700 900001.. as CSV with one body parameter; `extra` is appended as a last row;
+-- `offset` (default 0) is added to the numbers (+44 7700 9 and offset + 1, ..., as 5 digits).
+function _M.numbers_csv(n, extra, offset)
   local lines = { "to,body.1" }
-  for i = 1, n do lines[#lines + 1] = string.format("+44 7700 9%05d,Hello %d", i, i) end
+  for i = 1, n do lines[#lines + 1] = string.format("+44 7700 9%05d,Hello %d", (offset or 0) + i, i) end
   if extra then lines[#lines + 1] = extra end
   return table.concat(lines, "\n") .. "\n"
-end
-
-local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
---- A shell command running the CLI (bin/convai) with `env` (`{NAME = value}`), its output to the files
--- `out` and `err`: for specs that start several at once (`(CMD; echo $? >code) & ... wait`).
-function _M.cli_command(args, env, out, err)
-  local vars, quoted = {}, {}
-  for k, v in pairs(env) do vars[#vars + 1] = k .. "=" .. shell_quote(v) end
-  for i, a in ipairs(args) do quoted[i] = shell_quote(a) end
-  return ("env %s lua5.4 bin/convai %s >%s 2>%s </dev/null"):format(table.concat(vars, " "),
-    table.concat(quoted, " "), out, err)
 end
 
 --- Recipients +44 7700 9KNNNN (K the campaign, N 1..n) as CSV; `column` is the second column
@@ -74,6 +63,27 @@ function _M.triggers()
     end
   end
   return per
+end
+
+--- Quote a string for /bin/sh.
+function _M.shell_quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+--- A shell command running the CLI (`lua5.4 bin/convai ARGS`, from the checkout) with the variables of
+-- `env` added, its standard output to the file `out` and its standard error to `err`: for tests that
+-- start several CLI processes at once (`(cmd1) & (cmd2) & wait`).
+-- @tparam table args the CLI's arguments
+-- @tparam table env `{NAME = value}`
+-- @tparam string out a file path
+-- @tparam string err a file path
+-- @treturn string the command
+function _M.cli_command(args, env, out, err)
+  local vars, quoted = {}, {}
+  for k, v in pairs(env) do vars[#vars + 1] = k .. "=" .. _M.shell_quote(v) end
+  for i, a in ipairs(args) do quoted[i] = _M.shell_quote(a) end
+  return ("env %s lua5.4 bin/convai %s >%s 2>%s </dev/null"):format(table.concat(vars, " "),
+    table.concat(quoted, " "), out, err)
 end
 
 return _M

@@ -3,13 +3,14 @@
 -- multi) at RATE sessions per second. Prints one JSON line
 -- `{"sent","accepted","r429","errors","seconds"}` (the runner takes the achieved rate and the 429s from
 -- the sandbox's own log), or `{"pending": reason}` and exit status 3 when this checkout has no
--- campaign runner yet.
--- Usage: lua5.4 bench/lua/rate_campaign.lua RATE COUNT AGENT FIRST_NUMBER JOURNAL
+-- campaign runner yet. The agent's slots are kept in this process, or with LIMITS (a limit store, e.g. a
+-- `redis://` URL) there (the limits case: several of these processes share one agent).
+-- Usage: lua5.4 bench/lua/rate_campaign.lua RATE COUNT AGENT FIRST_NUMBER JOURNAL [LIMITS]
 local core = require "convai.core"
 local vonage = require "convai.vonage"
 
 local rate, count = tonumber(arg[1]), math.tointeger(tonumber(arg[2]))
-local agent, first, journal = arg[3], math.tointeger(tonumber(arg[4])), arg[5]
+local agent, first, journal, limits = arg[3], math.tointeger(tonumber(arg[4])), arg[5], arg[6]
 
 local has, campaign = pcall(require, "convai.campaign")
 if not has or type(campaign) ~= "table" or type(campaign.new) ~= "function" then
@@ -17,7 +18,10 @@ if not has or type(campaign) ~= "table" or type(campaign.new) ~= "function" then
   os.exit(3)
 end
 
-local client = assert(vonage.from_env { retry = false })
+-- The agent's rate is RATE (the campaign's rate may only lower it); its slots are in this process, or in
+-- LIMITS.
+local client = assert(vonage.from_env { retry = false, limits = limits or "process",
+                                        rates = { [agent] = rate } })
 local sender = assert(campaign.senders.vonage_whatsapp(client, {
   agent_id = agent, namespace = "bench_namespace", template = "bench_rate", locale = "en_GB",
   status_url = "https://example.com/whatsapp/status",

@@ -3,12 +3,14 @@
 -- CONVAI_BENCH_ROOT (the checkout), CONVAI_BENCH_BIN (the compiled C contenders), CONVAI_BENCH_TMP
 -- (a private directory, removed afterwards), CONVAI_BENCH_PROFILES (where the callgrind files stay),
 -- CONVAI_BENCH_PYTHON, LUA_PATH and LUA_CPATH.
--- Usage (through bench/run): runner.lua [--quick] [--rounds N] [--out FILE] [--cases LIST]
+-- Usage (through bench/run): runner.lua [--quick] [--rounds N] [--out FILE] [--cases LIST] [--only LIST]
+-- (`--only`: these cases, their sections written into the existing RESULTS.md in place of the same ones)
 local core = require "convai.core"
 local cjson = require "cjson.safe"
 local U = require "benchlib.util"
 local static = require "benchlib.static"
 local callgrind = require "benchlib.callgrind"
+local limits = require "benchlib.limits"
 
 local ROOT = assert(os.getenv("CONVAI_BENCH_ROOT"), "run bench/run, not this file")
 local BIN = assert(os.getenv("CONVAI_BENCH_BIN"))
@@ -21,7 +23,7 @@ local q = U.quote
 
 ---------------------------------------------------------------------------------------------- options
 
-local opts = { cases = { seq = true, conc = true, rate = true, memory = true, cpu = true } }
+local opts = { cases = { seq = true, conc = true, rate = true, memory = true, cpu = true, limits = true } }
 do
   local i = 1
   while i <= #arg do
@@ -29,13 +31,15 @@ do
     if a == "--quick" then opts.quick = true
     elseif a == "--rounds" then i = i + 1; opts.rounds = math.tointeger(tonumber(arg[i]))
     elseif a == "--out" then i = i + 1; opts.out = arg[i]
-    elseif a == "--cases" then
+    elseif a == "--cases" or a == "--only" then
+      opts.only = a == "--only"
       i = i + 1
       opts.cases = {}
       for c in (arg[i] or ""):gmatch("[^,]+") do opts.cases[c] = true end
     else
       io.stderr:write("bench/run: unknown argument ", a, "\n",
-        "usage: bench/run [--quick] [--rounds N] [--out FILE] [--cases seq,conc,rate,memory,cpu]\n")
+        "usage: bench/run [--quick] [--rounds N] [--out FILE] "
+          .. "[--cases|--only seq,conc,rate,memory,cpu,limits]\n")
       os.exit(2)
     end
     i = i + 1
@@ -417,18 +421,7 @@ local function case_rate()
   end
   -- The sandbox's log is the judge: arrival times of the accepted triggers, and the 429s, per agent.
   local seen = {}
-  for _, sb in ipairs(sbs) do
-    for _, e in ipairs(sandbox_call(sb, "GET", "/_sandbox/log").requests or {}) do
-      local body = type(e.body) == "string" and cjson.decode(e.body)
-      local agent = type(body) == "table" and body.agent_id
-      if agent and e.path:match("/messaging/conversation$") then
-        local a = seen[agent] or { times = {}, r429 = 0 }
-        seen[agent] = a
-        if e.status == 200 then a.times[#a.times + 1] = e.time
-        elseif e.status == 429 then a.r429 = a.r429 + 1 end
-      end
-    end
-  end
+  for _, sb in ipairs(sbs) do U.conversations(sandbox_call(sb, "GET", "/_sandbox/log").requests, seen) end
   local rows = {}
   local all_met, any_pending = true, false
   for _, r in ipairs(runs) do
@@ -560,13 +553,9 @@ local function case_cpu(st)
       end
     end
     if files then
-      local a, b = callgrind.read(files[1]), callgrind.read(files[2])
-      local objs = {}
-      for obj, v in pairs(b.objects) do
-        local short = callgrind.short(obj)
-        objs[short] = (objs[short] or 0) + (v - (a.objects[obj] or 0)) / (n2 - n1)
-      end
-      per[r.id] = { total = (b.total - a.total) / (n2 - n1), objects = objs, syscalls = syscalls(r, st.env) }
+      local p = callgrind.per_operation(files[1], files[2], n1, n2)
+      p.syscalls = syscalls(r, st.env)
+      per[r.id] = p
     end
   end
   local rows = {}
@@ -612,14 +601,22 @@ end
 
 local t_start = core.monotonic()
 local ok, err = xpcall(function()
-  say("bench: starting the servers")
-  local sb = start_sandbox("sandbox")
-  local st = start_static(sb)
+  local sb, st
+  if opts.cases.seq or opts.cases.conc or opts.cases.memory or opts.cases.cpu then
+    say("bench: starting the servers")
+    sb = start_sandbox("sandbox")
+    st = start_static(sb)
+  end
   if opts.cases.seq then case_seq(st, sb) end
   if opts.cases.conc then case_conc(st) end
   if opts.cases.rate then case_rate() end
   if opts.cases.memory then case_memory(st) end
   if opts.cases.cpu then case_cpu(st) end
+  if opts.cases.limits then
+    limits.run { quick = opts.quick, TMP = TMP, PROFILES = PROFILES, say = say, failed = failed,
+      section = section, targets = targets, lua_cmd = lua_cmd, start_sandbox = start_sandbox,
+      sandbox_call = sandbox_call, machine = machine }
+  end
 end, debug.traceback)
 stop_servers()
 if not ok then
@@ -641,7 +638,24 @@ local text = head .. "\n" .. tsec .. "\n" .. table.concat(report, "\n")
 if #failures > 0 then
   text = text .. "\n## Failures\n\n- " .. table.concat(failures, "\n- ") .. "\n"
 end
-if OUT then
+if OUT and opts.only then
+  -- Only some cases: their sections (and their targets, under their own heading) replace the sections
+  -- of the same titles in the existing file, or go in before its "History"; the rest is kept.
+  local old = U.read(OUT) or "# Benchmark results\n"
+  for _, sec in ipairs(report) do
+    local title = sec:match("^## ([^\n]+)")
+    local at = old:find("\n## " .. title .. "\n", 1, true)
+    if at then
+      local stop = old:find("\n## ", at + 1, true) or #old + 1
+      old = old:sub(1, at) .. sec .. old:sub(stop)
+    else
+      local hist = old:find("\n## History\n", 1, true)
+      if hist then old = old:sub(1, hist) .. sec .. old:sub(hist) else old = old .. "\n" .. sec end
+    end
+  end
+  U.write(OUT, old)
+  say("bench: wrote %s (%.0f s)", OUT, core.monotonic() - t_start)
+elseif OUT then
   -- The "History" section (the figures of earlier runs and what changed between them, kept by hand) is
   -- carried over from the file being replaced: everything from its heading to the end.
   local old = U.read(OUT)

@@ -397,8 +397,8 @@ mt.trigger_sms = send_method(_M.SENDS.trigger_sms)
 mt.make_call = send_method(_M.SENDS.make_call)
 
 -- ------------------------------------------------------------------ sends, by channel
--- What code outside this module needs to start a session without naming its methods: a pacer
--- (`convai.limit`'s `wrap`) and a campaign sender (`convai.campaign.senders`).
+-- What code outside this module needs to start a session without naming its methods: a campaign sender
+-- (`convai.campaign.senders`).
 
 mt.SENDS = _M.SENDS -- also reachable from a client: `client.SENDS`
 
@@ -440,19 +440,27 @@ function mt:send_prepared(body)
 end
 
 --- This client with another limit: the same connection, credential and options; its sends take their
--- slots from `lim`, or from nowhere with `false`, for a caller that takes the agent's slots itself
--- (a campaign, `convai.limit`'s `wrap`), which must then claim one before each send.
+-- slots from `lim` (how `convai.limit`'s `wrap` paces a client: its sends and their 429 re-pacing are
+-- this client's own), or from nowhere with `false`, for a caller that takes the agent's slots itself
+-- (a campaign), which must then claim one before each send.
 -- @tparam convai.limit|false lim
+-- @tparam[opt] table|boolean retry the copy's retry options instead of this client's (as `new`'s `retry`,
+--   laid over the defaults; `false`: one attempt); nil keeps this client's
 -- @treturn convai.vonage|nil the client
 -- @treturn[2] nil
 -- @treturn[2] convai.error kind `invalid_argument`
-function mt:with_limit(lim)
+function mt:with_limit(lim, retry)
   if lim ~= false and not limit.is_limit(lim) then
     return invalid("with_limit takes a convai.limit (limit.new{...}) or false")
   end
   local copy = {}
   for k, v in pairs(self) do copy[k] = v end
   copy.limit = lim or nil
+  if retry ~= nil then
+    local http, err = self.http:with_retry(retry)
+    if not http then return nil, err end
+    copy.http = http
+  end
   return setmetatable(copy, getmetatable(self))
 end
 

@@ -60,6 +60,8 @@ function _M.init(opts)
   if cfg.redis then
     cfg.limiters.redis = assert(cngx.limiter { store = cfg.redis, rates = { R = 5, S = 10 } })
     cfg.redis_capacity = assert(cngx.capacity { store = cfg.redis, client = cfg.shared_vb })
+    -- agent T paced as a CLI campaign paces its agent (margin 0.02): tests/lua/ngx/combined_limits_spec.lua
+    cfg.limiters.redis_campaign = assert(cngx.limiter { store = cfg.redis, rates = { T = 5 }, margin = 0.02 })
   end
   cfg.capacity = assert(cngx.capacity { dict = "cache", client = cfg.shared_vb, ttl = 30 })
 end

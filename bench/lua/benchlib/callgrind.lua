@@ -55,6 +55,21 @@ function _M.read(path)
   return { total = summary or total, objects = objects, functions = functions }
 end
 
+--- Instructions per operation from two runs of the same program doing n1 and n2 operations (start-up
+-- cancels out), in all and by object file (short names, see `short`).
+-- @tparam string file1 the callgrind file of the run of n1
+-- @tparam string file2 the callgrind file of the run of n2
+-- @treturn table `{total = Ir, objects = {[short name] = Ir}}`, per operation
+function _M.per_operation(file1, file2, n1, n2)
+  local a, b = _M.read(file1), _M.read(file2)
+  local objs = {}
+  for obj, v in pairs(b.objects) do
+    local short = _M.short(obj)
+    objs[short] = (objs[short] or 0) + (v - (a.objects[obj] or 0)) / (n2 - n1)
+  end
+  return { total = (b.total - a.total) / (n2 - n1), objects = objs }
+end
+
 --- Short name of an object file: the library without directory and version ("libcurl", "lua5.4"); a
 -- Lua C module keeps its directory ("convai/core", "socket/core").
 function _M.short(object)

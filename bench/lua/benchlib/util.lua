@@ -72,6 +72,26 @@ function _M.first_line(cmd)
   return text:match("^%s*([^\n]-)%s*\n") or text:match("^%s*(.-)%s*$") or "?"
 end
 
+--- Add the sandbox's log entries of Vonage conversations to `seen`, per agent: the arrival times of the
+-- accepted ones and the count of 429s.
+-- @tparam table requests the `requests` of the sandbox's `GET /_sandbox/log`
+-- @tparam[opt] table seen `{[agent] = {times = {...}, r429 = n}}` to add to
+-- @treturn table seen
+function _M.conversations(requests, seen)
+  seen = seen or {}
+  for _, e in ipairs(requests or {}) do
+    local body = type(e.body) == "string" and cjson.decode(e.body)
+    local agent = type(body) == "table" and body.agent_id
+    if agent and e.path:match("/messaging/conversation$") then
+      local a = seen[agent] or { times = {}, r429 = 0 }
+      seen[agent] = a
+      if e.status == 200 then a.times[#a.times + 1] = e.time
+      elseif e.status == 429 then a.r429 = a.r429 + 1 end
+    end
+  end
+  return seen
+end
+
 --- Median of a list of numbers (nil when empty).
 function _M.median(list)
   if #list == 0 then return nil end

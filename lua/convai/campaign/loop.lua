@@ -34,6 +34,14 @@ _M.UNSENT_ATTEMPTS = 3
 -- wake-up would push the next slot back (at 20/s, 1 ms is 2 %).
 _M.SPIN = 0.002
 
+--- How far ahead the loop claims the agent's next slot, in intervals of the agent (`AHEAD`), at most
+-- `AHEAD_MAX` seconds: the loop claims the next free slot once (one round trip to the store per send,
+-- which matters for Redis) and waits for it to start without asking again. A few intervals let that
+-- hold with a few processes sharing the agent (each holds at most one slot ahead); a slot further away
+-- is not claimed and is asked for again when it comes within reach.
+_M.AHEAD = 4
+_M.AHEAD_MAX = 5
+
 local message_of = report.message_of
 
 --- The state of one run.
@@ -41,11 +49,16 @@ local message_of = report.message_of
 -- @tparam table run `{sched, journal, state, stats, queue, t0}` from `campaign:run`
 -- @treturn table the state `s`
 local function new_state(c, run)
+  local rate, spacing = c.limit:rate(c.sender.agent or "agent")
   return {
+    ahead = min(_M.AHEAD * spacing, _M.AHEAD_MAX), -- how far ahead a slot is claimed (seconds)
+    -- how late a claimed slot may still be used (s): half the margin, at least a spin's length
+    late = max((rate * spacing - 1) / 2, _M.SPIN),
     c = c, sched = run.sched, journal = run.journal, state = run.state, stats = run.stats,
     queue = run.queue, t0 = run.t0,
     agent = c.sender.agent or "agent",
     interval = 1 / c.rate,         -- the default wait after a 429 without Retry-After
+    slot_at = nil,                 -- monotonic start of the slot claimed ahead (nil: none held)
     unsent_tries = {},             -- [to] = connections failed before the request left
     inflight = 0,                  -- send requests in flight
     sends = 0,                     -- requests started in this run (the gate re-reads every GATE_EVERY)
@@ -99,19 +112,42 @@ end
 
 -- ------------------------------------------------------------------ the rate limit
 
--- Hold the agent back `seconds` (a 429, a failed connection).
+-- Hold the agent back `seconds` (a 429, a failed connection); a slot claimed ahead is not used.
 local function penalize(s, seconds)
+  s.slot_at = nil
   s.c.limit:penalize(s.agent, seconds)
 end
 
--- Claim the agent's slot if it starts now: true, or the seconds the scheduler may wait before the loop
--- asks again (nothing claimed; 0 when the run stops because the limit failed).
+-- Seconds the scheduler may wait until `at` (monotonic): 0 in the last SPIN seconds (the loop spins).
+local function until_slot(at)
+  local w = at - core.monotonic()
+  return w > _M.SPIN and w - 0.001 or 0
+end
+
+-- The agent's slot, claimed ahead: true when a slot claimed before (or just now) starts now, else the
+-- seconds the scheduler may wait before the loop comes back (0 when the run stops because the limit
+-- failed). One `acquire` per send: the next free slot within `s.ahead` is claimed once and kept in
+-- `s.slot_at` until it starts. A claimed slot the loop reaches more than `s.late` seconds after its start
+-- is dropped and another claimed (sent that late, it could crowd the slot after it in the vendor's window).
+-- A run that stops while it holds a slot leaves that one slot unused: the agent's other senders lose
+-- one interval, never more, and no sender ever exceeds the rate (slots cannot be given back in GCRA).
 local function slot_now(s)
-  local delay, err = s.c.limit:acquire(s.agent, 0)
-  if delay then return true end
+  local at = s.slot_at
+  if at then
+    local late = core.monotonic() - at
+    if late < 0 then return until_slot(at) end
+    s.slot_at = nil
+    if late <= s.late then return true end
+  end
+  local delay, err = s.c.limit:acquire(s.agent, s.ahead)
+  if delay then
+    if delay <= 0 then return true end
+    s.slot_at = core.monotonic() + delay
+    return until_slot(s.slot_at)
+  end
   if type(err) == "table" and err.kind == "rate_limited" then
-    local w = err.wait or err.retry_after or s.interval
-    return w > _M.SPIN and min(w - 0.001, 0.5) or 0
+    local w = (err.wait or err.retry_after or s.interval) - s.ahead -- back when it is within reach
+    return min(max(w, 0.001), 0.5)
   end
   s.stop, s.stop_error = s.stop or "limit_error", err
   return 0

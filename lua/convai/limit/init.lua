@@ -47,11 +47,11 @@ local _M = {}
 -- and the backend.
 _M.DEFAULTS = { rate = 1, margin = 0.1, max_wait = 60, store = "process" }
 
---- Attempts of a paced send that meets 429 (see `limit:wrap`).
-_M.PACED_ATTEMPTS = 3
-
 --- The `lua_shared_dict` a client inside nginx keeps its slots in when no store is given (see `default`).
 _M.NGINX_DICT = "convai_limits"
+
+--- Attempts of a send paced by `wrap` that meets 429 (whatever the wrapped client's own retry option).
+_M.PACED_ATTEMPTS = 3
 
 local COMMON = { store = true, rate = true, rates = true, margin = true, max_wait = true, setting = true }
 
@@ -297,7 +297,7 @@ end
 
 --- Take the slot of one attempt of a send: after a 429 (`last`, the previous attempt's error) hold the
 -- agent first for the error's `retry_after` (or one window), then `wait` for the agent's next slot.
--- What a sender calls before each attempt (the vendor clients' sends, `wrap`).
+-- What a sender calls before each attempt (the vendor clients' sends, wrapped by `wrap` or not).
 -- @tparam string agent the agent ID
 -- @tparam[opt] convai.error last the previous attempt's error (nil before the first attempt)
 -- @treturn number|nil seconds waited
@@ -311,66 +311,40 @@ function mt:slot(agent, last)
   return self:wait(agent)
 end
 
--- The client with its transport's retry policy off and without pacing of its own (the wrap paces it),
--- sharing its connection and credential.
-local function unpaced(client)
-  if type(client.with_limit) == "function" then client = client:with_limit(false) or client end
-  local http = client.http
-  if type(http) ~= "table" or type(http.with_retry) ~= "function" then return client end
-  local h = http:with_retry(false)
-  if not h then return client end
-  local copy = {}
-  for k, v in pairs(client) do copy[k] = v end
-  copy.http = h
-  return setmetatable(copy, getmetatable(client))
-end
-
--- A send method of a client, paced: checked and built once, then sent in a slot of its own (again in a
--- new slot after a 429).
-local function paced(lim, client, channel, agent_field)
-  return function(_, t)
-    local body, err = client:prepare(channel, t)
-    if not body then return nil, err end
-    local agent = body[agent_field]
-    local res
-    for _ = 1, _M.PACED_ATTEMPTS do
-      local waited, werr = lim:slot(agent, err)
-      if not waited then return nil, werr end
-      res, err = client:send_prepared(body)
-      if res or type(err) ~= "table" or err.kind ~= "rate_limited" then return res, err end
-    end
-    lim:penalize(agent, err.retry_after) -- the others hold back too
-    return res, err
-  end
-end
-
---- Wrap a vendor client so that its send methods (those its module declares in `SENDS`, e.g.
--- `convai.vonage`'s triggers and calls: `{[method] = {channel =, agent = the field naming the agent}}`)
--- wait for the agent's slot first.
--- The fields are checked before a slot is claimed (an `invalid_argument` error claims none); after a 429
--- the agent is penalized for its `Retry-After` (or one window) and the request is sent again in a new
--- slot (`PACED_ATTEMPTS` in all; the client's own retry policy is off for these methods, and so is its
--- own limit: a client that paces its sends, such as `convai.vonage`, takes its slots from this limit
--- instead, through `with_limit`). Other methods and fields pass through; a client without `SENDS` is
--- passed through whole.
+--- Wrap a vendor client so that its sends (the methods its module declares in `SENDS`, e.g.
+-- `convai.vonage`'s triggers and calls) take the agent's slots from this limit: the wrap is the client's
+-- own limited send on this limit (`client:with_limit(lim)`), so that a wrapped send and a send of a
+-- client made with `limits = lim` are one path: the fields are checked before a slot is claimed (an
+-- `invalid_argument` error claims none), each attempt takes a slot of its own (`slot`), after a 429 the
+-- agent is held for its `Retry-After` (or one window) and the request is sent again in a new slot
+-- (`PACED_ATTEMPTS` in all, whatever the client's own `retry`: the wrapped sends retry by the defaults
+-- with that many attempts, so a request that never left is tried again too), and a 429 that ends the
+-- call holds the agent for the other senders too. Other methods and fields pass through; a client
+-- without `SENDS` is passed through whole.
 -- @tparam table client a vendor client (e.g. `convai.vonage`)
--- @treturn table the wrapped client: same methods, `vg:trigger_whatsapp{...}` as before
--- @usage local vg = lim:wrap(assert(vonage.from_env()))
+-- @treturn table|nil the wrapped client: same methods, `vg:trigger_whatsapp{...}` as before
+-- @treturn[2] nil
+-- @treturn[2] convai.error kind `invalid_argument`: a client with `SENDS` but no `with_limit` (it cannot
+--   take its slots from this limit)
+-- @usage local vg = assert(lim:wrap(assert(vonage.from_env())))
 -- local res, err = vg:trigger_whatsapp { agent_id = "A", ... }   -- waits for A's slot, then sends
 function mt:wrap(client)
-  local sends = type(client) == "table" and type(client.SENDS) == "table" and client.SENDS or {}
-  local quiet = next(sends) and unpaced(client) or client
+  if type(client) ~= "table" or type(client.SENDS) ~= "table" or not next(client.SENDS) then
+    return client
+  end
+  if type(client.with_limit) ~= "function" then
+    return invalid("wrap takes a client that paces its sends (with_limit(lim, retry)), got %s",
+      tostring(client))
+  end
+  local paced, err = client:with_limit(self, { attempts = _M.PACED_ATTEMPTS })
+  if not paced then return nil, err end
   local cache = {}
-  return setmetatable({ client = quiet }, {
+  return setmetatable({ client = paced }, {
     __index = function(_, k)
-      local v = client[k]
+      local v = paced[k]
       if type(v) ~= "function" then return v end
-      local send = sends[k]
-      if send then
-        cache[k] = cache[k] or paced(self, quiet, send.channel, send.agent)
-        return cache[k]
-      end
-      return function(_, ...) return v(client, ...) end
+      cache[k] = cache[k] or function(_, ...) return v(paced, ...) end
+      return cache[k]
     end,
     __tostring = function() return "paced " .. tostring(client) end,
   })

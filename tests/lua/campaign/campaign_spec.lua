@@ -5,6 +5,8 @@ local ch = require "campaign_helper"
 local core = require "convai.core"
 local campaign = require "convai.campaign"
 local journal = require "convai.journal"
+local limit = require "convai.limit"
+local process_store = require "convai.limit.process"
 local vonage = require "convai.vonage"
 local voicebot = require "convai.voicebot"
 
@@ -179,6 +181,27 @@ describe("convai.campaign", function()
       local achieved = 59 / (report.summary.elapsed - 0.4)
       assert.is_true(achieved >= 0.95 * 5, ("achieved %.3f/s"):format(achieved))
       for _, p in pairs(per) do assert.equal(1, p.total) end
+    end)
+
+    it("claims each slot once, ahead of it: one acquire of the limit per send", function()
+      helper.config { vonage = { agents = { A = { rate = 10 } } } }
+      -- the process store, counting its claims (a store on Redis makes one round trip for each)
+      local acquires = 0
+      limit.register("counting", { OPTIONS = process_store.OPTIONS, new = function(o)
+        local st = assert(process_store.new(o))
+        return {
+          acquire = function(_, ...) acquires = acquires + 1 return st:acquire(...) end,
+          penalize = function(_, ...) return st:penalize(...) end,
+        }
+      end })
+      local c = assert(campaign.new { sender = sender(), journal = new_journal(), csv = numbers_csv(10), rate = 10,
+        limits = { store = "counting" } })
+      local t0 = core.monotonic()
+      local report = assert(c:run())
+      assert.equal(10, report.summary.sent)
+      assert.equal(0, report.summary.throttled)
+      assert.equal(10, acquires, "one claim per send")
+      assert.is_true(core.monotonic() - t0 >= 9 * 1.02 / 10 - 0.01, "at the rate")
     end)
 
     it("waits after a 429 and retries the same recipient; each number is accepted once", function()

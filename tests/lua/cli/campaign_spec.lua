@@ -29,7 +29,7 @@ local function cli(args, env)
   return helper.cli(args, e)
 end
 
-local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local shell_quote = ch.shell_quote
 
 -- Start the CLI in the background; returns its pid.
 local function spawn(args)

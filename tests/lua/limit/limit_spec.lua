@@ -1,9 +1,10 @@
 -- convai.limit: the per-agent slot interface, through its "process" backend (core.ratelimit), its
--- generic wrap of a vendor client, and a backend plugged in with register. The "shared_dict" backend is
--- run inside nginx by tests/lua/ngx/openresty_spec.lua. No HTTP here: the wrapped client is a stand-in.
+-- wrap of a vendor client (a convai.vonage client on the sandbox), and a backend plugged in with
+-- register. The "shared_dict" backend is run inside nginx by tests/lua/ngx/openresty_spec.lua.
 local helper = require "helper"
 local core = require "convai.core"
 local limit = require "convai.limit"
+local vonage = require "convai.vonage"
 
 local monotonic = core.monotonic
 
@@ -166,76 +167,83 @@ describe("convai.limit", function()
   end)
 
   describe("wrap", function()
-    -- A stand-in vendor client: SENDS, prepare and send_prepared as convai.vonage has them.
-    local function fake_client(answers)
-      local c = { sent = {}, prepared = 0, SENDS = { trigger_x = { channel = "x", agent = "agent_id" } } }
-      function c.prepare(_, channel, t)
-        c.prepared = c.prepared + 1
-        if type(t) ~= "table" or not t.agent_id then
-          return nil, core.error("invalid_argument", "agent_id is required")
-        end
-        return { channel = channel, agent_id = t.agent_id, n = t.n }
+    -- A convai.vonage client on the sandbox: the wrap gives it this limit, so its sends (and their 429
+    -- re-pacing) are the client's own sends on the limit.
+    local run = tostring(os.time()) .. tostring(math.random(1000, 9999))
+    local function client()
+      return assert(vonage.new { base_url = helper.env("CONVAI_VONAGE_URL"), retry = false,
+        api_key = helper.env("CONVAI_VONAGE_KEY"), limits = "process" })
+    end
+    local function fields(agent, i)
+      return { agent_id = agent, namespace = "ns_1", template = "appointment_reminder", locale = "en_GB",
+        to = "+44 7700 90" .. (1000 + i), status_url = "https://example.com/status" }
+    end
+    local function posts()
+      local out = {}
+      for _, e in ipairs(helper.log()) do
+        if e.method == "POST" and e.path:find("/vonage/", 1, true) then out[#out + 1] = e end
       end
-      function c.send_prepared(_, body)
-        c.sent[#c.sent + 1] = { body = body, at = monotonic() }
-        local a = table.remove(answers or {}, 1)
-        if a then return nil, a end
-        return { status = 200, body = body }
-      end
-      function c.other(_, v) return "other " .. tostring(v) end
-      c.trigger_x = function() error("the wrap must send the prepared body, not call the method") end
-      return setmetatable(c, { __tostring = function() return "fake{key=<redacted>}" end })
+      return out
     end
 
-    it("paces the methods of SENDS: checked once, then each in a slot of its own", function()
+    before_each(helper.reset)
+
+    it("paces the methods of SENDS, each in a slot of this limit; the rest passes through", function()
       local lim = assert(limit.new { rate = 10, margin = 0 })
-      local c = fake_client()
-      local paced = lim:wrap(c)
+      local vg = client()
+      local paced = assert(lim:wrap(vg))
+      local agent = "wrap-" .. run
+      helper.config { vonage = { agents = { [agent] = { rate = 10 } } } }
       local t0 = monotonic()
-      for i = 1, 3 do assert(paced:trigger_x { agent_id = "A", n = i }) end
-      assert.equal(3, #c.sent)
-      assert.equal(3, c.prepared)
-      assert.same({ channel = "x", agent_id = "A", n = 2 }, c.sent[2].body)
-      assert.is_true(c.sent[3].at - t0 >= 0.199, "3 sends at 10/s took " .. (c.sent[3].at - t0))
-      assert.equal("other 5", paced:other(5))
-      assert.equal("paced fake{key=<redacted>}", tostring(paced))
+      for i = 1, 3 do assert(paced:trigger_whatsapp(fields(agent, i))) end
+      assert.is_true(monotonic() - t0 >= 0.199, "3 sends at 10/s took " .. (monotonic() - t0))
+      assert.equal(3, #posts())
+      assert.equal(lim, paced.limit)
+      assert.equal(vg.SENDS, paced.SENDS)
+      assert.are_not.equal(lim, vg.limit, "the client itself keeps its own limit")
+      assert.matches("^paced convai.vonage{", tostring(paced))
+      assert.is_nil(tostring(paced):find(helper.env("CONVAI_VONAGE_KEY"), 1, true))
     end)
 
     it("claims no slot for a request that fails its checks", function()
       local lim = assert(limit.new { rate = 1 })
-      local c = fake_client()
-      local r, err = lim:wrap(c):trigger_x { n = 1 }
+      local r, err = assert(lim:wrap(client())):trigger_whatsapp { agent_id = "A" }
       assert.is_nil(r)
       assert.equal("invalid_argument", err.kind)
-      assert.same({}, c.sent)
+      assert.same({}, posts())
       assert.equal(0, assert(lim:acquire("A")), "A's first slot is still free")
     end)
 
-    it("sends again in a new slot after a 429, penalizing the agent for its Retry-After", function()
+    it("sends again in a new slot after a 429, holding the agent for its Retry-After", function()
+      helper.add_fault { path = "/vonage/messaging/conversation", fault = "status", status = 429, count = 1,
+        retry_after = "1" }
       local lim = assert(limit.new { rate = 100, margin = 0 })
-      local c = fake_client { core.error("rate_limited", "429", { retry_after = 0.3, status = 429 }) }
-      local t0 = monotonic()
-      local r = assert(lim:wrap(c):trigger_x { agent_id = "A" })
+      local r = assert(assert(lim:wrap(client())):trigger_whatsapp(fields("wrap429-" .. run, 1)))
       assert.equal(200, r.status)
-      assert.equal(2, #c.sent)
-      assert.equal(1, c.prepared)
-      assert.is_true(c.sent[2].at - t0 >= 0.29, "the second attempt waited the Retry-After")
+      local p = posts()
+      assert.equal(2, #p)
+      assert.is_true(p[2].time - p[1].time >= 0.95, "the second attempt waited the Retry-After")
     end)
 
-    it("gives up after PACED_ATTEMPTS 429s with the last error", function()
+    it("gives up after PACED_ATTEMPTS 429s with the last error, and holds the agent", function()
+      helper.add_fault { path = "/vonage/messaging/conversation", fault = "status", status = 429, count = 5 }
       local lim = assert(limit.new { rate = 100, margin = 0 })
-      local e429 = core.error("rate_limited", "429", { retry_after = 0.01, status = 429 })
-      local c = fake_client { e429, e429, e429, e429 }
-      local r, err = lim:wrap(c):trigger_x { agent_id = "A" }
+      local agent = "wrapgive-" .. run
+      local r, err = assert(lim:wrap(client())):trigger_whatsapp(fields(agent, 1))
       assert.is_nil(r)
       assert.equal("rate_limited", err.kind)
-      assert.equal(limit.PACED_ATTEMPTS, #c.sent)
+      assert.equal(limit.PACED_ATTEMPTS, #posts())
+      local _, aerr = lim:acquire(agent, 0)
+      assert.equal("rate_limited", aerr.kind, "held for the other senders")
     end)
 
-    it("passes a client without SENDS through", function()
+    it("passes a client without SENDS through, and refuses one it cannot give the limit", function()
       local lim = assert(limit.new {})
       local c = { x = function(_, v) return v * 2 end }
       assert.equal(4, lim:wrap(c):x(2))
+      local _, err = lim:wrap { SENDS = { trigger_x = { channel = "x", agent = "agent_id" } } }
+      assert.equal("invalid_argument", err.kind)
+      assert.matches("with_limit", err.message)
     end)
   end)
 
