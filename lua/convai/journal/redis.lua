@@ -166,7 +166,8 @@ end
 -- keys are this campaign's), and registers the worker as alive.
 -- @tparam string where as for `load`
 -- @tparam table fingerprint the campaign's identity
--- @treturn table|nil the journal: `claim`, `write`, `alive`, `settle`, `reload`, `close`, `worker` (its ID)
+-- @treturn table|nil the journal: `claim`, `write`, `alive`, `settle`, `reload`, `close`, `worker` (its ID),
+--   `worker_ttl` (seconds)
 -- @treturn[2] nil
 -- @treturn[2] convai.error kind `store`, `invalid_argument`, or a message, as `load`
 function _M.open(where, fingerprint)
@@ -185,6 +186,7 @@ function _M.open(where, fingerprint)
   local ok, why = check_campaign(store, base, h and core.json_decode(h) or nil, fingerprint)
   if not ok then store:close() return nil, why end
   local self = setmetatable({ store = store, base = base, worker = new_worker_id(),
+    worker_ttl = _M.WORKER_TTL,
     keys = { base .. "header", base .. "state", base .. "pending" } }, mt)
   ok, err = call(self, "alive")
   if not ok then store:close() return nil, err end
