@@ -116,7 +116,10 @@ end
 local function record(s, rec, claim)
   local ok, werr
   if claim then ok, werr = s.journal:claim(rec, s.c.retry_failed) else ok, werr = s.journal:write(rec) end
-  if ok == false and werr == nil then return false, "claimed" end
+  if ok == false and werr == nil then
+    store_ok(s)
+    return false, "claimed"
+  end
   if not ok then
     if is_store_error(werr) then
       store_failed(s, werr)

@@ -41,7 +41,8 @@ function _M.define(parser)
   run:option("--journal", "Journal file: created, or resumed when it exists (this machine's campaigns; "
     .. "exactly one of --journal and --store).")
   run:option("--store", "Keep the campaign's state in Redis instead "
-    .. "(redis://[user:password@]host[:port][/db]): every run of the same campaign with the same --store, on any host, is a worker of it.")
+    .. "(redis://[user:password@]host[:port][/db]): every run of the same campaign with the same --store, "
+    .. "on any host, is a worker of it.")
   run:option("--store-timeout", "Seconds to keep retrying an unreachable --store (or --limits) store before "
     .. "stopping, the rest pending."):default "60"
   run:option("--channel", "whatsapp, sms or voice."):choices { "whatsapp", "sms", "voice" }:default "whatsapp"

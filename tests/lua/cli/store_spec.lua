@@ -1,0 +1,244 @@
+-- One campaign, many workers (issue 11 §3, §4, §5): `convai campaign run CSV --store redis://...` run as
+-- several CLI processes on a Redis server of the test's own (tests/redis_helper.lua), against the
+-- sandbox's strict per-agent window. Each recipient is accepted at most once even when a worker is
+-- SIGKILLed mid-send (its claims become unknown); Redis stopped for 5 s mid-campaign holds every send
+-- and the campaign then finishes; a Redis that never comes back stops the run after --store-timeout with
+-- the rest pending; a bad --store is refused before anything is sent.
+local helper = require "helper"
+local ch = require "campaign_helper"
+local core = require "convai.core"
+local redis_helper = require "redis_helper"
+
+local scratch = ch.scratch()
+local path, write, read = scratch.path, scratch.write, scratch.read
+
+local PASSWORD = "St0re-convai-cli-secret-7d2e"
+
+local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+-- The shell command of a CLI run with `env`, output to `out` and `err`.
+local function command(args, env, out, err)
+  local vars, quoted = {}, {}
+  for k, v in pairs(env) do vars[#vars + 1] = k .. "=" .. shell_quote(v) end
+  for i, a in ipairs(args) do quoted[i] = shell_quote(a) end
+  return ("env %s lua5.4 bin/convai %s >%s 2>%s </dev/null"):format(table.concat(vars, " "),
+    table.concat(quoted, " "), out, err)
+end
+
+local function campaign_args(csv, store, agent, extra)
+  local args = { "campaign", "run", csv, "--store", store, "--agent-id", agent, "--namespace", "ns",
+    "--template", "welcome", "--locale", "en_US", "--status-url", "https://example.com/status", "--format",
+    "json" }
+  for _, a in ipairs(extra or {}) do args[#args + 1] = a end
+  return args
+end
+
+-- Recipients +44 7700 9KNNNN as CSV.
+local function recipients(k, n)
+  local lines = { "to,body.1" }
+  for i = 1, n do lines[#lines + 1] = ("+44 7700 9%d%04d,Hello %d"):format(k, i, i) end
+  return table.concat(lines, "\n") .. "\n"
+end
+
+-- Start a worker in the background: its pid; its exit status goes to NAME.code (none when killed).
+local function start(name, args, env)
+  local cmd = command(args, env, path(name .. ".out"), path(name .. ".err"))
+  assert(os.execute(("sh -c %s &"):format(shell_quote("echo $$ >" .. path(name .. ".pid") .. "; " .. cmd
+    .. "; echo $? >" .. path(name .. ".code")))))
+  local deadline = core.monotonic() + 5
+  local pid
+  repeat
+    pid = tonumber((read(path(name .. ".pid")) or ""):match("%d+"))
+    if not pid then core.sleep(0.01) end
+  until pid or core.monotonic() > deadline
+  return assert(pid, "worker " .. name .. " did not start")
+end
+
+-- The CLI process (lua5.4) under a worker's shell.
+local function cli_pid(shell_pid)
+  local deadline = core.monotonic() + 5
+  repeat
+    local p = io.popen("pgrep -P " .. shell_pid .. " -x lua5.4")
+    local pid = tonumber((p:read("a") or ""):match("%d+"))
+    p:close()
+    if pid then return pid end
+    core.sleep(0.01)
+  until core.monotonic() > deadline
+  error("no CLI process under " .. shell_pid)
+end
+
+local function wait_code(name, timeout)
+  local deadline = core.monotonic() + timeout
+  repeat
+    local c = read(path(name .. ".code"))
+    if c and c:match("%d+") then return tonumber(c:match("%d+")) end
+    core.sleep(0.05)
+  until core.monotonic() > deadline
+  error("worker " .. name .. " did not finish in " .. timeout .. " s: " .. tostring(read(path(name .. ".err"))))
+end
+
+-- Per number: {accepted = n, total = n, times = {...accepted request times}} from the sandbox's log.
+local function per_number(agent, n, timeout)
+  local per = {}
+  for _, e in ipairs(helper.agent_log(agent, n, timeout)) do
+    local to = helper.decode(e.body).to
+    local p = per[to] or { total = 0, accepted = 0 }
+    p.total = p.total + 1
+    if e.status == 200 then p.accepted = p.accepted + 1 end
+    per[to] = p
+  end
+  return per
+end
+
+local function hides(text, what)
+  assert.is_nil(tostring(text):find(PASSWORD, 1, true), what .. " shows the password")
+end
+
+local run_id = tostring(os.time()) .. tostring(math.random(1000, 9999))
+
+describe("convai campaign run --store redis://", function()
+  if not redis_helper.available() then
+    it("needs redis-server", function() pending("redis-server is not installed") end)
+    return
+  end
+
+  local r
+  lazy_setup(function() r = redis_helper.start { password = PASSWORD, appendonly = true } end)
+  lazy_teardown(function()
+    if r then r.stop() end
+    scratch.remove()
+  end)
+  before_each(helper.reset)
+
+  it("three workers, one SIGKILLed twice: nobody accepted twice, all 300 accounted", function()
+    local agent, rate, n = "workers-" .. run_id, 20, 300
+    helper.config { vonage = { agents = { [agent] = { rate = rate } } } }
+    local env = { CONVAI_VONAGE_RATES = agent .. "=" .. rate, CONVAI_LIMITS = r.url }
+    local csv = write("w.csv", recipients(1, n))
+    local args = campaign_args(csv, r.url, agent)
+    start("w1", args, env)
+    start("w2", args, env)
+    local w3 = start("w3", args, env)
+    core.sleep(2)
+    os.execute("kill -KILL " .. cli_pid(w3))
+    core.sleep(0.5)
+    local w4 = start("w4", args, env) -- the killed worker started again
+    core.sleep(3)
+    os.execute("kill -KILL " .. cli_pid(w4))
+    for _, name in ipairs { "w1", "w2" } do
+      local code = wait_code(name, 90)
+      assert.is_true(code == 0 or code == 1, name .. " exit " .. code .. ": " .. read(path(name .. ".err")))
+      hides(read(path(name .. ".err")), name .. "'s stderr")
+    end
+    -- no number accepted twice
+    local per = per_number(agent, n, 5)
+    local accepted = 0
+    for to, p in pairs(per) do
+      assert.is_true(p.accepted <= 1, to .. " accepted " .. p.accepted .. " times")
+      accepted = accepted + p.accepted
+    end
+    -- a later run of the same command resumes the campaign and reports all of it
+    local code, out, err = helper.cli(campaign_args(csv, r.url, agent, { "--report", path("w.json") }), env)
+    assert.is_true(code == 0 or code == 1, err)
+    local s = helper.decode(out)
+    assert.equal(n, s.recipients)
+    assert.equal(n, s.sent + s.unknown, out)
+    assert.equal(0, s.pending)
+    assert.equal(0, s.sent_now, "nothing left to send")
+    assert.is_true(s.unknown <= 2 * 4 * rate, "unknown: at most the killed workers' requests in flight")
+    assert.is_true(s.sent >= accepted - s.unknown and s.sent <= accepted, ("sent %d accepted %d unknown %d")
+      :format(s.sent, accepted, s.unknown))
+    local rep = helper.decode(read(path("w.json")))
+    local outcomes = {}
+    for _, e in ipairs(rep.recipients) do outcomes[e.outcome] = (outcomes[e.outcome] or 0) + 1 end
+    assert.equal(n, (outcomes.sent or 0) + (outcomes.unknown or 0))
+  end)
+
+  it("holds every send while Redis is down for 5 s, then finishes the campaign without duplicates",
+    function()
+      local agent, rate, n = "outage-" .. run_id, 20, 160
+      helper.config { vonage = { agents = { [agent] = { rate = rate } } } }
+      local env = { CONVAI_VONAGE_RATES = agent .. "=" .. rate, CONVAI_LIMITS = r.url }
+      local csv = write("o.csv", recipients(2, n))
+      local args = campaign_args(csv, r.url, agent)
+      start("o1", args, env)
+      start("o2", args, env)
+      core.sleep(2)
+      r.halt()
+      local down = core.realtime()
+      core.sleep(5)
+      local up = core.realtime()
+      r.restart() -- appendonly (appendfsync always): the campaign's state survives
+      for _, name in ipairs { "o1", "o2" } do
+        local code = wait_code(name, 90)
+        local err = read(path(name .. ".err"))
+        assert.equal(0, code, err .. read(path(name .. ".out")))
+        hides(err, name .. "'s stderr")
+      end
+      local said = read(path("o1.err")) .. read(path("o2.err"))
+      assert.matches("retrying in", said, 1, true)
+      local log = helper.agent_log(agent, n, 5)
+      local per, during = {}, 0
+      for _, e in ipairs(log) do
+        local to = helper.decode(e.body).to
+        if e.status == 200 then per[to] = (per[to] or 0) + 1 end
+        -- a request claimed just before the stop may arrive a moment after it
+        if e.time > down + 0.5 and e.time < up then during = during + 1 end
+      end
+      local numbers = 0
+      for to, k in pairs(per) do
+        numbers = numbers + 1
+        assert.equal(1, k, to .. " accepted " .. k .. " times")
+      end
+      assert.equal(n, numbers)
+      assert.equal(0, during, "requests sent while Redis was down")
+    end)
+
+  it("stops after --store-timeout when Redis never comes back, the rest pending", function()
+    local agent, rate, n = "gone-" .. run_id, 20, 100
+    helper.config { vonage = { agents = { [agent] = { rate = rate } } } }
+    local env = { CONVAI_VONAGE_RATES = agent .. "=" .. rate, CONVAI_LIMITS = r.url }
+    local csv = write("g.csv", recipients(3, n))
+    start("g1", campaign_args(csv, r.url, agent, { "--store-timeout", "2" }), env)
+    core.sleep(1.5)
+    r.halt()
+    local t0 = core.monotonic()
+    local code = wait_code("g1", 30)
+    local waited = core.monotonic() - t0
+    r.restart()
+    local err = read(path("g1.err"))
+    assert.equal(1, code, err)
+    assert.is_true(waited >= 2 and waited < 10, "stopped after " .. waited .. " s")
+    assert.matches("retrying in", err, 1, true)
+    assert.matches("giving up after 2 s", err, 1, true)
+    hides(err, "stderr")
+    local s = helper.decode(read(path("g1.out")))
+    assert.equal("store_error", s.stopped)
+    assert.is_true(s.pending > 0, "the rest pending")
+    assert.is_true(s.sent < n)
+  end)
+
+  it("refuses a bad --store before sending anything: exit 2, the setting named, no password", function()
+    local agent = "bad-" .. run_id
+    local csv = write("b.csv", recipients(4, 3))
+    local base = { CONVAI_LIMITS = "process" }
+    local cases = {
+      { ("redis://:%s@127.0.0.1:99999/0"):format(PASSWORD), "--store" },
+      { ("memcached://:%s@127.0.0.1/0"):format(PASSWORD), "unknown journal store scheme memcached://" },
+      { ("redis://:wrong-%s@127.0.0.1:%d/0"):format(PASSWORD, r.port), "--store" },
+      { ("redis://:%s@127.0.0.1:1/0"):format(PASSWORD), "--store" },
+      { "not a url", "--store must be a URL" },
+    }
+    for _, c in ipairs(cases) do
+      local code, _, err = helper.cli(campaign_args(csv, c[1], agent), base)
+      assert.equal(2, code, c[1]:gsub(PASSWORD, "***") .. ": " .. err)
+      assert.matches(c[2], err, 1, true)
+      hides(err, "the error")
+    end
+    local code, _, err = helper.cli(campaign_args(csv, r.url, agent, { "--journal", path("b.journal") }),
+      base)
+    assert.equal(2, code)
+    assert.matches("exactly one of --journal FILE", err, 1, true)
+    assert.equal(0, #helper.agent_log(agent, 1, 0.2), "nothing sent")
+  end)
+end)
