@@ -40,9 +40,10 @@ function _M.numbers_csv(n, extra)
 end
 
 --- The Vonage triggers the sandbox received, per number: `{[to] = {total = n, accepted = n}}`.
-function _M.triggers()
+-- @tparam[opt] table log entries of the sandbox's log (default: all of it)
+function _M.triggers(log)
   local per = {}
-  for _, e in ipairs(helper.log()) do
+  for _, e in ipairs(log or helper.log()) do
     if e.method == "POST" and e.path == _M.TRIGGER then
       local to = helper.decode(e.body).to
       local p = per[to] or { total = 0, accepted = 0 }
@@ -52,6 +53,39 @@ function _M.triggers()
     end
   end
   return per
+end
+
+local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+--- The shell command of a CLI run (`lua5.4 bin/convai ARGS`) with `env` (`{NAME = value}`), its output
+-- to the files `out` and `err`.
+function _M.cli_command(args, env, out, err)
+  local vars, quoted = {}, {}
+  for k, v in pairs(env) do vars[#vars + 1] = k .. "=" .. shell_quote(v) end
+  for i, a in ipairs(args) do quoted[i] = shell_quote(a) end
+  return ("env %s lua5.4 bin/convai %s >%s 2>%s </dev/null"):format(table.concat(vars, " "),
+    table.concat(quoted, " "), out, err)
+end
+
+--- The arguments of a Vonage WhatsApp `campaign run` with a JSON summary.
+-- @tparam string csv the recipients file
+-- @tparam string state `"--journal"` or `"--store"`
+-- @tparam string where its value
+-- @tparam string agent
+-- @tparam[opt] table extra more arguments
+function _M.campaign_args(csv, state, where, agent, extra)
+  local args = { "campaign", "run", csv, state, where, "--agent-id", agent, "--namespace", "ns",
+    "--template", "welcome", "--locale", "en_US", "--status-url", "https://example.com/status", "--format",
+    "json" }
+  for _, a in ipairs(extra or {}) do args[#args + 1] = a end
+  return args
+end
+
+--- Recipients +44 7700 9KNNNN (K a campaign's digit) as CSV with one body parameter.
+function _M.campaign_csv(k, n)
+  local lines = { "to,body.1" }
+  for i = 1, n do lines[#lines + 1] = ("+44 7700 9%d%04d,Hello %d"):format(k, i, i) end
+  return table.concat(lines, "\n") .. "\n"
 end
 
 return _M

@@ -156,13 +156,14 @@ local function flush_unwritten(s)
   return true
 end
 
--- While the store fails: the seconds to wait before trying it again (nil: go on). At the try, the
--- outcomes not yet written go first.
+-- While the store fails: the seconds to wait before trying it again (nil: go on). The outcomes not yet
+-- written go first.
 local function store_backoff(s)
   local w = s.store_wait
-  if not w then return nil end
-  local left = w.retry_at - core.monotonic()
-  if left > 0 then return min(left, 0.5) end
+  if w then
+    local left = w.retry_at - core.monotonic()
+    if left > 0 then return min(left, 0.5) end
+  end
   if s.unwritten and #s.unwritten > 0 and not flush_unwritten(s) then return 0 end
   return nil
 end
@@ -181,8 +182,8 @@ end
 -- dead workers' pendings settled `unknown`, the pendings of live workers waited for (when this run is
 -- done), and the whole campaign's state read back, so that the report covers every worker's sends.
 local function finish_journal(s)
-  while s.unwritten and #s.unwritten > 0 and s.store_wait and s.stop ~= "store_error" do
-    core.sleep(max(s.store_wait.retry_at - core.monotonic(), 0))
+  while s.unwritten and #s.unwritten > 0 and s.stop ~= "store_error" and s.stop ~= "journal_error" do
+    if s.store_wait then core.sleep(max(s.store_wait.retry_at - core.monotonic(), 0)) end
     flush_unwritten(s)
   end
   local j = s.journal

@@ -308,7 +308,11 @@ function _M.run(args, out)
   close_all()
   if drawn then io.stderr:write("\n") end
   if not report then
-    if args.store ~= nil then return common.fail(format("--store: %s", tostring(err)), EXIT.USAGE) end
+    if args.store ~= nil and type(err) == "table" then
+      local msg = "--store: " .. tostring(err.message)
+      if err.kind == "invalid_argument" then return common.usage_error(msg) end
+      return common.fail(msg, EXIT.USAGE)
+    end
     return common.fail(err, EXIT.USAGE)
   end
   if args.report then

@@ -11,22 +11,10 @@ local host = require "convai.limit.host"
 local scratch = ch.scratch()
 local path, write, read = scratch.path, scratch.write, scratch.read
 
-local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
--- A shell command running the CLI with `env`, its output to the files `out` and `err`.
-local function command(args, env, out, err)
-  local vars, quoted = {}, {}
-  for k, v in pairs(env) do vars[#vars + 1] = k .. "=" .. shell_quote(v) end
-  for i, a in ipairs(args) do quoted[i] = shell_quote(a) end
-  return ("env %s lua5.4 bin/convai %s >%s 2>%s </dev/null"):format(table.concat(vars, " "),
-    table.concat(quoted, " "), out, err)
-end
+local command = ch.cli_command
 
 local function campaign_args(csv, journal, agent, extra)
-  local args = { "campaign", "run", csv, "--journal", journal, "--agent-id", agent, "--namespace", "ns",
-    "--template", "welcome", "--locale", "en_US", "--status-url", "https://example.com/status", "--format", "json" }
-  for _, a in ipairs(extra or {}) do args[#args + 1] = a end
-  return args
+  return ch.campaign_args(csv, "--journal", journal, agent, extra)
 end
 
 local function trigger_args(agent, to, extra)
@@ -36,12 +24,7 @@ local function trigger_args(agent, to, extra)
   return args
 end
 
--- Recipients +44 7700 9KNNNN (K the campaign) as CSV.
-local function recipients(k, n)
-  local lines = { "to,body.1" }
-  for i = 1, n do lines[#lines + 1] = ("+44 7700 9%d%04d,Hello %d"):format(k, i, i) end
-  return table.concat(lines, "\n") .. "\n"
-end
+local recipients = ch.campaign_csv
 
 local agent_log = helper.agent_log
 

@@ -15,29 +15,11 @@ local path, write, read = scratch.path, scratch.write, scratch.read
 local PASSWORD = "St0re-convai-cli-secret-7d2e"
 
 local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
--- The shell command of a CLI run with `env`, output to `out` and `err`.
-local function command(args, env, out, err)
-  local vars, quoted = {}, {}
-  for k, v in pairs(env) do vars[#vars + 1] = k .. "=" .. shell_quote(v) end
-  for i, a in ipairs(args) do quoted[i] = shell_quote(a) end
-  return ("env %s lua5.4 bin/convai %s >%s 2>%s </dev/null"):format(table.concat(vars, " "),
-    table.concat(quoted, " "), out, err)
-end
+local command = ch.cli_command
+local recipients = ch.campaign_csv
 
 local function campaign_args(csv, store, agent, extra)
-  local args = { "campaign", "run", csv, "--store", store, "--agent-id", agent, "--namespace", "ns",
-    "--template", "welcome", "--locale", "en_US", "--status-url", "https://example.com/status", "--format",
-    "json" }
-  for _, a in ipairs(extra or {}) do args[#args + 1] = a end
-  return args
-end
-
--- Recipients +44 7700 9KNNNN as CSV.
-local function recipients(k, n)
-  local lines = { "to,body.1" }
-  for i = 1, n do lines[#lines + 1] = ("+44 7700 9%d%04d,Hello %d"):format(k, i, i) end
-  return table.concat(lines, "\n") .. "\n"
+  return ch.campaign_args(csv, "--store", store, agent, extra)
 end
 
 -- Start a worker in the background: its pid; its exit status goes to NAME.code (none when killed).
@@ -77,17 +59,9 @@ local function wait_code(name, timeout)
   error("worker " .. name .. " did not finish in " .. timeout .. " s: " .. tostring(read(path(name .. ".err"))))
 end
 
--- Per number: {accepted = n, total = n, times = {...accepted request times}} from the sandbox's log.
+-- Per number: `{total = n, accepted = n}`, from the sandbox's log of the agent.
 local function per_number(agent, n, timeout)
-  local per = {}
-  for _, e in ipairs(helper.agent_log(agent, n, timeout)) do
-    local to = helper.decode(e.body).to
-    local p = per[to] or { total = 0, accepted = 0 }
-    p.total = p.total + 1
-    if e.status == 200 then p.accepted = p.accepted + 1 end
-    per[to] = p
-  end
-  return per
+  return ch.triggers(helper.agent_log(agent, n, timeout))
 end
 
 local function hides(text, what)
@@ -95,6 +69,15 @@ local function hides(text, what)
 end
 
 local run_id = tostring(os.time()) .. tostring(math.random(1000, 9999))
+
+-- A campaign of `n` recipients (CSV NAME.csv) on a new agent at `rate` in the sandbox and in
+-- CONVAI_VONAGE_RATES, its limit on Redis: the agent, the environment and the CSV's path.
+local function new_campaign(name, k, n, rate, url)
+  local agent = name .. "-" .. run_id
+  helper.config { vonage = { agents = { [agent] = { rate = rate } } } }
+  return agent, { CONVAI_VONAGE_RATES = agent .. "=" .. rate, CONVAI_LIMITS = url },
+    write(name .. ".csv", recipients(k, n))
+end
 
 describe("convai campaign run --store redis://", function()
   if not redis_helper.available() then
@@ -111,10 +94,8 @@ describe("convai campaign run --store redis://", function()
   before_each(helper.reset)
 
   it("three workers, one SIGKILLed twice: nobody accepted twice, all 300 accounted", function()
-    local agent, rate, n = "workers-" .. run_id, 20, 300
-    helper.config { vonage = { agents = { [agent] = { rate = rate } } } }
-    local env = { CONVAI_VONAGE_RATES = agent .. "=" .. rate, CONVAI_LIMITS = r.url }
-    local csv = write("w.csv", recipients(1, n))
+    local rate, n = 20, 300
+    local agent, env, csv = new_campaign("workers", 1, n, rate, r.url)
     local args = campaign_args(csv, r.url, agent)
     start("w1", args, env)
     start("w2", args, env)
@@ -156,10 +137,8 @@ describe("convai campaign run --store redis://", function()
 
   it("holds every send while Redis is down for 5 s, then finishes the campaign without duplicates",
     function()
-      local agent, rate, n = "outage-" .. run_id, 20, 160
-      helper.config { vonage = { agents = { [agent] = { rate = rate } } } }
-      local env = { CONVAI_VONAGE_RATES = agent .. "=" .. rate, CONVAI_LIMITS = r.url }
-      local csv = write("o.csv", recipients(2, n))
+      local n = 160
+      local agent, env, csv = new_campaign("outage", 2, n, 20, r.url)
       local args = campaign_args(csv, r.url, agent)
       start("o1", args, env)
       start("o2", args, env)
@@ -178,27 +157,23 @@ describe("convai campaign run --store redis://", function()
       local said = read(path("o1.err")) .. read(path("o2.err"))
       assert.matches("retrying in", said, 1, true)
       local log = helper.agent_log(agent, n, 5)
-      local per, during = {}, 0
+      local during = 0
       for _, e in ipairs(log) do
-        local to = helper.decode(e.body).to
-        if e.status == 200 then per[to] = (per[to] or 0) + 1 end
         -- a request claimed just before the stop may arrive a moment after it
         if e.time > down + 0.5 and e.time < up then during = during + 1 end
       end
       local numbers = 0
-      for to, k in pairs(per) do
+      for to, p in pairs(ch.triggers(log)) do
         numbers = numbers + 1
-        assert.equal(1, k, to .. " accepted " .. k .. " times")
+        assert.equal(1, p.accepted, to .. " accepted " .. p.accepted .. " times")
       end
       assert.equal(n, numbers)
       assert.equal(0, during, "requests sent while Redis was down")
     end)
 
   it("stops after --store-timeout when Redis never comes back, the rest pending", function()
-    local agent, rate, n = "gone-" .. run_id, 20, 100
-    helper.config { vonage = { agents = { [agent] = { rate = rate } } } }
-    local env = { CONVAI_VONAGE_RATES = agent .. "=" .. rate, CONVAI_LIMITS = r.url }
-    local csv = write("g.csv", recipients(3, n))
+    local n = 100
+    local agent, env, csv = new_campaign("gone", 3, n, 20, r.url)
     start("g1", campaign_args(csv, r.url, agent, { "--store-timeout", "2" }), env)
     core.sleep(1.5)
     r.halt()
