@@ -39,6 +39,7 @@ local senders = require "convai.campaign.senders"
 local type, tostring, pairs, ipairs, setmetatable, pcall, error = type, tostring, pairs, ipairs,
   setmetatable, pcall, error
 local ceil, max, min, huge = math.ceil, math.max, math.min, math.huge
+local sub = string.sub
 
 local _M = {
   --- Senders: what a campaign triggers (`convai.campaign.senders`): `vonage(client, channel, t)`,
@@ -293,6 +294,16 @@ local function settle_unknown(self, j, state)
   return true
 end
 
+-- A worker of a shared journal starts at its own place in the queue (from its ID), so that workers
+-- started together seldom reach for the same recipient.
+local function spread(j, queue)
+  local id = type(j.worker) == "string" and tonumber(sub(j.worker, 1, 8), 16)
+  if not id or #queue < 2 then return queue end
+  local start, out = id % #queue, {}
+  for i = 1, #queue do out[i] = queue[(start + i - 1) % #queue + 1] end
+  return out
+end
+
 --- Run (or resume) the campaign to its end, a gate stop, or an interrupt.
 -- Recipients already `sent` or `unknown` in the journal are never sent again; `failed` ones only with
 -- `retry_failed`. A 429 waits for `Retry-After` (or one interval) and retries the same recipient.
@@ -327,6 +338,7 @@ function mt:run()
   local settled
   settled, err = settle_unknown(self, j, state)
   if not settled then j:close() sched:close() return nil, err end
+  queue = spread(j, queue)
   local stats = { throttled = 0, attempted = 0, elapsed = 0, sent_now = 0 }
   local ok, result = pcall(loop.run, self, { sched = sched, journal = j, state = state, stats = stats,
     queue = queue, t0 = t0 })

@@ -299,10 +299,15 @@ local function requeue(s, r, give_back)
 end
 
 local function start_send(s)
-  local r = remove(s.queue, 1)
-  local ok, why = record(s, { r = "pending", to = r.to, line = r.line }, true)
+  -- A recipient another worker of the campaign holds (or finished) is skipped, and the slot goes to the
+  -- next one.
+  local r, ok, why
+  repeat
+    r = remove(s.queue, 1)
+    ok, why = record(s, { r = "pending", to = r.to, line = r.line }, true)
+  until ok or why ~= "claimed" or #s.queue == 0
   if not ok then
-    if why == "claimed" then return true end -- another worker of the campaign has it
+    if why == "claimed" then return true end
     if why == "store" then insert(s.queue, 1, r) return true end -- tried again after the backoff
     return false
   end
