@@ -22,11 +22,12 @@ local function campaign_args(csv, store, agent, extra)
   return ch.campaign_args(csv, "--store", store, agent, extra)
 end
 
--- Start a worker in the background: its pid; its exit status goes to NAME.code (none when killed).
+-- Start a worker in the background: the pid of its CLI process (`env` execs it); its exit status goes
+-- to NAME.code (none when it is killed).
 local function start(name, args, env)
   local cmd = command(args, env, path(name .. ".out"), path(name .. ".err"))
-  assert(os.execute(("sh -c %s &"):format(shell_quote("echo $$ >" .. path(name .. ".pid") .. "; " .. cmd
-    .. "; echo $? >" .. path(name .. ".code")))))
+  assert(os.execute(("sh -c %s >/dev/null 2>&1 &"):format(shell_quote(cmd .. " & echo $! >" .. path(name .. ".pid")
+    .. "; wait $!; echo $? >" .. path(name .. ".code")))))
   local deadline = core.monotonic() + 5
   local pid
   repeat
@@ -34,19 +35,6 @@ local function start(name, args, env)
     if not pid then core.sleep(0.01) end
   until pid or core.monotonic() > deadline
   return assert(pid, "worker " .. name .. " did not start")
-end
-
--- The CLI process (lua5.4) under a worker's shell.
-local function cli_pid(shell_pid)
-  local deadline = core.monotonic() + 5
-  repeat
-    local p = io.popen("pgrep -P " .. shell_pid .. " -x lua5.4")
-    local pid = tonumber((p:read("a") or ""):match("%d+"))
-    p:close()
-    if pid then return pid end
-    core.sleep(0.01)
-  until core.monotonic() > deadline
-  error("no CLI process under " .. shell_pid)
 end
 
 local function wait_code(name, timeout)
@@ -101,11 +89,16 @@ describe("convai campaign run --store redis://", function()
     start("w2", args, env)
     local w3 = start("w3", args, env)
     core.sleep(2)
-    os.execute("kill -KILL " .. cli_pid(w3))
+    os.execute("kill -KILL " .. w3)
     core.sleep(0.5)
     local w4 = start("w4", args, env) -- the killed worker started again
     core.sleep(3)
-    os.execute("kill -KILL " .. cli_pid(w4))
+    os.execute("kill -KILL " .. w4)
+    for _, name in ipairs { "w3", "w4" } do
+      local deadline = core.monotonic() + 5
+      while not read(path(name .. ".code")) and core.monotonic() < deadline do core.sleep(0.05) end
+      assert.equal("137", (read(path(name .. ".code")) or ""):match("%d+"), name .. " was killed")
+    end
     for _, name in ipairs { "w1", "w2" } do
       local code = wait_code(name, 90)
       assert.is_true(code == 0 or code == 1, name .. " exit " .. code .. ": " .. read(path(name .. ".err")))
