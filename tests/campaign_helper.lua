@@ -51,9 +51,10 @@ function _M.campaign_csv(k, n, column)
 end
 
 --- The Vonage triggers the sandbox received, per number: `{[to] = {total = n, accepted = n}}`.
-function _M.triggers()
+-- @tparam[opt] table log entries of the sandbox's log (default: all of it)
+function _M.triggers(log)
   local per = {}
-  for _, e in ipairs(helper.log()) do
+  for _, e in ipairs(log or helper.log()) do
     if e.method == "POST" and e.path == _M.TRIGGER then
       local to = helper.decode(e.body).to
       local p = per[to] or { total = 0, accepted = 0 }
@@ -84,6 +85,20 @@ function _M.cli_command(args, env, out, err)
   for i, a in ipairs(args) do quoted[i] = _M.shell_quote(a) end
   return ("env %s lua5.4 bin/convai %s >%s 2>%s </dev/null"):format(table.concat(vars, " "),
     table.concat(quoted, " "), out, err)
+end
+
+--- The arguments of a Vonage WhatsApp `campaign run` with a JSON summary.
+-- @tparam string csv the recipients file
+-- @tparam string state `"--journal"` or `"--store"`
+-- @tparam string where its value
+-- @tparam string agent
+-- @tparam[opt] table extra more arguments
+function _M.campaign_args(csv, state, where, agent, extra)
+  local args = { "campaign", "run", csv, state, where, "--agent-id", agent, "--namespace", "ns",
+    "--template", "welcome", "--locale", "en_US", "--status-url", "https://example.com/status", "--format",
+    "json" }
+  for _, a in ipairs(extra or {}) do args[#args + 1] = a end
+  return args
 end
 
 return _M

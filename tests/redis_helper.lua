@@ -48,6 +48,7 @@ end
 -- @tparam[opt] table opts `password` (requirepass), `user` and `user_password` (an ACL user with all
 --   rights), `appendonly` (true: AOF with `appendfsync always`), `args` (more `redis-server` arguments)
 -- @treturn table `{port, url (redis://127.0.0.1:PORT, with the password if any), dir, pid(), cli(...),
+--   reply(...) (cli's output, asserted and trimmed),
 --   stop(), kill() (SIGKILL), restart() (stop, then start again on the same port: empty unless
 --   appendonly), log()}`
 function _M.start(opts)
@@ -94,6 +95,14 @@ function _M.start(opts)
     local auth = ""
     if opts.password then auth = "--no-auth-warning -a " .. quote(opts.password) .. " " end
     return run(("redis-cli -h 127.0.0.1 -p %d %s%s"):format(self.port, auth, table.concat(args, " ")))
+  end
+
+  --- redis-cli against this server, asserting that it ran; its reply as text, without the trailing
+  -- newline.
+  function self.reply(...)
+    local ran, out = self.cli(...)
+    assert(ran, out)
+    return (out:gsub("%s+$", ""))
   end
 
   function self.pid()

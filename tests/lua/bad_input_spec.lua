@@ -304,8 +304,19 @@ local CLI_ROWS = {
   { input = "campaign run --journal", cli = campaign_cli(GOOD_CSV, function(args, v, tmp)
     return with_flag(args, "--journal", v == "DIR" and tmp or v)
   end), cases = {
-    { NIL, "missing option '--journal'" },
+    { NIL, "give exactly one of --journal FILE (this machine) and --store URL" },
     { "DIR", "cannot open journal" },
+  } },
+  { input = "campaign run --store", cli = campaign_cli(GOOD_CSV, function(args, v)
+    return with_flag(with_flag(args, "--journal", NIL), "--store", v)
+  end), cases = {
+    { "redis://:pw@127.0.0.1:99999/0", "invalid argument: --store: campaign store: invalid Redis URL" },
+    { "memcached://127.0.0.1/0", "unknown journal store scheme memcached://" },
+    { "127.0.0.1:6379", "--store must be a URL such as redis://HOST:6379/0" },
+    { "redis://127.0.0.1:1/0", "--store: campaign store redis://127.0.0.1:1/0: Redis at 127.0.0.1:1" },
+  } },
+  { input = "campaign run --store-timeout", cli = campaign_flag("--store-timeout"), cases = {
+    { "0", "--store-timeout must be a positive number" },
   } },
   { input = "campaign run --channel", cli = campaign_flag("--channel"), cases = {
     { "fax", "argument for option '--channel' must be one of 'whatsapp', 'sms', 'voice'" },

@@ -40,6 +40,7 @@ local senders = require "convai.campaign.senders"
 local type, tostring, pairs, ipairs, setmetatable, pcall, error = type, tostring, pairs, ipairs,
   setmetatable, pcall, error
 local ceil, max, min, huge = math.ceil, math.max, math.min, math.huge
+local sub = string.sub
 
 local _M = {
   --- Senders: what a campaign triggers (`convai.campaign.senders`): `vonage(client, channel, t)`,
@@ -52,6 +53,9 @@ _M.GATE_EVERY = loop.GATE_EVERY
 
 --- Attempts for a recipient whose connection failed before the request left (`request_sent == false`).
 _M.UNSENT_ATTEMPTS = loop.UNSENT_ATTEMPTS
+
+--- Seconds a run keeps retrying a failing store (Redis unreachable) before it stops (`store_timeout`).
+_M.STORE_TIMEOUT = 60
 
 local invalid = errors.invalid
 
@@ -113,6 +117,13 @@ local function check_numbers(opts)
   if type(margin) ~= "number" or not (margin >= 0 and margin <= 0.5) then
     return invalid("rate_margin must be a number from 0 to 0.5")
   end
+  local st = opts.store_timeout
+  if st ~= nil and (type(st) ~= "number" or not (st > 0 and st < huge)) then
+    return invalid("store_timeout must be a positive number of seconds, got %s", tostring(st))
+  end
+  if opts.on_store_wait ~= nil and type(opts.on_store_wait) ~= "function" then
+    return invalid("on_store_wait must be a function")
+  end
   return true, rate, margin
 end
 
@@ -169,7 +180,9 @@ end
 -- @tparam table opts
 -- @tparam table opts.sender from `convai.campaign.senders`
 -- @tparam string opts.journal where the journal is: a file path (created, or resumed when it exists), or
---   the URL of a registered journal backend (`convai.journal`)
+--   the URL of a registered journal backend (`convai.journal`): `redis://[user:password@]host[:port][/db]`
+--   keeps the campaign's state in Redis, where every run of the same campaign (same options) on any host
+--   is a worker of it (`convai.journal.redis`)
 -- @tparam string opts.csv the recipients CSV text (or `opts.recipients`, the result of `parse_csv`)
 -- @tparam[opt] number opts.rate sessions per second for the sender's agent: at most the agent's rate in
 --   the limit the slots come from (a Vonage client's `rates`, `CONVAI_VONAGE_RATES`; 1 by default): a
@@ -194,6 +207,12 @@ end
 --   are reported as `invalid` and never sent); by default any invalid row refuses the whole campaign
 -- @tparam[opt=false] boolean opts.dry_run check everything and report, without sending or writing
 -- @tparam[opt] function opts.progress called with a progress table at most every 0.2 s and at the end
+-- @tparam[opt=60] number opts.store_timeout seconds a run retries a failing store (a `store` error at a
+--   limit acquire or a journal claim or write: nothing is sent meanwhile) before it stops with
+--   `stopped = "store_error"`, the rest pending
+-- @tparam[opt] function opts.on_store_wait called with `{error = convai.error, wait = seconds to the next
+--   try, waited = seconds since the first failure, timeout = store_timeout}` each time the store fails,
+--   and with `{recovered = true, waited = seconds}` when it answers again
 -- @tparam[opt] function opts.interrupted returns true to stop cleanly (default: a trapped SIGINT/SIGTERM,
 --   see `core.trap_interrupts`)
 -- @treturn table|nil the campaign, or nil and an `invalid_argument` error (a CSV line number in the message;
@@ -233,6 +252,7 @@ function _M.new(opts)
     duplicates = checked.duplicates, fingerprint = fingerprint,
     retry_failed = opts.retry_failed and true or false, dry_run = opts.dry_run and true or false,
     progress = opts.progress,
+    store_timeout = opts.store_timeout or _M.STORE_TIMEOUT, on_store_wait = opts.on_store_wait,
     interrupted = opts.interrupted or function() return core.interrupted() > 0 end,
     batch_options = opts.batch,
   }, mt)
@@ -271,8 +291,18 @@ local function dry_run_report(self, state, queue)
   return rep
 end
 
--- A pending without an outcome: the process died mid-request. Recorded as unknown, never re-sent.
+-- A pending without an outcome: the process died mid-request. Recorded as unknown, never re-sent. A
+-- shared journal (`settle`) settles only the pendings of dead workers, and the state is read again.
 local function settle_unknown(self, j, state)
+  if j.settle then
+    local settled, err = j:settle()
+    if not settled then return nil, err end
+    local fresh
+    fresh, err = j:reload()
+    if not fresh then return nil, err end
+    for to, rec in pairs(fresh) do state[to] = rec end
+    return true
+  end
   for _, r in ipairs(self.recipients) do
     local rec = state[r.to]
     if rec and rec.r == "pending" then
@@ -285,19 +315,31 @@ local function settle_unknown(self, j, state)
   return true
 end
 
+-- A worker of a shared journal starts at its own place in the queue (from its ID), so that workers
+-- started together seldom reach for the same recipient.
+local function spread(j, queue)
+  local id = type(j.worker) == "string" and tonumber(sub(j.worker, 1, 8), 16)
+  if not id or #queue < 2 then return queue end
+  local start, out = id % #queue, {}
+  for i = 1, #queue do out[i] = queue[(start + i - 1) % #queue + 1] end
+  return out
+end
+
 --- Run (or resume) the campaign to its end, a gate stop, or an interrupt.
 -- Recipients already `sent` or `unknown` in the journal are never sent again; `failed` ones only with
 -- `retry_failed`. A 429 waits for `Retry-After` (or one interval) and retries the same recipient.
 -- @treturn table|nil the report: `{summary = {sent, failed, failed_by_kind = {[kind] = n}, unknown, invalid,
 --   pending, duplicates, throttled (429s seen), recipients, attempted, elapsed (s), rate (sent per second in
 --   this run), sent_now, stopped ("done" | "capacity" | "interrupted" | "auth" (a 401/403: the credential is
---   refused, the rest left pending) | "gate_error" | "journal_error" | "limit_error" (the limit's store
---   failed)), stop_error, gate_error, journal_error},
+--   refused, the rest left pending) | "gate_error" | "journal_error" | "limit_error" (the limit failed) |
+--   "store_error" (the store failed for `store_timeout` seconds, or the campaign's state is gone from it;
+--   the rest pending)), stop_error, gate_error, journal_error},
 --   entries = { {line, to, outcome ("sent"|"failed"|"unknown"|"pending"|"invalid"|"duplicate"), status,
 --   kind, message}, ... }}`
 -- @treturn[2] nil
 -- @treturn[2] convai.error kind `journal` (unreadable, another campaign's, locked by another run, or not
---   writable: nothing is sent), or `invalid_argument` (inside nginx, outside `init_by_lua`: a campaign drives
+--   writable: nothing is sent), `store` (a `redis://` journal unreachable or refusing: nothing is sent), or
+--   `invalid_argument` (inside nginx, outside `init_by_lua`: a campaign drives
 --   libcurl, which would block the worker; nothing is sent or written)
 function mt:run()
   local t0 = core.monotonic()
@@ -317,6 +359,7 @@ function mt:run()
   local settled
   settled, err = settle_unknown(self, j, state)
   if not settled then j:close() sched:close() return nil, err end
+  queue = spread(j, queue)
   local stats = { throttled = 0, attempted = 0, elapsed = 0, sent_now = 0 }
   local ok, result = pcall(loop.run, self, { sched = sched, journal = j, state = state, stats = stats,
     queue = queue, t0 = t0 })

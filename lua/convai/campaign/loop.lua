@@ -16,7 +16,7 @@ local core = require "convai.core"
 local journal = require "convai.journal"
 local report = require "convai.campaign.report"
 
-local type, tostring, ipairs = type, tostring, ipairs
+local type, tostring, ipairs, pairs = type, tostring, ipairs, pairs
 local format = string.format
 local max, min, huge = math.max, math.min, math.huge
 local remove, insert = table.remove, table.insert
@@ -75,18 +75,147 @@ end
 
 -- ------------------------------------------------------------------ journal and progress
 
--- Journal a record and keep it as the recipient's state; on failure the run stops (journal_error).
+-- ------------------------------------------------------------------ store faults
+--
+-- A `store` error (Redis unreachable or timing out, at a limit acquire or a journal claim or write) does
+-- not stop the run at once: nothing is sent for that recipient, and the store is tried again after a
+-- bounded exponential backoff (STORE_BACKOFF), `c.on_store_wait` saying why; after `c.store_timeout`
+-- seconds of failures the run stops (`store_error`, the rest pending). A campaign state gone from the
+-- store (`err.gone`) stops it at once. Outcomes that could not be written are kept (`s.unwritten`) and
+-- written first when the store answers again.
+
+--- The store's retry backoff, seconds: the first wait and the longest.
+_M.STORE_BACKOFF = { first = 0.1, most = 5 }
+
+local function is_store_error(err)
+  return type(err) == "table" and err.kind == "store"
+end
+
+local function store_stop(s, err)
+  s.stop = s.stop or "store_error"
+  s.stop_error = s.stop_error or err
+end
+
+-- The store failed: wait (a longer time after a failed retry), or stop after store_timeout.
+local function store_failed(s, err)
+  if err.gone then return store_stop(s, err) end
+  local now = core.monotonic()
+  local w = s.store_wait
+  if w and now < w.retry_at then return end -- another call of the same burst
+  if not w then
+    w = { since = now, delay = _M.STORE_BACKOFF.first }
+    s.store_wait = w
+  else
+    w.delay = min(w.delay * 2, _M.STORE_BACKOFF.most)
+  end
+  local timeout = s.c.store_timeout or 60
+  w.err = err
+  if now - w.since >= timeout then return store_stop(s, err) end
+  w.retry_at = min(now + w.delay, w.since + timeout)
+  if s.c.on_store_wait then
+    s.c.on_store_wait { error = err, wait = w.retry_at - now, waited = now - w.since, timeout = timeout }
+  end
+end
+
+local function store_ok(s)
+  if not s.store_wait then return end
+  local waited = core.monotonic() - s.store_wait.since
+  s.store_wait = nil
+  if s.c.on_store_wait then s.c.on_store_wait { recovered = true, waited = waited } end
+end
+
+-- Journal a record and keep it as the recipient's state. A claim returns false, "claimed" when another
+-- worker holds the recipient (or it is final), false, "store" when the store failed (see above); an
+-- outcome the store did not take is kept to be written again; any other failure stops the run
+-- (journal_error).
 local function record(s, rec, claim)
   local ok, werr
-  if claim then ok, werr = s.journal:claim(rec) else ok, werr = s.journal:write(rec) end
-  if ok == false and werr == nil then return false, "claimed" end
+  if claim then ok, werr = s.journal:claim(rec, s.c.retry_failed) else ok, werr = s.journal:write(rec) end
+  if ok == false and werr == nil then
+    store_ok(s)
+    return false, "claimed"
+  end
   if not ok then
+    if is_store_error(werr) then
+      store_failed(s, werr)
+      if claim then return false, "store" end
+      s.unwritten = s.unwritten or {}
+      s.unwritten[#s.unwritten + 1] = rec
+      s.state[rec.to] = rec
+      return true
+    end
     s.stop, s.journal_failure = "journal_error", werr
     return false
   end
+  store_ok(s)
   s.state[rec.to] = rec
   return true
 end
+
+-- Write the outcomes the store did not take; true when none is left.
+local function flush_unwritten(s)
+  local list = s.unwritten
+  while list and #list > 0 do
+    local ok, err = s.journal:write(list[1])
+    if not ok then
+      if is_store_error(err) then
+        store_failed(s, err)
+      else
+        s.stop, s.journal_failure = "journal_error", err
+      end
+      return false
+    end
+    remove(list, 1)
+  end
+  store_ok(s)
+  return true
+end
+
+-- While the store fails: the seconds to wait before trying it again (nil: go on). The outcomes not yet
+-- written go first.
+local function store_backoff(s)
+  local w = s.store_wait
+  if w then
+    local left = w.retry_at - core.monotonic()
+    if left > 0 then return min(left, 0.5) end
+  end
+  if s.unwritten and #s.unwritten > 0 and not flush_unwritten(s) then return 0 end
+  return nil
+end
+
+-- A worker of a shared journal says it is alive while it has nothing to claim or write (at most once a
+-- second; a failure here is seen again at the next claim).
+local function keep_alive(s)
+  if not s.journal.alive then return end
+  local now = core.monotonic()
+  if s.alive_at and now - s.alive_at < 1 then return end
+  s.alive_at = now
+  s.journal:alive()
+end
+
+-- At the end of a run on a shared journal: the outcomes not yet written (while the store allows), the
+-- dead workers' pendings settled `unknown`, the pendings of live workers waited for (when this run is
+-- done), and the whole campaign's state read back, so that the report covers every worker's sends.
+local function finish_journal(s)
+  while s.unwritten and #s.unwritten > 0 and s.stop ~= "store_error" and s.stop ~= "journal_error" do
+    if s.store_wait then core.sleep(max(s.store_wait.retry_at - core.monotonic(), 0)) end
+    flush_unwritten(s)
+  end
+  local j = s.journal
+  if not j.reload or s.store_wait or (s.unwritten and #s.unwritten > 0) then return end
+  local deadline = core.monotonic() + 2 * (j.worker_ttl or 10)
+  repeat
+    local settled, held = j:settle()
+    if not settled or held == 0 or s.stop ~= "done" then break end
+    core.sleep(0.25)
+  until core.monotonic() > deadline
+  local state = j:reload()
+  if state then
+    for to, rec in pairs(state) do s.state[to] = rec end
+  end
+end
+
+-- ------------------------------------------------------------------ journal and progress
 
 local function progress(s, final)
   local c = s.c
@@ -132,6 +261,8 @@ end
 -- A run that stops while it holds a slot leaves that one slot unused: the agent's other senders lose
 -- one interval, never more, and no sender ever exceeds the rate (slots cannot be given back in GCRA).
 local function slot_now(s)
+  local backoff = store_backoff(s)
+  if backoff then return backoff end
   local at = s.slot_at
   if at then
     local late = core.monotonic() - at
@@ -148,6 +279,10 @@ local function slot_now(s)
   if type(err) == "table" and err.kind == "rate_limited" then
     local w = (err.wait or err.retry_after or s.interval) - s.ahead -- back when it is within reach
     return min(max(w, 0.001), 0.5)
+  end
+  if is_store_error(err) then
+    store_failed(s, err)
+    return 0
   end
   s.stop, s.stop_error = s.stop or "limit_error", err
   return 0
@@ -201,10 +336,17 @@ end
 local function hold_capacity(s)
   if s.held then return nil end
   if s.capacity_read == nil then return 0.05 end -- the first read has not answered
+  local backoff = store_backoff(s)
+  if backoff then return backoff end
   local ticket, err = s.c.gate.hold()
   if ticket then
+    store_ok(s)
     s.held = ticket
     return nil
+  end
+  if ticket == nil and is_store_error(err) then -- the capacity store failed: wait for it, as for the limit
+    store_failed(s, err)
+    return 0
   end
   if ticket == nil then
     s.stop, s.gate_failure = s.stop or "gate_error", err
@@ -252,10 +394,16 @@ local function requeue(s, r, give_back)
 end
 
 local function start_send(s)
-  local r = remove(s.queue, 1)
-  local ok, why = record(s, { r = "pending", to = r.to, line = r.line }, true)
+  -- A recipient another worker of the campaign holds (or finished) is skipped, and the slot goes to the
+  -- next one.
+  local r, ok, why
+  repeat
+    r = remove(s.queue, 1)
+    ok, why = record(s, { r = "pending", to = r.to, line = r.line }, true)
+  until ok or why ~= "claimed" or #s.queue == 0
   if not ok then
-    if why == "claimed" then return true end -- another worker of the campaign has it
+    if why == "claimed" then return true end
+    if why == "store" then insert(s.queue, 1, r) return true end -- tried again after the backoff
     return false
   end
   s.stats.attempted = s.stats.attempted + 1
@@ -387,6 +535,7 @@ function _M.run(c, run)
     local wait = turn(s)
     if wait == "break" then break end
     handle(s, s.sched:step(wait))
+    keep_alive(s)
     progress(s, false)
   end
   -- Let whatever is still in flight finish (after a journal error or an interrupt).
@@ -394,9 +543,11 @@ function _M.run(c, run)
     for _, task in ipairs(s.sched:step(0.1)) do
       if not task.is_gate then finish_send(s, task) end
     end
+    keep_alive(s)
   end
   if s.held then s.c.gate.settle(s.held, false) end -- a reservation no send used
   s.sched:close()
+  finish_journal(s)
   s.stats.elapsed = core.monotonic() - s.t0
   progress(s, true)
   return add_errors(s, report.build(c, s.state, s.stats, s.stop))

@@ -35,7 +35,8 @@ mt.__tostring = function(self) return "convai.capacity.redis " .. self.link.wher
 -- @treturn[2] convai.error kind `invalid_argument` (a malformed URL, `rediss://`, a bad option); its
 --   message never holds the password
 function _M.new(opts)
-  local link, err = redis_link.new(opts, "capacity store")
+  local link, err = redis_link.new(opts.store, { what = "capacity store",
+    connect_timeout = opts.connect_timeout, timeout = opts.timeout })
   if not link then return nil, err end
   return setmetatable({ link = link }, mt)
 end

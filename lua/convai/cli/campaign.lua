@@ -6,10 +6,15 @@
 -- it (a higher one is lowered, with a note on stderr). The capacity gate (`--gate-voicebot-agent`)
 -- reserves each send in that same store, so gated campaigns on one agent share its capacity.
 --
+-- The campaign's state is a journal file (`--journal`), or a Redis (`--store redis://...`) shared by every
+-- worker of the campaign: the same command run on several hosts sends each recipient once, all together
+-- at the agent's rate. A store that fails mid-run is retried (a line on stderr each time) for
+-- `--store-timeout` seconds, nothing sent meanwhile; then the run stops, the rest pending.
+--
 -- Exit status: 0 every valid recipient is sent (or, with `--dry-run`, everything checked); 1 some recipient
--- is not sent (failed, unknown, invalid, or left pending by the gate) or the journal could not be written;
--- 2 invalid arguments or an unusable recipients file or journal (nothing sent); 130 interrupted (Ctrl-C:
--- in-flight requests finished, journal consistent).
+-- is not sent (failed, unknown, invalid, or left pending by the gate) or the journal could not be written,
+-- or the store failed mid-run; 2 invalid arguments or an unusable recipients file, journal or store
+-- (nothing sent); 130 interrupted (Ctrl-C: in-flight requests finished, journal consistent).
 --
 -- @module convai.cli.campaign
 local core = require "convai.core"
@@ -34,7 +39,13 @@ function _M.define(parser)
   local run = c:command("run", "Run (or resume, with the same --journal) a campaign: every row checked "
     .. "before the first send, at most --rate sessions per second, never twice to anyone.")
   run:argument("recipients", "Recipients CSV: columns to, name, header.1..n, body.1..n, session.NAME.")
-  run:option("--journal", "Journal file: created, or resumed when it exists."):count(1)
+  run:option("--journal", "Journal file: created, or resumed when it exists (this machine's campaigns; "
+    .. "exactly one of --journal and --store).")
+  run:option("--store", "Keep the campaign's state in Redis instead "
+    .. "(redis://[user:password@]host[:port][/db]): every run of the same campaign with the same --store, "
+    .. "on any host, is a worker of it.")
+  run:option("--store-timeout", "Seconds to keep retrying an unreachable --store (or --limits) store before "
+    .. "stopping, the rest pending."):default "60"
   run:option("--channel", "whatsapp, sms or voice."):choices { "whatsapp", "sms", "voice" }:default "whatsapp"
   run:option("--provider", "vonage (AI Studio) or voicebot (voicebot.studio send-template; WhatsApp only).")
     :choices { "vonage", "voicebot" }:default "vonage"
@@ -64,6 +75,15 @@ end
 local function check_flags(args)
   local f = { channel = args.channel, provider = args.provider }
   local err
+  if (args.journal == nil) == (args.store == nil) then
+    return nil, "give exactly one of --journal FILE (this machine) and --store URL (a Redis shared by the "
+      .. "campaign's workers)"
+  end
+  if args.store ~= nil and not args.store:match("^%a[%w+.-]*://") then
+    return nil, "--store must be a URL such as redis://HOST:6379/0, got a value that is not one"
+  end
+  f.store_timeout, err = common.positive(args.store_timeout, "store-timeout")
+  if not f.store_timeout then return nil, err end
   if args.rate ~= nil then
     f.rate, err = common.positive(args.rate, "rate")
     if not f.rate then return nil, err end
@@ -152,6 +172,15 @@ local function make_sender(f, args)
   return sender, client
 end
 
+-- The line printed on stderr each time the store fails (`on_store_wait`), and when it answers again.
+local function store_wait_line(w)
+  if w.recovered then
+    return format("convai: the store answers again (after %.1f s); going on\n", w.waited)
+  end
+  return format("convai: %s; nothing is sent meanwhile; retrying in %.1f s, giving up after %g s\n",
+    tostring(type(w.error) == "table" and w.error.message or w.error), w.wait, w.timeout)
+end
+
 local function progress_line(p)
   local eta = p.eta and format("%ds", math.floor(p.eta + 0.5)) or "-"
   return format("%d/%d done  sent %d  failed %d  429s %d  %.2f/s  ETA %s", p.done, p.total, p.sent, p.failed,
@@ -215,7 +244,9 @@ local function print_problems(report)
   local s = report.summary
   if s.stop_error then io.stderr:write("convai: campaign stopped: ", s.stop_error, "\n") end
   if s.gate_error then io.stderr:write("convai: campaign stopped: capacity gate: ", s.gate_error, "\n") end
-  if s.journal_error then io.stderr:write("convai: campaign stopped: journal: ", s.journal_error, "\n") end
+  if s.journal_error then
+    io.stderr:write("convai: campaign stopped: journal: ", tostring(s.journal_error), "\n")
+  end
 end
 
 --- Run `convai campaign run` with parsed arguments.
@@ -257,7 +288,11 @@ function _M.run(args, out)
   local drawn = false
   local c, err = campaign.new {
     sender = sender, gate = gate, rate = f.rate, limits = f.provider == "voicebot" and f.limits or nil,
-    journal = args.journal, csv = csv,
+    journal = args.journal or args.store, csv = csv, store_timeout = f.store_timeout,
+    on_store_wait = function(w)
+      if drawn then io.stderr:write("\r\27[K") end
+      io.stderr:write(store_wait_line(w))
+    end,
     retry_failed = args.retry_failed, dry_run = args.dry_run, skip_invalid = args.skip_invalid,
     progress = core.isatty(2) and function(p)
       io.stderr:write("\r\27[K", progress_line(p))
@@ -283,7 +318,14 @@ function _M.run(args, out)
   core.trap_interrupts(false)
   close_all()
   if drawn then io.stderr:write("\n") end
-  if not report then return common.fail(err, EXIT.USAGE) end
+  if not report then
+    if args.store ~= nil and type(err) == "table" then
+      local msg = "--store: " .. tostring(err.message)
+      if err.kind == "invalid_argument" then return common.usage_error(msg) end
+      return common.fail(msg, EXIT.USAGE)
+    end
+    return common.fail(err, EXIT.USAGE)
+  end
   if args.report then
     local ok, rerr = campaign.write_report(report, args.report)
     if not ok then io.stderr:write("convai: ", rerr, "\n") end

@@ -13,8 +13,8 @@
 --
 -- This module is the one interface; where the records are kept is its backend, chosen by where the
 -- journal is (`where`): a file path (`convai.journal.file`, the default), or a URL whose scheme names a
--- registered backend (the next is Redis, for many workers of one campaign). Contract, atomicity and
--- crashes: docs/coordination.md.
+-- registered backend (`redis://...`: `convai.journal.redis`, one campaign's state shared by many
+-- workers). Contract, atomicity and crashes: docs/coordination.md.
 --
 --     local j = assert(journal.open(path, fingerprint, assert(journal.load(path, fingerprint))))
 --     assert(j:claim { r = "pending", to = "447700900001", line = 2 })  -- before the request leaves
@@ -25,6 +25,7 @@
 local backends = require "convai.backends"
 local core = require "convai.core"
 local file = require "convai.journal.file"
+local redis = require "convai.journal.redis"
 
 local type = type
 
@@ -41,7 +42,7 @@ local _M = {
   same_campaign = file.same_campaign,
 }
 
-local stores = backends.registry("journal", { file = file }, { "load", "open" })
+local stores = backends.registry("journal", { file = file, redis = redis }, { "load", "open" })
 
 --- Add a backend, chosen by a journal `where` whose URL scheme is `name`.
 -- @tparam string name a URL scheme (e.g. `"redis"`)

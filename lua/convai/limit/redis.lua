@@ -9,13 +9,16 @@
 -- "redis://..."}`) run the same script on the same key, `PREFIX .. "limit:" .. AGENT` (prefix
 -- `convai:` by default), which expires by itself one second after the agent's last slot.
 --
--- The connection is a `convai.redis_link` (hiredis in plain Lua, cosockets inside nginx), opened at the
--- first call and kept, made once more on a new connection when the kept one fails. When the store still
--- fails (unreachable, timeout, a refused password) the claim fails closed: `nil` and an error of kind
--- `store`, and the caller sends nothing. The password of the URL is never in a field, a message or
--- `tostring`.
+-- The connection is a `convai.redis_link` (shared with the journal's Redis backend): it comes from
+-- `convai.runtime.redis` (the C core's hiredis client in plain Lua, cosockets inside nginx); it is
+-- opened at the first call and kept by the limit. A kept connection that fails is
+-- dropped and the call made once more on a new one (Redis restarted, or an idle client dropped). When the
+-- store still fails (unreachable, timeout, a refused password) the claim fails closed: `nil` and an
+-- error of kind `store`, and the caller sends nothing. The password of the URL is kept in a closure,
+-- never in a field, a message or `tostring`.
 --
 -- @module convai.limit.redis
+local errors = require "convai.errors"
 local redis_link = require "convai.redis_link"
 local redis_script = require "convai.limit.redis_script"
 
@@ -24,14 +27,17 @@ local format = string.format
 local min = math.min
 
 local _M = {
-  OPTIONS = redis_link.OPTIONS,
+  OPTIONS = { prefix = true, connect_timeout = true, timeout = true },
   --- Defaults: the key prefix, and the timeouts (seconds) of a connection and of each call.
-  DEFAULTS = redis_link.DEFAULTS,
+  DEFAULTS = { prefix = "convai:", connect_timeout = redis_link.DEFAULTS.connect_timeout,
+    timeout = redis_link.DEFAULTS.timeout },
 }
 
 local SCRIPT = redis_script.SCRIPT
 -- The longest time sent to the script, ms (a slot further away is as good as never: about 30 years).
 local MAX_MS = 1e12
+
+local invalid = errors.invalid
 
 local mt = {}
 mt.__index = mt
@@ -45,17 +51,20 @@ mt.__tostring = function(self) return "convai.limit.redis " .. self.where end
 -- @treturn[2] convai.error kind `invalid_argument` (a malformed URL, `rediss://`, a bad option); its
 --   message never holds the password
 function _M.new(opts)
-  local link, err = redis_link.new(opts, "limit store")
-  if not link then return nil, err end
-  return setmetatable({ link = link, prefix = link.prefix, where = link.where }, mt)
+  local prefix = opts.prefix == nil and _M.DEFAULTS.prefix or opts.prefix
+  local store, err = redis_link.new(opts.store, { what = "limit store",
+    connect_timeout = opts.connect_timeout, timeout = opts.timeout })
+  if not store then return nil, err end
+  if type(prefix) ~= "string" then return invalid("prefix must be a string (the Redis key prefix)") end
+  return setmetatable({ prefix = prefix, where = store.where, store = store }, mt)
 end
 
--- Run the script on the agent's key: the reply | nil, err (see convai.redis_link for the retry).
+-- Run the script on the agent's key: the reply | nil, err (see `convai.redis_link` for the retry).
 local function run(self, key, args)
-  local reply, err = self.link:eval(SCRIPT, { key }, args)
+  local reply, err = self.store:eval(SCRIPT, { key }, args)
   if reply == nil then return nil, err end
   if type(reply) ~= "table" or tonumber(reply[2]) == nil then
-    return self.link:failed("unexpected reply from the limit script")
+    return self.store:failed("unexpected reply from the limit script")
   end
   return reply
 end

@@ -14,10 +14,7 @@ local path, write, read = scratch.path, scratch.write, scratch.read
 local command = ch.cli_command
 
 local function campaign_args(csv, journal, agent, extra)
-  local args = { "campaign", "run", csv, "--journal", journal, "--agent-id", agent, "--namespace", "ns",
-    "--template", "welcome", "--locale", "en_US", "--status-url", "https://example.com/status", "--format", "json" }
-  for _, a in ipairs(extra or {}) do args[#args + 1] = a end
-  return args
+  return ch.campaign_args(csv, "--journal", journal, agent, extra)
 end
 
 local function trigger_args(agent, to, extra)

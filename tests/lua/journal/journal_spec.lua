@@ -4,6 +4,7 @@
 -- tests/lua/campaign/campaign_spec.lua.
 local helper = require "helper"
 local ch = require "campaign_helper"
+local core = require "convai.core"
 local campaign = require "convai.campaign"
 local journal = require "convai.journal"
 local vonage = require "convai.vonage"
@@ -64,9 +65,10 @@ describe("convai.journal (file backend)", function()
   end)
 
   it("refuses an unknown URL scheme without quoting the URL", function()
-    local j, err = journal.open("redis://:hunter2@127.0.0.1/0", FP)
+    local j, err = journal.open("memcached://:hunter2@127.0.0.1/0", FP)
     assert.is_nil(j)
     assert.equal("invalid_argument", err.kind)
+    assert.matches("unknown journal store scheme memcached://", err.message, 1, true)
     assert.is_nil(err.message:find("hunter2", 1, true))
   end)
 end)
@@ -89,11 +91,19 @@ describe("convai.journal with a registered backend", function()
         claim = function(_, rec)
           if m.taken[rec.to] then return false end
           if m.fail_claim then return nil, m.fail_claim end
+          if m.claims_down and m.claims_down > 0 then
+            m.claims_down = m.claims_down - 1
+            return nil, core.error("store", "campaign store redis://h:6379/0: connection refused")
+          end
           m.records[#m.records + 1] = rec
           return true
         end,
         write = function(_, rec)
           if m.fail_write then return nil, m.fail_write end
+          if m.writes_down and m.writes_down > 0 then
+            m.writes_down = m.writes_down - 1
+            return nil, core.error("store", "campaign store redis://h:6379/0: timeout")
+          end
           m.records[#m.records + 1] = rec
           return true
         end,
@@ -157,6 +167,52 @@ describe("convai.journal with a registered backend", function()
     assert.equal("I/O error", report.summary.journal_error)
     assert.equal(1, report.summary.attempted)
     assert.equal(1, #helper.log())
+  end)
+
+  it("waits out a failing store (a claim), sending nothing meanwhile, then goes on", function()
+    stores["memjournal://c4"] = { records = {}, taken = {}, claims_down = 3 }
+    local waits = {}
+    local report = assert(assert(campaign.new { sender = sender(), journal = "memjournal://c4", csv = CSV,
+      rate = 50, on_store_wait = function(w) waits[#waits + 1] = w end }):run())
+    assert.equal("done", report.summary.stopped)
+    assert.equal(3, report.summary.sent)
+    assert.equal(3, #helper.log())
+    assert.equal(4, #waits)
+    for i, wait in ipairs { 0.1, 0.2, 0.4 } do
+      assert.equal("store", waits[i].error.kind)
+      assert.is_true(math.abs(waits[i].wait - wait) < 0.01, "wait " .. waits[i].wait)
+      assert.equal(60, waits[i].timeout)
+    end
+    assert.is_true(waits[4].recovered)
+    assert.is_true(waits[4].waited >= 0.7)
+  end)
+
+  it("keeps an outcome the store did not take and writes it when the store answers", function()
+    stores["memjournal://c5"] = { records = {}, taken = {}, writes_down = 2 }
+    local report = assert(assert(campaign.new { sender = sender(), journal = "memjournal://c5", csv = CSV,
+      rate = 50, concurrency = 1 }):run())
+    assert.equal("done", report.summary.stopped)
+    assert.equal(3, report.summary.sent)
+    assert.equal(3, #helper.log())
+    local outcomes = {}
+    for _, rec in ipairs(stores["memjournal://c5"].records) do
+      if rec.r == "sent" then outcomes[rec.to] = (outcomes[rec.to] or 0) + 1 end
+    end
+    assert.same({ ["447700900001"] = 1, ["447700900002"] = 1, ["447700900003"] = 1 }, outcomes)
+  end)
+
+  it("stops with store_error after store_timeout, the rest pending and nothing sent", function()
+    stores["memjournal://c6"] = { records = {}, taken = {}, claims_down = math.huge }
+    local t0 = core.monotonic()
+    local report = assert(assert(campaign.new { sender = sender(), journal = "memjournal://c6", csv = CSV,
+      rate = 50, store_timeout = 0.5 }):run())
+    local elapsed = core.monotonic() - t0
+    assert.equal("store_error", report.summary.stopped)
+    assert.matches("^store: campaign store", report.summary.stop_error)
+    assert.equal(3, report.summary.pending)
+    assert.equal(0, report.summary.attempted)
+    assert.same({}, helper.log())
+    assert.is_true(elapsed >= 0.5 and elapsed < 2, "stopped after " .. elapsed)
   end)
 
   it("needs load and open", function()
