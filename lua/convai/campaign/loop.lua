@@ -26,6 +26,10 @@ local _M = {}
 --- Capacity is read again after this many sends (and after any error).
 _M.GATE_EVERY = 25
 
+--- Recipients a worker of a shared journal offers in one claim (`claim_first`): the first one no other
+-- worker holds is claimed.
+_M.CLAIM_AHEAD = 64
+
 --- Attempts for a recipient whose connection failed before the request left (`request_sent == false`).
 _M.UNSENT_ATTEMPTS = 3
 
@@ -393,14 +397,41 @@ local function requeue(s, r, give_back)
   if give_back and s.budget ~= huge then s.budget = s.budget + 1 end
 end
 
+-- A shared journal with `claim_first`: the first of the next CLAIM_AHEAD recipients that no other worker
+-- holds (or finished) is claimed in one round trip; those before it are dropped from this worker's queue.
+-- Returns the recipient and true, or nil and "claimed" (none of them) or "store".
+local function claim_next(s)
+  local n = min(#s.queue, _M.CLAIM_AHEAD)
+  local recs = {}
+  for i = 1, n do recs[i] = { r = "pending", to = s.queue[i].to, line = s.queue[i].line } end
+  local k, err = s.journal:claim_first(recs, s.c.retry_failed)
+  if not k then
+    if is_store_error(err) then store_failed(s, err) return nil, "store" end
+    s.stop, s.journal_failure = "journal_error", err
+    return nil
+  end
+  store_ok(s)
+  for _ = 1, k == 0 and n or k - 1 do remove(s.queue, 1) end
+  if k == 0 then return nil, "claimed" end
+  local r = remove(s.queue, 1)
+  s.state[r.to] = recs[k]
+  return r, true
+end
+
 local function start_send(s)
   -- A recipient another worker of the campaign holds (or finished) is skipped, and the slot goes to the
   -- next one.
   local r, ok, why
-  repeat
-    r = remove(s.queue, 1)
-    ok, why = record(s, { r = "pending", to = r.to, line = r.line }, true)
-  until ok or why ~= "claimed" or #s.queue == 0
+  if s.journal.claim_first then
+    repeat r, why = claim_next(s) until r or why ~= "claimed" or #s.queue == 0
+    ok = r ~= nil
+    if why == "store" then return true end -- tried again after the backoff; the queue is as it was
+  else
+    repeat
+      r = remove(s.queue, 1)
+      ok, why = record(s, { r = "pending", to = r.to, line = r.line }, true)
+    until ok or why ~= "claimed" or #s.queue == 0
+  end
   if not ok then
     if why == "claimed" then return true end
     if why == "store" then insert(s.queue, 1, r) return true end -- tried again after the backoff

@@ -33,7 +33,9 @@ local file = require "convai.journal.file"
 local redis_script = require "convai.journal.redis_script"
 local redis_link = require "convai.redis_link"
 
-local type, tostring, pairs, setmetatable = type, tostring, pairs, setmetatable
+local type, tostring, tonumber, pairs, ipairs, setmetatable = type, tostring, tonumber, pairs, ipairs,
+  setmetatable
+local unpack = table.unpack or unpack -- luacheck: ignore 143
 local format, sub = string.format, string.sub
 local sort, concat = table.sort, table.concat
 local random = math.random
@@ -215,6 +217,27 @@ function mt:claim(record, retry_failed)
   reply, err = call(self, "claim", record.to, line, retry_failed and "1" or "0")
   if not reply then return nil, err end
   return reply[1] == "ok"
+end
+
+--- Claim the first of several recipients that can be claimed, in one round trip (the loop's next
+-- recipients: when other workers hold the first ones, this worker's slot goes to the next free one
+-- without a round trip per recipient held).
+-- @tparam table records `{pending record, ...}` in the worker's order
+-- @tparam[opt] boolean retry_failed as for `claim`
+-- @treturn integer|nil the place in `records` (from 1) of the one claimed (those before it are held by
+--   other workers or final), or 0 when none could be claimed
+-- @treturn[2] convai.error kind `store` (`gone` as for `claim`)
+function mt:claim_first(records, retry_failed)
+  local args = { retry_failed and "1" or "0" }
+  for _, rec in ipairs(records) do
+    local line, err = encode(self, rec)
+    if not line then return nil, err end
+    args[#args + 1] = rec.to
+    args[#args + 1] = line
+  end
+  local reply, err = call(self, "claim_first", unpack(args))
+  if not reply then return nil, err end
+  return reply[1] == "ok" and tonumber(reply[2]) or 0
 end
 
 --- Record an outcome (`sent`, `failed`, `throttled`, `unsent`, `unknown`); releases the claim.

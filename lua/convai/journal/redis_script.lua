@@ -15,6 +15,10 @@
 --    worker. Replies: `{"ok"}`; `{"held", worker}`; `{"final", r}` (a dead worker's pending is made
 --    `unknown` here and answered so). A pending of the caller's own is claimed again (a claim whose reply
 --    was lost and was retried: its request has not left).
+--  - `claim_first`, `ARGV[5] = retry_failed`, then `to, record` pairs (a worker's next recipients in
+--    its order): the first of them that `claim` would take is claimed. `{"ok", n}` (n: its place among
+--    the pairs, from 1; the ones before it are held by others or final), or `{"none"}`. A worker that meets
+--    the others' claims still makes one round trip per recipient it sends.
 --  - `write`, `ARGV[5..6] = to, record`: the outcome; `pending[to]` is dropped. `{"ok"}`.
 --  - `alive`: the liveness key only. `{"ok"}`.
 --  - `settle`: every pending of a dead worker becomes `unknown` (never re-sent). `{"ok", settled,
@@ -43,30 +47,49 @@ local function refresh()
 end
 refresh()
 if op == 'alive' then return {'ok'} end
-if op == 'claim' or op == 'write' then
-  local to, record = ARGV[5], ARGV[6]
-  if op == 'claim' then
-    local cur = redis.call('HGET', state, to)
-    if cur then
-      local r = cjson.decode(cur)
-      if r.r == 'pending' then
-        local w = redis.call('HGET', pending, to)
-        if not w or not live(w) then
-          unknown(to, cur)
-          return {'final', 'unknown'}
-        end
-        if w ~= me then return {'held', w} end
-      elseif r.r == 'sent' or r.r == 'unknown' then
-        return {'final', r.r}
-      elseif r.r == 'failed' and (ARGV[7] ~= '1' or (type(r.w) == 'string' and live(r.w))) then
-        return {'final', 'failed'}
-      end
+-- Can `to` be claimed by this worker? nil when it can, else the refusal reply.
+local function refusal(to, retry_failed)
+  local cur = redis.call('HGET', state, to)
+  if not cur then return nil end
+  local r = cjson.decode(cur)
+  if r.r == 'pending' then
+    local w = redis.call('HGET', pending, to)
+    if not w or not live(w) then
+      unknown(to, cur)
+      return {'final', 'unknown'}
     end
-    redis.call('HSET', pending, to, me)
-  else
-    redis.call('HDEL', pending, to)
+    if w ~= me then return {'held', w} end
+  elseif r.r == 'sent' or r.r == 'unknown' then
+    return {'final', r.r}
+  elseif r.r == 'failed' and (retry_failed ~= '1' or (type(r.w) == 'string' and live(r.w))) then
+    return {'final', 'failed'}
   end
+  return nil
+end
+local function take(to, record)
+  redis.call('HSET', pending, to, me)
   redis.call('HSET', state, to, record)
+  refresh()
+end
+if op == 'claim' then
+  local to, record = ARGV[5], ARGV[6]
+  local no = refusal(to, ARGV[7])
+  if no then return no end
+  take(to, record)
+  return {'ok'}
+end
+if op == 'claim_first' then
+  for i = 6, #ARGV - 1, 2 do
+    if not refusal(ARGV[i], ARGV[5]) then
+      take(ARGV[i], ARGV[i + 1])
+      return {'ok', (i - 4) / 2}
+    end
+  end
+  return {'none'}
+end
+if op == 'write' then
+  redis.call('HDEL', pending, ARGV[5])
+  redis.call('HSET', state, ARGV[5], ARGV[6])
   refresh()
   return {'ok'}
 end

@@ -69,6 +69,31 @@ describe("the redis journal", function()
     assert.equal("0", cli(r, "EXISTS", base .. "worker:" .. j.worker))
   end)
 
+  it("claim_first takes the first recipient no other worker holds or finished, in one call", function()
+    local fp = fingerprint()
+    local a, b = open(fp), open(fp)
+    local function recs(...)
+      local list = {}
+      for i, to in ipairs { ... } do list[i] = { r = "pending", to = to, line = i + 1 } end
+      return list
+    end
+    assert.is_true(a:claim { r = "pending", to = "1", line = 2 })
+    assert(a:claim { r = "pending", to = "2", line = 3 })
+    assert(a:write { r = "sent", to = "2", line = 3, status = 200 })
+    -- 1 is held by a, 2 is final: b gets 3, the third offered
+    assert.equal(3, b:claim_first(recs("1", "2", "3", "4"), false))
+    local base = jredis.keys_of(fp)
+    assert.equal(b.worker, cli(r, "HGET", base .. "pending", "3"))
+    assert.equal("0", cli(r, "HEXISTS", base .. "pending", "4"))
+    assert.equal("pending", core.json_decode(cli(r, "HGET", base .. "state", "3")).r)
+    -- nothing left among those offered: 0, and nothing written
+    assert.equal(0, b:claim_first(recs("1", "2"), false))
+    assert.equal(b.worker, cli(r, "HGET", base .. "pending", "3"))
+    assert.equal(1, a:claim_first(recs("4"), false))
+    a:close()
+    b:close()
+  end)
+
   it("gives a recipient to one worker only, and never again once it has an outcome", function()
     local fp = fingerprint()
     local a, b = open(fp), open(fp)
