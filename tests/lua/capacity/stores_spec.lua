@@ -232,7 +232,7 @@ print(n)
       assert.equal(5, assert(cap:read(5)).capacity)
     end)
 
-    it("waits out a Redis that goes down after the read, then stops the gated campaign: nothing sent, no password shown", function()
+    it("waits out a Redis gone down after the read, then stops the gated campaign: nothing sent, no password shown", function()
       helper.reset()
       helper.config { voicebot = { agents = { ["12"] = { limit = 5 } } },
         vonage = { agents = { C = { rate = 50, voicebot_agent = 12 } } } }
