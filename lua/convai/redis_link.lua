@@ -88,13 +88,14 @@ end
 -- @param err a message or a `convai.error`
 -- @treturn nil
 -- @treturn convai.error
-local function failed(self, err)
+function mt:failed(err)
   if type(err) == "table" and err.kind == "invalid_argument" then return nil, err end
   local msg = type(err) == "table" and err.message or err
   local e = core.error("store", self.scrub(format("%s %s: %s", self.what, self.where, tostring(msg))))
   if type(err) == "table" then e.redis = err.redis and self.scrub(err.redis) or nil end
   return nil, e
 end
+local failed = mt.failed
 
 -- Call `conn[method](conn, ...)` on the kept connection (see the module's header for the retry).
 local function run(self, method, ...)
@@ -144,8 +145,6 @@ end
 function mt:command(name, ...)
   return run(self, "command", name, ...)
 end
-
-mt.failed = failed
 
 --- Close the kept connection (a later call opens a new one). Idempotent.
 function mt:close()
