@@ -13,7 +13,7 @@
 **                 format_date, normalize_phone
 **   lratelimit.c  ratelimit;  lcsv.c  csv.parse;  ljournal.c  journal,
 **                 digest;  lsignal.c  trap_interrupts, interrupted;
-**                 ltty.c  isatty;  lstatefile.c  state_file,
+**                 ltty.c  isatty, tty_columns;  lstatefile.c  state_file,
 **                 private_dir;  lredis.c  redis, parse_redis_url
 **                 (on hiredis, and the pure redisurl.c and sha1.c)
 **
@@ -42,7 +42,7 @@
 **     state file, or a state file written without its lock;
 **     and running out of memory or libcurl failing to initialise.
 **  Predicates and readers never fail: is_error, error_for_status (nil for
-**  2xx), isatty, interrupted, digest, monotonic, realtime, pending, stats.
+**  2xx), isatty, tty_columns, interrupted, digest, monotonic, realtime, pending, stats.
 **
 ** core.curl_version is composed from curl_version_info() rather than
 ** taken from curl_version(): on Debian the latter asks libldap for its

@@ -52,7 +52,7 @@ local function join_negative_values(argv)
   local args, i = {}, 1
   while i <= #argv do
     local a, nxt = argv[i], argv[i + 1]
-    if a:match("^%-%-[%w-]+$") and not a:find("=") and nxt and nxt:match("^%-%d+$") then
+    if a:match("^%-%-[%w-]+$") and not a:find("=") and nxt and nxt:match("^%-%d[%d:]*$") then
       args[#args + 1] = a .. "=" .. nxt
       i = i + 2
     else
