@@ -165,6 +165,7 @@ resolution); from 0 to 31536000 (one year)
 #include "lsignal.h"
 #include "lstatefile.h"
 #include "ltty.h"
+#include "lconfigfile.h"
 
 /* Append " <prefix><v>" to b when v is set. */
 static void add_part(luaL_Buffer *b, const char *prefix, const char *v) {
@@ -242,6 +243,7 @@ int luaopen_convai_core(lua_State *L) {
   cv_signal_open(L);
   cv_tty_open(L);
   cv_statefile_open(L);
+  cv_configfile_open(L);
   cv_redis_open(L);
   return 1;
 }

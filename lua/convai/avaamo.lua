@@ -68,7 +68,9 @@ end
 -- @tparam[opt] table opts extra options (timeout, connect_timeout, cafile)
 -- @treturn convai.avaamo|nil the client, or nil and an `invalid_argument` error
 function _M.from_env(opts)
-  return _M.new(client.env_options(config.avaamo, opts))
+  local o, err = client.env_options(config.avaamo, opts)
+  if not o then return nil, err end
+  return _M.new(o)
 end
 
 --- Check a `utc_offset` (see `convai.dates.utc_offset`).
