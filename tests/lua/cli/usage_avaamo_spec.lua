@@ -5,33 +5,13 @@ local dates = require "convai.dates"
 local core = require "convai.core"
 
 local cli = helper.cli
+local sandbox_helper = require "sandbox_helper"
 
 -- The queries the sandbox received, in order: {utc_offset=, from_date=, to_date=}.
 local function queries()
   local out = {}
   for i, e in ipairs(helper.log()) do out[i] = e.query end
   return out
-end
-
-local function tmpdir()
-  local d = os.tmpname()
-  os.remove(d)
-  assert(os.execute("mkdir -p " .. d))
-  return d
-end
-
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function sh(cmd)
-  local p = assert(io.popen(cmd .. " 2>&1"))
-  local s = p:read("a")
-  local ok, _, code = p:close()
-  return ok and 0 or code, s
 end
 
 describe("convai usage avaamo: dates", function()
@@ -155,7 +135,7 @@ describe("convai usage avaamo: charts", function()
 
   describe("--svg FILE", function()
     local dir
-    before_each(function() dir = tmpdir() end)
+    before_each(function() dir = sandbox_helper.mktemp_dir("chart") end)
     after_each(function() os.execute("rm -rf " .. dir) end)
 
     local function svg_of(extra)
@@ -168,17 +148,17 @@ describe("convai usage avaamo: charts", function()
     end
 
     local function xpath(path, expr)
-      local code, out = sh("xmllint --xpath " .. string.format("%q", expr) .. " " .. path)
+      local out, code = sandbox_helper.shell("xmllint --xpath " .. string.format("%q", expr) .. " " .. path)
       assert.equal(0, code, out)
       return (out:gsub("%s+$", ""))
     end
 
     it("is well-formed XML with a bar per slice whose heights follow the data", function()
       local path, r = svg_of()
-      local code, msg = sh("xmllint --noout " .. path)
+      local msg, code = sandbox_helper.shell("xmllint --noout " .. path .. " 2>&1")
       assert.equal(0, code, msg)
       assert.equal("9", xpath(path, "count(//*[local-name()='rect'][@class='bar'])"))
-      local text = slurp(path)
+      local text = sandbox_helper.read_file(path)
       local bars = {}
       for m, h in text:gmatch('<rect class="bar" data%-messages="(%d+)" x="[%d.]+" y="[%d.]+" width="[%d.]+" '
         .. 'height="([%d.]+)"') do
@@ -211,7 +191,7 @@ describe("convai usage avaamo: charts", function()
       assert.equal(18, #r.stats)
       assert.equal("18", xpath(path, "count(//*[local-name()='rect'][@class='bar'])"))
       assert.equal("1", xpath(path, "count(//*[local-name()='line'][@class='window'])"))
-      local text, last = slurp(path), nil
+      local text, last = sandbox_helper.read_file(path), nil
       for t in text:gmatch('<rect class="bar".-<title>([%d%- :]+):') do
         assert.is_true(last == nil or t > last, "slices out of order: " .. t)
         last = t
@@ -223,9 +203,9 @@ describe("convai usage avaamo: charts", function()
         return pending("rsvg-convert (librsvg2-bin) is not installed: scripts/deps")
       end
       local path = svg_of()
-      local code, msg = sh("rsvg-convert -o " .. dir .. "/chart.png " .. path)
+      local msg, code = sandbox_helper.shell("rsvg-convert -o " .. dir .. "/chart.png " .. path .. " 2>&1")
       assert.equal(0, code, msg)
-      assert.equal("\137PNG", slurp(dir .. "/chart.png"):sub(1, 4))
+      assert.equal("\137PNG", sandbox_helper.read_file(dir .. "/chart.png"):sub(1, 4))
     end)
 
     it("refuses a path that cannot be written before sending anything, exit 2", function()
