@@ -101,6 +101,21 @@ local function csv_with(header, row)
   return function(v) return header .. "\n" .. row:gsub("VALUE", function() return v end) .. "\n" end
 end
 
+-- --profile acme: the profiles file (JSON text `v`) written into the row's scratch directory, which is
+-- XDG_CONFIG_HOME, with `mode` (default 600).
+local function profile_cli(mode)
+  return function(v, tmp)
+    os.execute("mkdir -p '" .. tmp .. "/convai'")
+    local path = tmp .. "/convai/config.json"
+    local f = assert(io.open(path, "wb"))
+    f:write(v)
+    f:close()
+    assert(os.execute("chmod " .. (mode or "600") .. " '" .. path .. "'"))
+    return { "--profile", "acme", "usage", "voicebot" }, { XDG_CONFIG_HOME = tmp, CONVAI_PROFILE = false }
+  end
+end
+local function acme(fields) return '{"profiles": {"acme": {' .. fields .. '}}}' end
+
 local CLI_ROWS = {
   -- usage voicebot
   { input = "usage voicebot --agent-id", cli = flag(VB, "--agent-id"), cases = {
@@ -120,6 +135,27 @@ local CLI_ROWS = {
     { "", "token is required: a non-empty string (set CONVAI_VOICEBOT_TOKEN)" },
     { "a b", "token contains a space or a control character (CR, LF, NUL...)" },
     { "tok\r\n", "token contains a space or a control character (CR, LF, NUL...)" },
+  } },
+  -- profiles (docs/profiles.md)
+  { input = "--profile (config.json fields)", cli = profile_cli(), cases = {
+    { acme('"voicebot_url": "ftp://x/v1"'), "profile acme: voicebot_url must be an http:// or https:// URL" },
+    { acme('"avaamo_token": 5'), "profile acme: avaamo_token must be a non-empty string, got number" },
+    { acme('"vonage_region": "asia"'), 'profile acme: vonage_region must be "eu" or "us" (the agent\'s region)' },
+    { acme('"limits": "a b"'), "profile acme: limits must be host (this machine's processes share the limit)" },
+    { acme('"vonage_rates": {"a": "x"}'), "profile acme: vonage_rates must map agents to positive numbers" },
+    { acme('"vonage_rates": "a=0"'), "profile acme: vonage_rates must be AGENT=RATE pairs" },
+    { acme('"vonage_key_env": "1BAD"'), 'profile acme: vonage_key_env must name an environment variable' },
+    { acme('"vonage_key": "k", "vonage_key_env": "K"'), "profile acme: give vonage_key or vonage_key_env, not both" },
+    { acme('"tokn": "x"'), 'profile acme: unknown field "tokn" in ' },
+  } },
+  { input = "--profile (config.json)", cli = profile_cli(), cases = {
+    { '{"profiles": {"other": {}}}', 'no profile "acme" in ' },
+    { '{"acme": {}}', 'must hold {"profiles": {"NAME": {...}}}: no "profiles" object' },
+    { "{not json", " is not a JSON object: " },
+  } },
+  { input = "--profile (config.json readable by others)", cli = profile_cli("644"), cases = {
+    { acme('"voicebot_token": "t"'), "holds a credential (profile acme: voicebot_token) and group or others may "
+      .. "read it (mode 0644): chmod 600 " },
   } },
   -- usage avaamo
   { input = "usage avaamo --agent-id", cli = flag(AV, "--agent-id"), cases = {
