@@ -18,7 +18,8 @@ local _M = {}
 --- The shape both drawings take.
 -- @table data
 -- @field title string, the first line
--- @field subtitle string, the second line (totals)
+-- @field totals `{string, ...}`, the lines under the title (the aggregate's and the previous interval's
+--   totals): one line each in the terminal, one line joined by `"; "` in the SVG
 -- @field offset integer, the zone of the times shown, seconds east of UTC
 -- @field slices `{{start_time = epoch s, end_time = epoch s, messages = integer, success_rate = percent
 --   or nil}, ...}` in time order
@@ -45,11 +46,13 @@ function _M.text(data, opts)
     if s.messages > top then top = s.messages end
     count_w = max(count_w, #tostring(s.messages))
   end
-  local label_w = 16 -- "yyyy-mm-dd HH:MM"
+  local start_label = "start (" .. dates.zone_name(data.offset) .. ")"
+  local label_w = max(16, #start_label) -- "yyyy-mm-dd HH:MM", or the header's longer label
   local bar_w = max(10, width - label_w - count_w - 7 - 6)
-  local lines = { data.title, data.subtitle,
-    format("%-" .. label_w .. "s  %-" .. bar_w .. "s  %" .. count_w .. "s  %7s",
-      "start (" .. dates.zone_name(data.offset) .. ")", "messages per slice", "messages", "success") }
+  local lines = { data.title }
+  for _, t in ipairs(data.totals) do lines[#lines + 1] = t end
+  lines[#lines + 1] = format("%-" .. label_w .. "s  %-" .. bar_w .. "s  %" .. count_w .. "s  %7s",
+      start_label, "messages per slice", "messages", "success")
   local on, off = "", ""
   if opts.color then on, off = "\27[36m", "\27[0m" end
   local boundary = {}
@@ -59,7 +62,7 @@ function _M.text(data, opts)
     local n = top > 0 and floor(s.messages / top * bar_w + 0.5) or 0
     if n == 0 and s.messages > 0 then n = 1 end
     local bar = opts.color and rep("\226\150\136", n) or rep("#", n) -- U+2588 FULL BLOCK, or ASCII
-    lines[#lines + 1] = format("%s  %s%s%s%s  %" .. count_w .. "d  %7s",
+    lines[#lines + 1] = format("%-" .. label_w .. "s  %s%s%s%s  %" .. count_w .. "d  %7s",
       dates.local_time(s.start_time, data.offset, "%Y-%m-%d %H:%M"), on, bar, off, rep(" ", bar_w - n),
       s.messages, percent(s.success_rate))
   end
@@ -115,7 +118,7 @@ function _M.svg(data)
     format('<rect width="%d" height="%d" fill="white"/>', g.width, g.height),
     format('<text class="title" x="%d" y="28" font-size="16" font-weight="bold">%s</text>', g.left,
       xml(data.title)),
-    format('<text class="subtitle" x="%d" y="50">%s</text>', g.left, xml(data.subtitle)),
+    format('<text class="subtitle" x="%d" y="50">%s</text>', g.left, xml(concat(data.totals, "; "))),
   }
   local function add(...) out[#out + 1] = format(...) end
   -- Axes and gridlines: counts on the left, success rate on the right.
@@ -167,7 +170,7 @@ function _M.svg(data)
     add('<path class="success-rate" d="%s" fill="none" stroke="#c0392b" stroke-width="2"/>', concat(d, " "))
   end
   -- Start times on the bottom axis, at most about 16 labels.
-  local every = ceil(n / 16)
+  local every = max(1, ceil(n / 16))
   add('<g class="x-axis" text-anchor="end">')
   for i = 1, n, every do
     local x, y = num(x0 + (i - 0.5) * slot), num(y0 + 14)

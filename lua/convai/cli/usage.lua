@@ -130,9 +130,12 @@ local function chart_data(args, view, result)
   return {
     title = format("Avaamo agent %s, %s to %s (%s)", args.agent_id, r.from_date, r.to_date,
       dates.zone_name(r.utc_offset)),
-    subtitle = format("aggregate: %d messages, %d sessions, success rate %s; previous interval: "
-      .. "%d messages, %d sessions, success rate %s", agg.messages_count, agg.session_count, rate(agg),
-      prev.messages_count, prev.session_count, rate(prev)),
+    totals = {
+      format("aggregate: %d messages, %d sessions, success rate %s", agg.messages_count, agg.session_count,
+        rate(agg)),
+      format("previous interval: %d messages, %d sessions, success rate %s", prev.messages_count,
+        prev.session_count, rate(prev)),
+    },
     offset = r.utc_offset, slices = slices, boundaries = boundaries,
   }
 end

@@ -92,16 +92,17 @@ describe("convai usage avaamo: charts", function()
     local code, out, err = cli(with { "--chart" }, { COLUMNS = "100" })
     assert.equal(0, code, err)
     assert.is_nil(out:find("\27", 1, true), "no escape sequence on a pipe")
-    assert.matches("^Avaamo agent 7, 01/03/2024 to 03/03/2024 %(UTC%+05:30%)\naggregate: %d+ messages", out)
+    assert.matches("^Avaamo agent 7, 01/03/2024 to 03/03/2024 %(UTC%+05:30%)\naggregate: %d+ messages, %d+ "
+      .. "sessions, success rate [%d.]+%%\nprevious interval: %d+ messages", out)
     local json = select(2, cli(with { "--format", "json" }))
     local stats = helper.decode(json).stats
     local rows, bars, longest, top = {}, {}, 0, 0
     for _, s in ipairs(stats) do if s.messages_count > top then top = s.messages_count end end
     for line in out:gmatch("[^\n]+") do
-      if line:match("^%d%d%d%d%-%d%d%-%d%d %d%d:%d%d  ") then
+      assert.is_true(#line <= 100, "wider than COLUMNS: " .. line)
+      if line:match("^%d%d%d%d%-%d%d%-%d%d %d%d:%d%d +") then
         rows[#rows + 1] = line
-        assert.is_true(#line <= 100, "wider than COLUMNS: " .. line)
-        local bar = line:match("  (#*) ")
+        local bar = line:sub(#"start (UTC+05:30)  " + 1):match("^#*") -- the label column is the header's width
         if #bar > longest then longest = #bar end
         bars[#rows] = #bar
         assert.matches(string.format(" %d  ", stats[#rows].messages_count), line)
