@@ -25,6 +25,10 @@ local _M = {}
 --   or nil}, ...}` in time order
 -- @field boundaries optional list of slice indexes that start a new window (a vertical rule before each)
 
+-- Slices start at fractional seconds (a ninth of a window that ends at 23:59:59): their labels are
+-- rounded to the minute (`+ 30`; `local_time` drops the rest), so that 15:59:59.4 reads 16:00, and the
+-- bars' tooltips to the second (`+ 0.5`).
+
 -- Percent with two decimals, or "-" when there is none.
 local function percent(v)
   return v and format("%.2f%%", v) or "-"
@@ -63,7 +67,7 @@ function _M.text(data, opts)
     if n == 0 and s.messages > 0 then n = 1 end
     local bar = opts.color and rep("\226\150\136", n) or rep("#", n) -- U+2588 FULL BLOCK, or ASCII
     lines[#lines + 1] = format("%-" .. label_w .. "s  %s%s%s%s  %" .. count_w .. "d  %7s",
-      dates.local_time(s.start_time, data.offset, "%Y-%m-%d %H:%M"), on, bar, off, rep(" ", bar_w - n),
+      dates.local_time(s.start_time + 30, data.offset, "%Y-%m-%d %H:%M"), on, bar, off, rep(" ", bar_w - n),
       s.messages, percent(s.success_rate))
   end
   return concat(lines, "\n") .. "\n"
@@ -92,7 +96,7 @@ local function num(v)
 end
 
 --- The geometry of the SVG chart, pixels.
-_M.SVG = { width = 960, height = 440, left = 72, right = 72, top = 78, bottom = 92 }
+_M.SVG = { width = 960, height = 460, left = 88, right = 72, top = 78, bottom = 112 }
 
 --- The chart as a standalone SVG document: a bar per slice (`<rect class="bar" data-messages="N">`,
 -- height proportional to its count on the left axis), the success-rate line on the right axis (0-100 %,
@@ -146,7 +150,7 @@ function _M.svg(data)
     local h = s.messages / axis_top * plot_h
     add('<rect class="bar" data-messages="%d" x="%s" y="%s" width="%s" height="%s"><title>%s: %d messages, '
       .. "%s success</title></rect>", s.messages, num(x0 + (i - 1) * slot + slot * 0.1), num(y0 - h),
-      num(slot * 0.8), num(h), xml(dates.local_time(s.start_time, data.offset)), s.messages,
+      num(slot * 0.8), num(h), xml(dates.local_time(s.start_time + 0.5, data.offset)), s.messages,
       percent(s.success_rate))
   end
   add("</g>")
@@ -175,7 +179,7 @@ function _M.svg(data)
   for i = 1, n, every do
     local x, y = num(x0 + (i - 0.5) * slot), num(y0 + 14)
     add('<text x="%s" y="%s" transform="rotate(-35 %s %s)">%s</text>', x, y, x, y,
-      xml(dates.local_time(slices[i].start_time, data.offset, "%Y-%m-%d %H:%M")))
+      xml(dates.local_time(slices[i].start_time + 30, data.offset, "%Y-%m-%d %H:%M")))
   end
   add('<text x="%s" y="%s" text-anchor="middle">slice start (%s)</text>', num(x0 + plot_w / 2),
     num(g.height - 8), xml(dates.zone_name(data.offset)))
