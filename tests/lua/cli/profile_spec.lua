@@ -145,6 +145,16 @@ describe("convai profiles", function()
     assert.same({}, helper.log())
   end)
 
+  it("has --help for config and config show, and --profile in convai --help", function()
+    for _, args in ipairs { { "config", "--help" }, { "config", "show", "--help" } } do
+      local code, out = cli(args)
+      assert.equal(0, code, table.concat(args, " "))
+      assert.matches("Usage: convai", out)
+    end
+    local _, out = cli { "--help" }
+    assert.matches("%-%-profile", out)
+  end)
+
   it("without a profile, nothing is read: the environment alone, as before", function()
     write_config(dir, "{not json")
     local code, _, err = cli({ "usage", "voicebot" }, { XDG_CONFIG_HOME = dir, CONVAI_PROFILE = false })
