@@ -13,7 +13,7 @@
 **                 format_date, normalize_phone
 **   lratelimit.c  ratelimit;  lcsv.c  csv.parse;  ljournal.c  journal,
 **                 digest;  lsignal.c  trap_interrupts, interrupted;
-**                 ltty.c  isatty;  lstatefile.c  state_file,
+**                 ltty.c  isatty, tty_columns;  lstatefile.c  state_file,
 **                 private_dir;  lredis.c  redis, parse_redis_url
 **                 (on hiredis, and the pure redisurl.c and sha1.c)
 **
@@ -42,7 +42,7 @@
 **     state file, or a state file written without its lock;
 **     and running out of memory or libcurl failing to initialise.
 **  Predicates and readers never fail: is_error, error_for_status (nil for
-**  2xx), isatty, interrupted, digest, monotonic, realtime, pending, stats.
+**  2xx), isatty, tty_columns, interrupted, digest, monotonic, realtime, pending, stats.
 **
 ** core.curl_version is composed from curl_version_info() rather than
 ** taken from curl_version(): on Debian the latter asks libldap for its
@@ -165,6 +165,7 @@ resolution); from 0 to 31536000 (one year)
 #include "lsignal.h"
 #include "lstatefile.h"
 #include "ltty.h"
+#include "lconfigfile.h"
 
 /* Append " <prefix><v>" to b when v is set. */
 static void add_part(luaL_Buffer *b, const char *prefix, const char *v) {
@@ -242,6 +243,7 @@ int luaopen_convai_core(lua_State *L) {
   cv_signal_open(L);
   cv_tty_open(L);
   cv_statefile_open(L);
+  cv_configfile_open(L);
   cv_redis_open(L);
   return 1;
 }

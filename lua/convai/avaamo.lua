@@ -11,6 +11,7 @@ local errors = require "convai.errors"
 local check = require "convai.http.check"
 local client = require "convai.http.client"
 local config = require "convai.config"
+local dates = require "convai.dates"
 
 local type, format = type, string.format
 local floor = math.floor
@@ -18,10 +19,8 @@ local unpack = table.unpack or unpack -- luacheck: ignore 143
 
 local VENDOR = "Avaamo"
 local DEFAULT_BASE_URL = "https://cx.avaamo.com"
-local MIN_OFFSET, MAX_OFFSET = -43200, 50400 -- UTC-12:00 .. UTC+14:00
-local DAY = 86400
 local DATE_NAMES = { "from_date", "to_date" }
-local last = {} -- the last explicit date range queried: {from, to, offset, query}
+local cached = {} -- the last explicit date range queried: {from, to, offset, query}
 local STATS_KEYS = { "aggregate_stats", "previous_interval_stats" }
 local count, escape = check.count, check.escape
 local invalid = errors.invalid
@@ -69,50 +68,71 @@ end
 -- @tparam[opt] table opts extra options (timeout, connect_timeout, cafile)
 -- @treturn convai.avaamo|nil the client, or nil and an `invalid_argument` error
 function _M.from_env(opts)
-  return _M.new(client.env_options(config.avaamo, opts))
+  local o, err = client.env_options(config.avaamo, opts)
+  if not o then return nil, err end
+  return _M.new(o)
 end
 
---- Check a `utc_offset`.
--- @param v seconds east of UTC, an integer in [-43200, 50400] (nil means 0)
+--- Check a `utc_offset` (see `convai.dates.utc_offset`).
+-- @param v seconds east of UTC, an integer in [-43200, 50400] or its digits, or `+HH:MM` / `-HH:MM`
+--   (nil means 0)
 -- @treturn integer|nil offset, or nil and an `invalid_argument` error
 function _M.check_utc_offset(v)
-  if v == nil then return 0 end
-  local n = type(v) == "string" and v:match("^[-+]?%d+$") and tonumber(v) or v
-  n = check.count(n)
-  if not n or n < MIN_OFFSET or n > MAX_OFFSET then
-    return invalid(format("utc_offset must be an integer number of seconds from %d to %d "
-      .. "(e.g. 19800 for UTC+05:30), got %s", MIN_OFFSET, MAX_OFFSET, check.quote(v)))
-  end
-  return n
+  return dates.utc_offset(v, "utc_offset")
 end
 
 --- Resolve and check the date range of a query, applying the vendor's defaults.
--- @tparam[opt] string from_date `dd/mm/yyyy`; default three days before `to_date`
--- @tparam[opt] string to_date `dd/mm/yyyy`; default today in the `utc_offset` zone
+-- @tparam[opt] string from_date `yyyy-mm-dd` or `dd/mm/yyyy`; default three days before `to_date`
+-- @tparam[opt] string to_date `yyyy-mm-dd` or `dd/mm/yyyy`; default today in the `utc_offset` zone
 -- @tparam integer utc_offset seconds
 -- @tparam[opt=os.time()] integer now epoch seconds
--- @treturn string|nil from_date, or nil and an `invalid_argument` error
--- @treturn string to_date
+-- @treturn string|nil from_date `dd/mm/yyyy` (as sent), or nil and an `invalid_argument` error
+-- @treturn string to_date `dd/mm/yyyy`
 function _M.date_range(from_date, to_date, utc_offset, now)
+  local r, err = _M.range { from_date = from_date, to_date = to_date, utc_offset = utc_offset, now = now }
+  if not r then return nil, err end
+  return r.from_date, r.to_date
+end
+
+--- A query's date range as people write it: explicit days, or the last days, weeks or months.
+-- `avaamo.range{last = "7d", utc_offset = "+05:30"}` is the 7 days ending today in UTC+05:30; the result,
+-- with `agent_id` added, is a query for `client:usage`.
+-- @tparam table r
+-- @tparam[opt] string r.from_date `yyyy-mm-dd` or `dd/mm/yyyy`; default three days before `to_date`
+-- @tparam[opt] string r.to_date `yyyy-mm-dd` or `dd/mm/yyyy`; default today in the zone
+-- @tparam[opt] string r.last `Nd`, `Nw` or `Nm` (days, weeks, calendar months) ending on `to_date`
+--   (`convai.dates.last`); not with `from_date`
+-- @param[opt=0] r.utc_offset seconds east of UTC or `+HH:MM` / `-HH:MM` (`convai.dates.utc_offset`)
+-- @tparam[opt=os.time()] number r.now epoch seconds, for "today"
+-- @treturn table|nil `{from_date = "dd/mm/yyyy", to_date = "dd/mm/yyyy", utc_offset = integer seconds}`
+-- @treturn[2] nil
+-- @treturn[2] convai.error kind `invalid_argument` (a bad date, zone or `last`, `last` with `from_date`,
+--   `to_date` before `from_date`: "To Date cannot be before From Date")
+function _M.range(r)
+  if type(r) ~= "table" then
+    return invalid("range expects a table {from_date=, to_date=, last=, utc_offset=}")
+  end
+  local offset, err = dates.utc_offset(r.utc_offset, "utc_offset")
+  if not offset then return nil, err end
   local days = {}
   for i = 1, 2 do
-    local name, v = DATE_NAMES[i], to_date
-    if i == 1 then v = from_date end
-    if v ~= nil then
-      if type(v) ~= "string" then
-        return invalid(format("%s must be a dd/mm/yyyy string, got %s", name, type(v)))
-      end
-      local d, msg = core.parse_date(v)
-      if not d then return invalid(format("%s: %s", name, msg)) end
-      days[i] = d
+    local name = DATE_NAMES[i]
+    if r[name] ~= nil then
+      days[i], err = dates.day(r[name], name)
+      if not days[i] then return nil, err end
     end
   end
-  local to_days = days[2] or floor(((now or os.time()) + utc_offset) / DAY)
+  local to_days = days[2] or dates.today(offset, r.now)
   local from_days = days[1] or to_days - 3
+  if r.last ~= nil then
+    if days[1] then return invalid("give last or from_date, not both (last counts back from to_date)") end
+    from_days, err = dates.last(r.last, to_days, "last")
+    if not from_days then return nil, err end
+  end
   if to_days < from_days then
     return invalid("To Date cannot be before From Date")
   end
-  return core.format_date(from_days), core.format_date(to_days)
+  return { from_date = core.format_date(from_days), to_date = core.format_date(to_days), utc_offset = offset }
 end
 
 --- One C call that says whether a stats object has the documented shape with every count an integer
@@ -279,9 +299,12 @@ end
 -- are merged (see the result). Ranges longer than 366 days (`MAX_RANGE_DAYS`) are refused.
 -- @tparam table q
 -- @tparam integer q.agent_id the agent identifier (positive integer)
--- @tparam[opt] string q.from_date `dd/mm/yyyy`; default three days before `to_date`
--- @tparam[opt] string q.to_date `dd/mm/yyyy`; default today in the `utc_offset` zone
--- @tparam[opt=0] integer q.utc_offset seconds east of UTC, in [-43200, 50400] (e.g. -25200 for UTC-7)
+-- @tparam[opt] string q.from_date `yyyy-mm-dd` or `dd/mm/yyyy`; default three days before `to_date`
+-- @tparam[opt] string q.to_date `yyyy-mm-dd` or `dd/mm/yyyy`; default today in the `utc_offset` zone
+-- @tparam[opt] string q.last `7d`, `4w`, `3m`: the days, weeks or calendar months ending on `to_date`
+--   (see `range`); not with `from_date`
+-- @param[opt=0] q.utc_offset seconds east of UTC, in [-43200, 50400] (e.g. -25200 for UTC-7), or
+--   `+HH:MM` / `-HH:MM` (e.g. `-07:00`)
 -- @tparam[opt=true] boolean q.split false: send a range longer than 7 days as one request, as given
 -- @treturn table|nil `{aggregate_stats = S, previous_interval_stats = S, stats = {S, ... 9 entries}}`
 --   where each S is `{start_time = number (epoch s, may be fractional), end_time = number,
@@ -318,11 +341,14 @@ function mt:usage(q)
   -- the range does not depend on the day it is asked). Only ranges sent as one request are kept.
   local query
   local from, to = q.from_date, q.to_date
-  if from ~= nil and from == last.from and to == last.to and utc_offset == last.offset then
-    query = last.query
+  if from ~= nil and q.last == nil and from == cached.from and to == cached.to
+    and utc_offset == cached.offset then
+    query = cached.query
   else
-    local from_date, to_date = _M.date_range(from, to, utc_offset)
-    if not from_date then return nil, to_date end
+    local r
+    r, err = _M.range { from_date = from, to_date = to, last = q.last, utc_offset = utc_offset }
+    if not r then return nil, err end
+    local from_date, to_date = r.from_date, r.to_date
     local from_days, to_days = core.parse_date(from_date), core.parse_date(to_date)
     local days = to_days - from_days + 1
     if days > _M.MAX_RANGE_DAYS then
@@ -334,7 +360,7 @@ function mt:usage(q)
     end
     query = range_query(utc_offset, from_date, to_date)
     if type(from) == "string" and type(to) == "string" and days <= _M.MAX_WINDOW_DAYS then
-      last.from, last.to, last.offset, last.query = from, to, utc_offset, query
+      cached.from, cached.to, cached.offset, cached.query = from, to, utc_offset, query
     end
   end
   return fetch_window(self, agent_id, query)

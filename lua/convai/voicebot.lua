@@ -58,7 +58,9 @@ end
 -- @tparam[opt] table opts extra options (timeout, connect_timeout, cafile)
 -- @treturn convai.voicebot|nil the client, or nil and an `invalid_argument` error
 function _M.from_env(opts)
-  return _M.new(client.env_options(config.voicebot, opts))
+  local o, err = client.env_options(config.voicebot, opts)
+  if not o then return nil, err end
+  return _M.new(o)
 end
 
 --- WhatsApp agent usage: business-initiated conversations in the rolling 24 h window.

@@ -76,6 +76,9 @@ local function append(base, ...)
 end
 
 local POSITIVE_SECONDS = " must be a positive number of seconds"
+local BAD_DATE = " is not a date: write yyyy-mm-dd or dd/mm/yyyy (e.g. 2024-01-31 or 31/01/2024)"
+local BAD_OFFSET = "utc_offset must be an integer number of seconds from -43200 to 50400 (e.g. 19800 for UTC+05:30) "
+  .. "or +HH:MM / -HH:MM (e.g. +05:30, -07:00), got "
 
 -- campaign run: a recipients CSV written into the row's scratch directory, the journal there too.
 local GOOD_CSV = "to,header.1,body.1,session.order\n+44 7700 900123,Ann,A-1,A-1\n"
@@ -98,6 +101,21 @@ local function csv_with(header, row)
   return function(v) return header .. "\n" .. row:gsub("VALUE", function() return v end) .. "\n" end
 end
 
+-- --profile acme: the profiles file (JSON text `v`) written into the row's scratch directory, which is
+-- XDG_CONFIG_HOME, with `mode` (default 600).
+local function profile_cli(mode)
+  return function(v, tmp)
+    os.execute("mkdir -p '" .. tmp .. "/convai'")
+    local path = tmp .. "/convai/config.json"
+    local f = assert(io.open(path, "wb"))
+    f:write(v)
+    f:close()
+    assert(os.execute("chmod " .. (mode or "600") .. " '" .. path .. "'"))
+    return { "--profile", "acme", "usage", "voicebot" }, { XDG_CONFIG_HOME = tmp, CONVAI_PROFILE = false }
+  end
+end
+local function acme(fields) return '{"profiles": {"acme": {' .. fields .. '}}}' end
+
 local CLI_ROWS = {
   -- usage voicebot
   { input = "usage voicebot --agent-id", cli = flag(VB, "--agent-id"), cases = {
@@ -118,6 +136,27 @@ local CLI_ROWS = {
     { "a b", "token contains a space or a control character (CR, LF, NUL...)" },
     { "tok\r\n", "token contains a space or a control character (CR, LF, NUL...)" },
   } },
+  -- profiles (docs/profiles.md)
+  { input = "--profile (config.json fields)", cli = profile_cli(), cases = {
+    { acme('"voicebot_url": "ftp://x/v1"'), "profile acme: voicebot_url must be an http:// or https:// URL" },
+    { acme('"avaamo_token": 5'), "profile acme: avaamo_token must be a non-empty string, got number" },
+    { acme('"vonage_region": "asia"'), 'profile acme: vonage_region must be "eu" or "us" (the agent\'s region)' },
+    { acme('"limits": "a b"'), "profile acme: limits must be host (this machine's processes share the limit)" },
+    { acme('"vonage_rates": {"a": "x"}'), "profile acme: vonage_rates must map agents to positive numbers" },
+    { acme('"vonage_rates": "a=0"'), "profile acme: vonage_rates must be AGENT=RATE pairs" },
+    { acme('"vonage_key_env": "1BAD"'), 'profile acme: vonage_key_env must name an environment variable' },
+    { acme('"vonage_key": "k", "vonage_key_env": "K"'), "profile acme: give vonage_key or vonage_key_env, not both" },
+    { acme('"tokn": "x"'), 'profile acme: unknown field "tokn" in ' },
+  } },
+  { input = "--profile (config.json)", cli = profile_cli(), cases = {
+    { '{"profiles": {"other": {}}}', 'no profile "acme" in ' },
+    { '{"acme": {}}', 'must hold {"profiles": {"NAME": {...}}}: no "profiles" object' },
+    { "{not json", " is not a JSON object: " },
+  } },
+  { input = "--profile (config.json readable by others)", cli = profile_cli("644"), cases = {
+    { acme('"voicebot_token": "t"'), "holds a credential (profile acme: voicebot_token) and group or others may "
+      .. "read it (mode 0644): chmod 600 " },
+  } },
   -- usage avaamo
   { input = "usage avaamo --agent-id", cli = flag(AV, "--agent-id"), cases = {
     { NIL, "missing option '--agent-id'" },
@@ -127,20 +166,37 @@ local CLI_ROWS = {
   } },
   { input = "usage avaamo --from", cli = flag(AV, "--from"), cases = {
     { "31/02/2024", 'from_date: "31/02/2024" is not a calendar date (expected dd/mm/yyyy)' },
-    { "2024-01-01", 'from_date: "2024-01-01" is not a date in the format dd/mm/yyyy' },
-    { "10/04/2020&x=1", 'from_date: "10/04/2020&x=1" is not a date in the format dd/mm/yyyy' },
+    { "2024-02-30", 'from_date: "2024-02-30" is not a calendar date' },
+    { "10/04/2020&x=1", 'from_date: "10/04/2020&x=1"' .. BAD_DATE },
+    { "2024-1-31", 'from_date: "2024-1-31"' .. BAD_DATE },
   } },
   { input = "usage avaamo --to", cli = flag(AV, "--to"), cases = {
     { "00/04/2020", 'to_date: "00/04/2020" is not a calendar date (expected dd/mm/yyyy)' },
-    { "1/4/2020", 'to_date: "1/4/2020" is not a date in the format dd/mm/yyyy' },
+    { "1/4/2020", 'to_date: "1/4/2020"' .. BAD_DATE },
     { "09/04/2020", "To Date cannot be before From Date" },
   } },
   { input = "usage avaamo --utc-offset", cli = flag(AV, "--utc-offset"), cases = {
     { "99999", "utc_offset must be an integer number of seconds from -43200 to 50400" },
     { "-50000", "utc_offset must be an integer number of seconds from -43200 to 50400" },
     { "1.5", "utc_offset must be an integer number of seconds from -43200 to 50400" },
-    { "UTC+1", 'utc_offset must be an integer number of seconds from -43200 to 50400 (e.g. 19800 for UTC+05:30), '
-      .. 'got "UTC+1"' },
+    { "UTC+1", BAD_OFFSET .. '"UTC+1"' },
+    { "+15:00", BAD_OFFSET .. '"+15:00"' },
+    { "+05:3", BAD_OFFSET .. '"+05:3"' },
+  } },
+  { input = "usage avaamo --last", cli = flag(with_flag(AV, "--from", NIL), "--last"), cases = {
+    { "0d", 'last must be a number of days, weeks or months ending today, e.g. 7d, 4w or 3m, got "0d"' },
+    { "7y", 'last must be a number of days, weeks or months ending today, e.g. 7d, 4w or 3m, got "7y"' },
+    { "13m", "spans" },
+  } },
+  { input = "usage avaamo --last --from", cli = flag(AV, "--last"), cases = {
+    { "7d", "--last counts back from --to (today by default): give --last or --from, not both" },
+  } },
+  { input = "usage avaamo --chart --format json", cli = function() return append(AV, "--chart", "--format", "json") end,
+    cases = {
+      { "", "--chart draws in the terminal instead of the table; it cannot be combined with --format json" },
+    } },
+  { input = "usage avaamo --svg", cli = flag(AV, "--svg"), cases = {
+    { "/nonexistent-dir/chart.svg", "--svg: cannot write /nonexistent-dir/chart.svg: No such file or directory" },
   } },
   { input = "CONVAI_AVAAMO_URL", cli = env_of(AV, "CONVAI_AVAAMO_URL"), cases = {
     { "cx.avaamo.com", "base_url (CONVAI_AVAAMO_URL) must be an http:// or https:// URL without spaces" },
@@ -492,20 +548,19 @@ local LUA_ROWS = {
     { "20123 ", "agent_id must be a positive integer" },
   } },
   { input = "avaamo:usage{utc_offset=}", call = av_usage("utc_offset"), cases = {
-    { 50401, "utc_offset must be an integer number of seconds from -43200 to 50400 (e.g. 19800 for UTC+05:30), "
-      .. "got 50401" },
+    { 50401, BAD_OFFSET .. "50401" },
     { -43201, "utc_offset must be an integer number of seconds from -43200 to 50400" },
     { 3600.5, "utc_offset must be an integer number of seconds from -43200 to 50400" },
-    { "+5:30", 'utc_offset must be an integer number of seconds from -43200 to 50400 (e.g. 19800 for UTC+05:30), '
-      .. 'got "+5:30"' },
+    { "+5:3", BAD_OFFSET .. '"+5:3"' },
+    { "05:30", BAD_OFFSET .. '"05:30"' },
   } },
   { input = "avaamo:usage{from_date=, to_date=}", call = function(v)
     return av():usage { agent_id = 20123, from_date = v[1], to_date = v[2] }
   end, cases = {
     { { "31/02/2024" }, 'from_date: "31/02/2024" is not a calendar date (expected dd/mm/yyyy)', "from 31/02/2024" },
-    { { nil, "2024-04-13" }, 'to_date: "2024-04-13" is not a date in the format dd/mm/yyyy (2-digit day, 2-digit '
-      .. "month, 4-digit year, e.g. 05/03/2024)", "to 2024-04-13" },
-    { { 20200410 }, "from_date must be a dd/mm/yyyy string, got number", "from 20200410 (a number)" },
+    { { nil, "2024-04-31" }, 'to_date: "2024-04-31" is not a calendar date', "to 2024-04-31" },
+    { { nil, "13-04-2024" }, 'to_date: "13-04-2024"' .. BAD_DATE, "to 13-04-2024" },
+    { { 20200410 }, "from_date must be a date string, yyyy-mm-dd or dd/mm/yyyy, got number", "from 20200410 (a number)" },
     { { "13/04/2020", "10/04/2020" }, "To Date cannot be before From Date", "from after to" },
     { { "01/01/2023", "02/01/2024" }, "the range 01/01/2023 to 02/01/2024 spans 367 days; at most 366 are "
       .. "accepted (query shorter ranges)", "over 366 days" },
@@ -517,8 +572,24 @@ local LUA_ROWS = {
     return avaamo.date_range(v[1], v[2], 0)
   end, cases = {
     { { "29/02/2023" }, 'from_date: "29/02/2023" is not a calendar date', "from 29/02/2023" },
-    { { nil, "10/4/2020" }, 'to_date: "10/4/2020" is not a date in the format dd/mm/yyyy', "to 10/4/2020" },
+    { { nil, "10/4/2020" }, 'to_date: "10/4/2020"' .. BAD_DATE, "to 10/4/2020" },
     { { "02/01/2020", "01/01/2020" }, "To Date cannot be before From Date", "from after to" },
+  } },
+  { input = "avaamo.range{}", call = function(v) return avaamo.range(v_or_nil(v)) end, cases = {
+    { NIL, "range expects a table {from_date=, to_date=, last=, utc_offset=}" },
+    { { last = "7d", from_date = "2024-01-01" }, "give last or from_date, not both (last counts back from to_date)",
+      "last and from_date" },
+    { { last = "-7d" }, 'last must be a number of days, weeks or months ending today, e.g. 7d, 4w or 3m, got "-7d"',
+      "last -7d" },
+    { { last = 7 }, "last must be a number of days, weeks or months ending today, e.g. 7d, 4w or 3m, got 7",
+      "last 7 (a number)" },
+    { { utc_offset = "+14:30" }, 'got "+14:30"', "utc_offset +14:30" },
+  } },
+  { input = "avaamo:usage{last=}", call = function(v)
+    return av():usage { agent_id = 20123, to_date = "13/04/2020", last = v }
+  end, cases = {
+    { "1w2d", 'last must be a number of days, weeks or months ending today, e.g. 7d, 4w or 3m, got "1w2d"' },
+    { "24m", "at most 366 are accepted (query shorter ranges)" },
   } },
   { input = "vonage.new{}", call = function(v) return vonage.new(v_or_nil(v)) end, cases = {
     { NIL, "vonage.new expects an options table" },

@@ -231,9 +231,9 @@ describe("convai.avaamo", function()
     assert.same({}, helper.log())
   end)
 
-  it("refuses dates that are not real dd/mm/yyyy dates and sends nothing", function()
+  it("refuses dates that are not real dd/mm/yyyy or yyyy-mm-dd dates and sends nothing", function()
     local c = client()
-    for _, bad in ipairs { "31/02/2024", "29/02/2023", "2024-02-01", "1/2/2024", "32/01/2024", "00/01/2024",
+    for _, bad in ipairs { "31/02/2024", "29/02/2023", "2024-02-30", "2024-2-01", "1/2/2024", "32/01/2024", "00/01/2024",
       "01/13/2024", 20240101 } do
       local _, err = c:usage { agent_id = 1, from_date = bad, to_date = "01/01/2025" }
       assert.equal("invalid_argument", err.kind, tostring(bad))
@@ -241,6 +241,28 @@ describe("convai.avaamo", function()
     end
     assert(c:usage { agent_id = 1, from_date = "29/02/2024", to_date = "01/03/2024" })
     assert.equal(1, #helper.log())
+  end)
+
+  it("takes ISO dates, +HH:MM zones and last = '7d', and sends dd/mm/yyyy and seconds", function()
+    local c = client()
+    assert(c:usage { agent_id = 1, from_date = "2024-02-28", to_date = "2024-03-01", utc_offset = "+05:30" })
+    assert(c:usage { agent_id = 1, last = "7d", to_date = "2024-03-01", utc_offset = "-07:00" })
+    local log = helper.log()
+    assert.same({ utc_offset = "19800", from_date = "28/02/2024", to_date = "01/03/2024" }, log[1].query)
+    assert.same({ utc_offset = "-25200", from_date = "24/02/2024", to_date = "01/03/2024" }, log[2].query)
+  end)
+
+  it("avaamo.range resolves last, days and zones without sending anything", function()
+    local now = 1709251200 -- 2024-03-01 00:00:00 UTC
+    assert.same({ from_date = "24/02/2024", to_date = "01/03/2024", utc_offset = 0 },
+      avaamo.range { last = "7d", now = now })
+    assert.same({ from_date = "23/02/2024", to_date = "29/02/2024", utc_offset = -3600 },
+      avaamo.range { last = "1w", utc_offset = "-01:00", now = now })
+    assert.same({ from_date = "02/12/2023", to_date = "01/03/2024", utc_offset = 19800 },
+      avaamo.range { last = "3m", utc_offset = 19800, now = now })
+    assert.same({ from_date = "27/02/2024", to_date = "01/03/2024", utc_offset = 0 }, avaamo.range { now = now })
+    assert.same({ from_date = "31/01/2024", to_date = "02/02/2024", utc_offset = 0 },
+      avaamo.range { from_date = "2024-01-31", to_date = "02/02/2024" })
   end)
 
   it("checks utc_offset as integer seconds in [-43200, 50400]", function()

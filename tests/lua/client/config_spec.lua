@@ -58,4 +58,79 @@ describe("convai.config", function()
     local c = assert(vonage.from_env())
     assert.equal(os.getenv("CONVAI_VONAGE_URL"), c.http.base_url)
   end)
+
+  describe("profiles", function()
+    local dir, path
+    before_each(function()
+      dir = os.tmpname()
+      os.remove(dir)
+      assert(os.execute("mkdir -p " .. dir .. "/convai"))
+      path = dir .. "/convai/config.json"
+    end)
+    after_each(function()
+      config.use()
+      os.execute("rm -rf " .. dir)
+    end)
+    local function write(text, mode)
+      local f = assert(io.open(path, "wb"))
+      f:write(text)
+      f:close()
+      assert(os.execute("chmod " .. mode .. " " .. path))
+    end
+
+    it("are read from $XDG_CONFIG_HOME/convai/config.json, else ~/.config/convai/config.json", function()
+      assert.equal("/x/convai/config.json", config.config_path(env { XDG_CONFIG_HOME = "/x", HOME = "/h" }))
+      assert.equal("/h/.config/convai/config.json", config.config_path(env { XDG_CONFIG_HOME = "rel", HOME = "/h" }))
+      local ok, err = config.config_path(env {})
+      assert.is_nil(ok)
+      assert.equal("invalid_argument", err.kind)
+    end)
+
+    it("give a variable's value when it is unset in the environment, with where it came from", function()
+      write('{"profiles": {"p": {"voicebot_url": "http://p/v1", "voicebot_token_env": "P_TOKEN", '
+        .. '"vonage_rates": {"a": 2}, "limits": "process"}}}', "644")
+      local e = env { XDG_CONFIG_HOME = dir, P_TOKEN = "tok", CONVAI_LIMITS = "host" }
+      local source = assert(config.source { profile = "p", getenv = e })
+      assert.same({ "http://p/v1", "profile p (" .. path .. ")", "profile p: voicebot_url" },
+        { source("CONVAI_VOICEBOT_URL") })
+      assert.same({ "tok", "profile p: voicebot_token_env -> P_TOKEN", "P_TOKEN" }, { source("CONVAI_VOICEBOT_TOKEN") })
+      assert.same({ "host", "environment", "CONVAI_LIMITS" }, { source("CONVAI_LIMITS") })
+      assert.is_nil(source("CONVAI_AVAAMO_TOKEN"))
+      assert.same({ base_url = "http://p/v1", token = "tok" }, config.voicebot(source))
+      assert.same({ a = 2 }, config.vonage(source).rates)
+      -- CONVAI_PROFILE chooses when no profile is given; `use` sets the readers' default.
+      assert.equal("http://p/v1", assert(config.source { getenv = env { XDG_CONFIG_HOME = dir,
+        CONVAI_PROFILE = "p" } })("CONVAI_VOICEBOT_URL"))
+      config.use { profile = "p", getenv = e }
+      assert.same({ base_url = "http://p/v1", token = "tok" }, config.voicebot())
+      config.use { profile = "missing", getenv = e }
+      local ok, err = config.voicebot()
+      assert.is_nil(ok)
+      assert.matches('no profile "missing" in', err.message)
+    end)
+
+    it("refuse a credential in a file that group or others may read", function()
+      write('{"profiles": {"p": {"avaamo_token": "secret"}, "q": {}}}', "640")
+      local ok, err = config.profile("q", { path = path })
+      assert.is_nil(ok)
+      assert.equal("invalid_argument", err.kind)
+      assert.matches("chmod 600 " .. path:gsub("%p", "%%%0"), err.message)
+      assert.is_nil(err.message:find("secret", 1, true))
+      write('{"profiles": {"p": {"avaamo_token": "secret"}, "q": {}}}', "600")
+      assert.same({ avaamo_token = "secret" }, assert(config.profile("p", { path = path })).values)
+    end)
+
+    it("config.effective never returns a credential", function()
+      write('{"profiles": {"p": {"vonage_key": "k-secret", "vonage_region": "us"}}}', "600")
+      local source = assert(config.source { profile = "p", getenv = env { XDG_CONFIG_HOME = dir } })
+      for _, s in ipairs(assert(config.effective(source))) do
+        if s.env == "CONVAI_VONAGE_KEY" then
+          assert.is_true(s.set)
+          assert.is_nil(s.value)
+        elseif s.env == "CONVAI_VONAGE_REGION" then
+          assert.equal("us", s.value)
+        end
+      end
+    end)
+  end)
 end)
