@@ -4,7 +4,7 @@
 -- programs are those the launcher still needs (openssl, mkdir, ps; nginx is /usr/sbin/nginx); a
 -- relative --dir is taken from $PWD, and refused with a clear message without it; the user id comes
 -- from /proc/self/status.
-local system = require "convai.sandbox.system"
+local system = require "convai.launch.system"
 local sh = require "sandbox_helper"
 
 local LAUNCHER = { "init", "system", "nginx", "tls" }
