@@ -1,14 +1,14 @@
 --- convai.cli: the `convai` command line.
 --
 -- Commands: `usage voicebot`, `usage avaamo`, `trigger whatsapp`, `campaign run`,
--- `sandbox start|stop|status`. Credentials come only from the environment (`convai.config`), never from
--- arguments. Exit status: 0 success; 1 the API or the network failed (stderr names the error kind and
--- HTTP status); 2 invalid arguments or configuration, in which case nothing was sent (see
--- `convai.cli.common.EXIT` for the others).
+-- `sandbox start|stop|status`, `receive start|stop|status`. Credentials come only from the environment
+-- (`convai.config`), never from arguments. Exit status: 0 success; 1 the API or the network failed
+-- (stderr names the error kind and HTTP status); 2 invalid arguments or configuration, in which case
+-- nothing was sent (see `convai.cli.common.EXIT` for the others).
 --
 -- This module assembles the parser (Debian's lua-argparse) from the command modules and hands the
 -- parsed line to the one that defined the command. Each command module (`convai.cli.usage`, `trigger`,
--- `campaign`, `sandbox`) has `define(parser)` and `run(args, out)`; what they share is in
+-- `campaign`, `sandbox`, `receive`) has `define(parser)` and `run(args, out)`; what they share is in
 -- `convai.cli.common`.
 --
 -- @module convai.cli
@@ -18,6 +18,7 @@ local usage = require "convai.cli.usage"
 local trigger = require "convai.cli.trigger"
 local campaign = require "convai.cli.campaign"
 local sandbox = require "convai.cli.sandbox"
+local receive = require "convai.cli.receive"
 
 local tostring, ipairs = tostring, ipairs
 
@@ -30,8 +31,9 @@ local _M = {}
 _M.verbose_trace = common.verbose_trace
 
 -- The command groups, in the order `convai --help` lists them; `args.command` names one.
-local COMMANDS = { usage, trigger, campaign, sandbox }
-local BY_NAME = { usage = usage, trigger = trigger, campaign = campaign, sandbox = sandbox }
+local COMMANDS = { usage, trigger, campaign, sandbox, receive }
+local BY_NAME = { usage = usage, trigger = trigger, campaign = campaign, sandbox = sandbox,
+  receive = receive }
 
 local function build_parser()
   local parser = argparse("convai", "Script conversational-AI platforms: voicebot.studio WhatsApp usage, "
