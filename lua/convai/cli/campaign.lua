@@ -53,7 +53,8 @@ function _M.define(parser)
   run:option("--namespace", "WhatsApp template namespace (Vonage WhatsApp).")
   run:option("--template", "Approved WhatsApp template name.")
   run:option("--locale", "Template language, e.g. en or en_US (Vonage WhatsApp).")
-  run:option("--status-url", "URL that receives the message statuses (Vonage).")
+  run:option("--status-url", "URL that receives the message statuses (Vonage; default $CONVAI_STATUS_URL, "
+    .. "which `convai receive start` prints).")
   run:option("--rate", "Sessions per second for the agent: at most its rate (CONVAI_VONAGE_RATES, else 1; "
     .. "a higher --rate is lowered to it). Default: the agent's rate.")
   common.add_limits_option(run)
@@ -75,6 +76,9 @@ end
 local function check_flags(args)
   local f = { channel = args.channel, provider = args.provider }
   local err
+  if args.status_url == nil and f.provider == "vonage" and (os.getenv("CONVAI_STATUS_URL") or "") ~= "" then
+    args.status_url = os.getenv("CONVAI_STATUS_URL") -- the default of --status-url
+  end
   if (args.journal == nil) == (args.store == nil) then
     return nil, "give exactly one of --journal FILE (this machine) and --store URL (a Redis shared by the "
       .. "campaign's workers)"
