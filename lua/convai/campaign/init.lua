@@ -28,6 +28,7 @@
 local batch = require "convai.batch"
 local capacity = require "convai.capacity"
 local core = require "convai.core"
+local delivery = require "convai.campaign.delivery"
 local errors = require "convai.errors"
 local journal = require "convai.journal"
 local limit = require "convai.limit"
@@ -72,6 +73,21 @@ _M.parse_csv = recipients.parse_csv
 -- @tparam string path ending in `.csv` or `.json`
 -- @treturn boolean|nil true, or nil and a message
 _M.write_report = report.write
+
+--- The report of a campaign from its journal file, joined with the message statuses received
+-- (`convai.campaign.delivery.report`; docs/statuses.md). Unknown recipients with a status are shown
+-- `sent`, `reconciled`.
+-- @function report
+-- @tparam table opts `journal` (the journal file), `statuses` (optional: a status store, a JSON-lines
+--   file or `redis://...`, see `convai.status`)
+-- @treturn table|nil `{summary = {recipients, sent, failed, unknown, pending, invalid, duplicates,
+--   failed_by_kind, reconciled, submitted, delivered, read, rejected, undeliverable, no_status,
+--   delivered_rate, read_rate}, entries = {{line, to, outcome, status, kind, message, vendor_id,
+--   delivery, delivery_at, delivery_error, at, delivered_at, reconciled}, ...}}` (rates are fractions
+--   of `sent`; `delivery` the latest status; `at` and `delivered_at` seconds since the epoch)
+-- @treturn[2] convai.error kind `journal` (absent, unreadable), `store` (the statuses unreadable) or
+--   `invalid_argument`
+_M.report = delivery.report
 
 --- A voicebot.studio capacity gate: `current_limit - current_usage` of a WhatsApp agent, read fresh each
 -- time, and a reservation before each send (`convai.capacity`'s `gate`), on a store shared with every
@@ -306,7 +322,7 @@ local function settle_unknown(self, j, state)
   for _, r in ipairs(self.recipients) do
     local rec = state[r.to]
     if rec and rec.r == "pending" then
-      local u = { r = "unknown", to = r.to, line = r.line }
+      local u = { r = "unknown", to = r.to, line = r.line, at = rec.at } -- at: when the request left
       local ok, err = j:write(u)
       if not ok then return nil, core.error("journal", err) end
       state[r.to] = u
