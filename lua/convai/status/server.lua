@@ -84,7 +84,9 @@ end
 function _M.start(opts)
   opts = opts or {}
   local port, err = launch.check_port(opts.port, "port", _M.DEFAULT_PORT, 0)
-  if not port then return invalid("--%s", err) end
+  if not port then
+    return invalid("--port must be an integer from 1 to 65535 (0: any free port), got %q", tostring(opts.port))
+  end
   if opts.dir ~= nil then
     local _, derr = launch.check_path(opts.dir, "--dir")
     if derr then return invalid("%s", derr) end
