@@ -219,6 +219,9 @@ end
 -- @tparam[opt] integer opts.concurrency most requests in flight (default `max(4, ceil(rate * 4))`,
 --   at most 64)
 -- @tparam[opt=false] boolean opts.retry_failed send again to recipients whose last outcome was `failed`
+-- @tparam[opt=false] boolean opts.resend_unknown send again to recipients whose outcome is `unknown` (the
+--   request may have reached the vendor): only once the operator has checked that it did not; a file
+--   journal only (a Redis journal refuses to claim them again). Never the default
 -- @tparam[opt=false] boolean opts.skip_invalid go on with the valid rows when some rows are invalid (they
 --   are reported as `invalid` and never sent); by default any invalid row refuses the whole campaign
 -- @tparam[opt=false] boolean opts.dry_run check everything and report, without sending or writing
@@ -266,7 +269,8 @@ function _M.new(opts)
     concurrency = concurrency,
     journal_path = opts.journal, recipients = checked.recipients, invalid = checked.invalid,
     duplicates = checked.duplicates, fingerprint = fingerprint,
-    retry_failed = opts.retry_failed and true or false, dry_run = opts.dry_run and true or false,
+    retry_failed = opts.retry_failed and true or false,
+    resend_unknown = opts.resend_unknown and true or false, dry_run = opts.dry_run and true or false,
     progress = opts.progress,
     store_timeout = opts.store_timeout or _M.STORE_TIMEOUT, on_store_wait = opts.on_store_wait,
     interrupted = opts.interrupted or function() return core.interrupted() > 0 end,
@@ -289,7 +293,8 @@ local function queue_of(self, state)
   for _, r in ipairs(self.recipients) do
     local rec = state[r.to]
     local last = rec and rec.r
-    if last == nil or last == "throttled" or last == "unsent" or (last == "failed" and self.retry_failed) then
+    if last == nil or last == "throttled" or last == "unsent" or (last == "failed" and self.retry_failed)
+        or (last == "unknown" and self.resend_unknown) then
       queue[#queue + 1] = r
     end
   end

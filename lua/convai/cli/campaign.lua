@@ -68,6 +68,9 @@ function _M.define(parser)
   run:option("--report", "Write one row per recipient to OUT.csv or OUT.json.")
   run:flag("--dry-run", "Check everything and show what would be sent; send and write nothing.")
   run:flag("--retry-failed", "Send again to recipients whose last outcome was failed.")
+  run:flag("--resend-unknown", "Send again to recipients whose outcome is unknown (the request may have "
+    .. "reached the vendor): only after checking with the vendor that they got nothing (--journal only; "
+    .. "see convai campaign reconcile).")
   run:flag("--skip-invalid", "Send to the valid rows even if some rows are invalid (by default any invalid "
     .. "row stops the campaign before the first send).")
   run:flag("-v --verbose", "Print each request and response on stderr (credentials redacted).")
@@ -106,6 +109,9 @@ local function check_flags(args)
   end
   if args.store ~= nil and not args.store:match("^%a[%w+.-]*://") then
     return nil, "--store must be a URL such as redis://HOST:6379/0, got a value that is not one"
+  end
+  if args.resend_unknown and args.store ~= nil then
+    return nil, "--resend-unknown works with --journal only (a --store campaign never sends an unknown again)"
   end
   f.store_timeout, err = common.positive(args.store_timeout, "store-timeout")
   if not f.store_timeout then return nil, err end
@@ -407,7 +413,8 @@ function _M.run(args, out)
       if drawn then io.stderr:write("\r\27[K") end
       io.stderr:write(store_wait_line(w))
     end,
-    retry_failed = args.retry_failed, dry_run = args.dry_run, skip_invalid = args.skip_invalid,
+    retry_failed = args.retry_failed, resend_unknown = args.resend_unknown, dry_run = args.dry_run,
+    skip_invalid = args.skip_invalid,
     progress = core.isatty(2) and function(p)
       io.stderr:write("\r\27[K", progress_line(p))
       drawn = true

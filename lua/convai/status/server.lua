@@ -83,10 +83,12 @@ end
 --   core missing, the store not writable (nginx's message), nginx failing to start
 function _M.start(opts)
   opts = opts or {}
-  local port, err = launch.check_port(opts.port, "port", _M.DEFAULT_PORT, 0)
+  local port = launch.check_port(opts.port, "port", _M.DEFAULT_PORT, 0)
   if not port then
-    return invalid("--port must be an integer from 1 to 65535 (0: any free port), got %q", tostring(opts.port))
+    return invalid("--port must be an integer from 1 to 65535 (0: any free port), got %q",
+      tostring(opts.port))
   end
+  local err
   if opts.dir ~= nil then
     local _, derr = launch.check_path(opts.dir, "--dir")
     if derr then return invalid("%s", derr) end

@@ -172,4 +172,33 @@ describe("campaign report with statuses", function()
     assert.equal(2, code)
     assert.matches("no campaign journal", err)
   end)
+
+  it("sends an unknown recipient again only with --resend-unknown, once", function()
+    helper.reset()
+    helper.config { vonage = { agents = { [AGENT] = { rate = 20 } } } }
+    local csv = scratch.write("u.csv", "to,body.1\n+44 7700 900011,a\n+44 7700 900012,b\n")
+    local j = scratch.path("u.journal")
+    local env = { CONVAI_VONAGE_RATES = AGENT .. "=20" }
+    local code, out, err = helper.cli(campaign_helper.campaign_args(csv, "--journal", j, AGENT), env)
+    assert.equal(0, code, out .. err)
+    local f = assert(io.open(j, "ab")) -- the process died with this request in flight
+    f:write('{"r":"unknown","to":"447700900012","line":3}\n')
+    f:close()
+    code = helper.cli(campaign_helper.campaign_args(csv, "--journal", j, AGENT), env)
+    assert.equal(1, code) -- an unknown is not sent
+    assert.equal(1, campaign_helper.triggers()["447700900012"].total)
+    code, out, err = helper.cli(campaign_helper.campaign_args(csv, "--journal", j, AGENT, { "--resend-unknown" }),
+      env)
+    assert.equal(0, code, out .. err)
+    assert.equal(2, campaign_helper.triggers()["447700900012"].total)
+    assert.equal(1, campaign_helper.triggers()["447700900011"].total)
+    code = helper.cli(campaign_helper.campaign_args(csv, "--journal", j, AGENT, { "--resend-unknown" }), env)
+    assert.equal(0, code)
+    assert.equal(2, campaign_helper.triggers()["447700900012"].total) -- sent now: never again
+    local _
+    code, _, err = helper.cli(campaign_helper.campaign_args(csv, "--store", "redis://127.0.0.1:1/0", AGENT,
+      { "--resend-unknown" }), env)
+    assert.equal(2, code)
+    assert.matches("%-%-resend%-unknown works with %-%-journal only", err)
+  end)
 end)
