@@ -6,6 +6,7 @@
 -- @module convai.cli.receive
 local server = require "convai.status.server"
 local common = require "convai.cli.common"
+local system = require "convai.launch.system"
 
 local format, tostring = string.format, tostring
 
@@ -30,9 +31,7 @@ function _M.define(parser)
   status:option("--dir", "State directory.")
 end
 
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local shell_quote = system.quote
 
 local function receive_error(err, code)
   io.stderr:write("convai: receive: ", tostring(type(err) == "table" and err.message or err), "\n")
@@ -58,20 +57,13 @@ function run.start(args, out)
 end
 
 function run.stop(args, out)
-  local ok, err = server.stop { dir = args.dir }
-  if not ok then return receive_error(err, EXIT.FAILED) end
-  out:write("# convai status receiver stopped\n")
-  return EXIT.OK
+  return common.server_stopped(out, "receive", server.stop { dir = args.dir })
 end
 
 function run.status(args, out)
   local st = server.status { dir = args.dir }
-  if st.running then
-    out:write(format("running at %s (pid %s)\n", st.status_url, tostring(st.pid)))
-    return EXIT.OK
-  end
-  out:write("not running\n")
-  return EXIT.NOT_RUNNING
+  return common.server_status(out, st.running and format("running at %s (pid %s)", st.status_url,
+    tostring(st.pid)) or nil)
 end
 
 --- Run `convai receive start|stop|status` with parsed arguments.

@@ -3,21 +3,12 @@
 -- (`convai campaign reconcile`), against the sandbox and its status callbacks.
 local helper = require "helper"
 local campaign_helper = require "campaign_helper"
-local core = require "convai.core"
 local campaign = require "convai.campaign"
 local status = require "convai.status"
 
 local AGENT = "delivery-agent"
 
-local function wait_for(fn, timeout)
-  local deadline = core.monotonic() + (timeout or 5)
-  local v = fn()
-  while not v and core.monotonic() < deadline do
-    core.sleep(0.05)
-    v = fn()
-  end
-  return v
-end
+local wait_for = helper.wait_for
 
 local function read_lines(path)
   local out = {}

@@ -34,15 +34,7 @@ local function post(session, url, body)
   return resp.status, resp.body
 end
 
-local function wait_for(fn, timeout)
-  local deadline = core.monotonic() + (timeout or 5)
-  local v = fn()
-  while not v and core.monotonic() < deadline do
-    core.sleep(0.05)
-    v = fn()
-  end
-  return v
-end
+local wait_for = helper.wait_for
 
 describe("convai receive", function()
   local scratch, url, stop, session
