@@ -76,6 +76,18 @@ function _M.pending_faults()
   return _M.admin("GET", "/_sandbox/faults").faults
 end
 
+--- Call `fn` every 50 ms until it returns a true value, for at most `timeout` seconds (default 5).
+-- @treturn the last value `fn` returned
+function _M.wait_for(fn, timeout)
+  local deadline = core.monotonic() + (timeout or 5)
+  local v = fn()
+  while not v and core.monotonic() < deadline do
+    core.sleep(0.05)
+    v = fn()
+  end
+  return v
+end
+
 --- Run `f(...)`: its first two results and the seconds it took.
 function _M.timed(f, ...)
   local t0 = core.monotonic()

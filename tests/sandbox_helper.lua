@@ -1,7 +1,7 @@
 --- Test helper of the sandbox specs (tests/lua/sandbox/): files, shell commands and temporary
 -- directories, for specs that start sandboxes of their own or look at the installed files. The file and
--- quoting functions are the launcher's own (convai.sandbox.system).
-local system = require "convai.sandbox.system"
+-- quoting functions are the launcher's own (convai.launch.system).
+local system = require "convai.launch.system"
 
 local _M = {}
 

@@ -19,6 +19,7 @@
 -- | `CONVAI_LIMITS`         | where agents' send slots are kept: `host`, `process`, a URL |
 -- | `CONVAI_VONAGE_RATES`   | agents' sessions per second, `agent=5,other=3` (default 1)  |
 -- | `XDG_STATE_HOME`, `HOME`| the `host` stores' directories (`limits_dir`, `capacity_dir`)|
+-- |                         | and the status file of `convai receive` (`statuses_file`)   |
 --
 -- @module convai.config
 local cjson = require "cjson.safe"
@@ -432,6 +433,21 @@ end
 -- @treturn[2] convai.error kind `invalid_argument` when neither variable gives an absolute path
 function _M.capacity_dir(getenv)
   return state_dir(getenv, "capacity", "capacity")
+end
+
+--- The default status store of `convai receive` and `convai campaign report`: the JSON-lines file
+-- `$XDG_STATE_HOME/convai/statuses.jsonl`, else `$HOME/.local/state/convai/statuses.jsonl`.
+-- @tparam[opt=os.getenv] function getenv
+-- @treturn string|nil the file's path
+-- @treturn[2] nil
+-- @treturn[2] convai.error kind `invalid_argument` when neither variable gives an absolute path
+function _M.statuses_file(getenv)
+  local dir = state_dir(getenv, "", "status")
+  if not dir then
+    return invalid("the status store needs a place: set XDG_STATE_HOME or HOME to an absolute path, or "
+      .. "give --store FILE or --store redis://...")
+  end
+  return dir .. "statuses.jsonl"
 end
 
 return _M

@@ -350,6 +350,51 @@ local CLI_ROWS = {
     { { "--tls", "--port", "65535" }, "--port 65535 leaves no port after it for HTTPS; give --tls-port",
       "--port 65535 and no --tls-port" },
   } },
+  -- receive start
+  { input = "receive start --port", cli = function(v, tmp)
+    return { "receive", "start", "--dir", tmp .. "/rcv", "--store", tmp .. "/s.jsonl", "--port", v }
+  end, cases = {
+    { "http", '--port must be an integer from 1 to 65535 (0: any free port), got "http"' },
+    { "70000", "--port must be an integer from 1 to 65535 (0: any free port)" },
+  } },
+  { input = "receive start --dir", cli = function(v, tmp)
+    return { "receive", "start", "--port", "0", "--store", tmp .. "/s.jsonl", "--dir",
+      v == "" and v or tmp .. "/" .. v }
+  end, cases = {
+    { "", "--dir must be a non-empty path" },
+    { "a;b", "--dir must not contain spaces, control characters or any of ; { } \" ' \\ $ # (they would break "
+      .. "the nginx configuration); choose another path" },
+  } },
+  { input = "receive start --store", cli = function(v, tmp)
+    return { "receive", "start", "--port", "0", "--dir", tmp .. "/rcv", "--store", v }
+  end, cases = {
+    { "nosuch://h/0", "unknown status store scheme nosuch:// (known: file, redis)" },
+    { "redis://:pw@h:99999/0", "status store: invalid Redis URL 'redis://:***@h:99999/0': the port must be" },
+  } },
+  -- campaign report, reconcile
+  { input = "campaign report --journal", cli = function(v, tmp)
+    if v == "not a journal" then
+      local f = assert(io.open(tmp .. "/j", "w")) f:write("x") f:close()
+      v = "j"
+    end
+    return { "campaign", "report", "--journal", tmp .. "/" .. v }
+  end, cases = {
+    { "absent", "no campaign journal at " },
+    { "not a journal", "no campaign journal at " },
+  } },
+  { input = "campaign report --statuses", cli = function(v, tmp)
+    local f = assert(io.open(tmp .. "/j", "w"))
+    f:write('{"journal":"convai.campaign","version":1,"campaign":{"provider":"vonage"}}\n')
+    f:close()
+    return { "campaign", "report", "--journal", tmp .. "/j", "--statuses", v }
+  end, cases = {
+    { "nosuch://x", "unknown status store scheme nosuch:// (known: file, redis)" },
+  } },
+  { input = "campaign report --format", cli = function(v, tmp)
+    return { "campaign", "report", "--journal", tmp .. "/j", "--format", v }
+  end, cases = {
+    { "xml", "argument for option '--format' must be one of 'table', 'csv', 'json'" },
+  } },
   -- campaign run
   { input = "campaign run RECIPIENTS", cli = campaign_cli(GOOD_CSV, function(args, v, tmp)
     args[3] = tmp .. "/" .. v

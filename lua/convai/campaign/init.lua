@@ -28,6 +28,7 @@
 local batch = require "convai.batch"
 local capacity = require "convai.capacity"
 local core = require "convai.core"
+local delivery = require "convai.campaign.delivery"
 local errors = require "convai.errors"
 local journal = require "convai.journal"
 local limit = require "convai.limit"
@@ -72,6 +73,21 @@ _M.parse_csv = recipients.parse_csv
 -- @tparam string path ending in `.csv` or `.json`
 -- @treturn boolean|nil true, or nil and a message
 _M.write_report = report.write
+
+--- The report of a campaign from its journal file, joined with the message statuses received
+-- (`convai.campaign.delivery.report`; docs/statuses.md). Unknown recipients with a status are shown
+-- `sent`, `reconciled`.
+-- @function report
+-- @tparam table opts `journal` (the journal file), `statuses` (optional: a status store, a JSON-lines
+--   file or `redis://...`, see `convai.status`)
+-- @treturn table|nil `{summary = {recipients, sent, failed, unknown, pending, invalid, duplicates,
+--   failed_by_kind, reconciled, submitted, delivered, read, rejected, undeliverable, no_status,
+--   delivered_rate, read_rate}, entries = {{line, to, outcome, status, kind, message, vendor_id,
+--   delivery, delivery_at, delivery_error, at, delivered_at, reconciled}, ...}}` (rates are fractions
+--   of `sent`; `delivery` the latest status; `at` and `delivered_at` seconds since the epoch)
+-- @treturn[2] convai.error kind `journal` (absent, unreadable), `store` (the statuses unreadable) or
+--   `invalid_argument`
+_M.report = delivery.report
 
 --- A voicebot.studio capacity gate: `current_limit - current_usage` of a WhatsApp agent, read fresh each
 -- time, and a reservation before each send (`convai.capacity`'s `gate`), on a store shared with every
@@ -203,6 +219,9 @@ end
 -- @tparam[opt] integer opts.concurrency most requests in flight (default `max(4, ceil(rate * 4))`,
 --   at most 64)
 -- @tparam[opt=false] boolean opts.retry_failed send again to recipients whose last outcome was `failed`
+-- @tparam[opt=false] boolean opts.resend_unknown send again to recipients whose outcome is `unknown` (the
+--   request may have reached the vendor): only once the operator has checked that it did not; a file
+--   journal only (a Redis journal refuses to claim them again). Never the default
 -- @tparam[opt=false] boolean opts.skip_invalid go on with the valid rows when some rows are invalid (they
 --   are reported as `invalid` and never sent); by default any invalid row refuses the whole campaign
 -- @tparam[opt=false] boolean opts.dry_run check everything and report, without sending or writing
@@ -250,7 +269,8 @@ function _M.new(opts)
     concurrency = concurrency,
     journal_path = opts.journal, recipients = checked.recipients, invalid = checked.invalid,
     duplicates = checked.duplicates, fingerprint = fingerprint,
-    retry_failed = opts.retry_failed and true or false, dry_run = opts.dry_run and true or false,
+    retry_failed = opts.retry_failed and true or false,
+    resend_unknown = opts.resend_unknown and true or false, dry_run = opts.dry_run and true or false,
     progress = opts.progress,
     store_timeout = opts.store_timeout or _M.STORE_TIMEOUT, on_store_wait = opts.on_store_wait,
     interrupted = opts.interrupted or function() return core.interrupted() > 0 end,
@@ -273,7 +293,8 @@ local function queue_of(self, state)
   for _, r in ipairs(self.recipients) do
     local rec = state[r.to]
     local last = rec and rec.r
-    if last == nil or last == "throttled" or last == "unsent" or (last == "failed" and self.retry_failed) then
+    if last == nil or last == "throttled" or last == "unsent" or (last == "failed" and self.retry_failed)
+        or (last == "unknown" and self.resend_unknown) then
       queue[#queue + 1] = r
     end
   end
@@ -306,7 +327,7 @@ local function settle_unknown(self, j, state)
   for _, r in ipairs(self.recipients) do
     local rec = state[r.to]
     if rec and rec.r == "pending" then
-      local u = { r = "unknown", to = r.to, line = r.line }
+      local u = { r = "unknown", to = r.to, line = r.line, at = rec.at } -- at: when the request left
       local ok, err = j:write(u)
       if not ok then return nil, core.error("journal", err) end
       state[r.to] = u

@@ -15,6 +15,7 @@
 local core = require "convai.core"
 local journal = require "convai.journal"
 local report = require "convai.campaign.report"
+local runtime = require "convai.runtime"
 
 local type, tostring, ipairs, pairs = type, tostring, ipairs, pairs
 local format = string.format
@@ -134,6 +135,7 @@ end
 -- (journal_error).
 local function record(s, rec, claim)
   local ok, werr
+  rec.at = rec.at or runtime.now() -- epoch seconds: the report's timeline (convai.campaign.delivery)
   if claim then ok, werr = s.journal:claim(rec, s.c.retry_failed) else ok, werr = s.journal:write(rec) end
   if ok == false and werr == nil then
     store_ok(s)

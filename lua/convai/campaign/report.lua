@@ -23,6 +23,19 @@ end
 -- @treturn string
 _M.message_of = message_of
 
+--- The vendor's id of a recipient's message: from the answer kept in its `sent` record (`body`), its
+-- `message_uuid` (Vonage: what status callbacks carry), else `session_id`, `message_id` or `id`.
+-- @tparam[opt] table rec the recipient's last journal record
+-- @treturn string|nil
+function _M.vendor_id(rec)
+  local body = rec and rec.r == "sent" and rec.body
+  if type(body) ~= "table" then return nil end
+  for _, k in ipairs { "message_uuid", "session_id", "message_id", "id" } do
+    if type(body[k]) == "string" and body[k] ~= "" then return body[k] end
+  end
+  return nil
+end
+
 local function count_kinds(list)
   local out = {}
   for _, e in ipairs(list) do out[e] = (out[e] or 0) + 1 end
@@ -49,6 +62,7 @@ function _M.build(c, state, stats, stop)
     if rec and (rec.r == "sent" or rec.r == "failed") then
       e.status, e.kind, e.message = rec.status, rec.kind, rec.message
     end
+    e.vendor_id = _M.vendor_id(rec)
     if outcome == "failed" then kinds[#kinds + 1] = rec.kind or "unknown" end
     summary[outcome] = summary[outcome] + 1
     entries[#entries + 1] = e
@@ -74,16 +88,30 @@ local function csv_field(v)
   return v
 end
 
+--- The columns of a CSV report, in order (the delivery ones are empty without statuses joined).
+_M.COLUMNS = { "line", "to", "outcome", "status", "kind", "message", "vendor_id", "delivery", "delivery_at",
+  "delivery_error" }
+
 local function csv_text(report)
-  local lines = { "line,to,outcome,status,kind,message" }
+  local lines = { concat(_M.COLUMNS, ",") }
   for _, e in ipairs(report.entries) do
-    lines[#lines + 1] = concat({ csv_field(e.line), csv_field(e.to), csv_field(e.outcome),
-      csv_field(e.status), csv_field(e.kind), csv_field(e.message) }, ",")
+    local row = {}
+    for i, k in ipairs(_M.COLUMNS) do row[i] = csv_field(e[k]) end
+    lines[#lines + 1] = concat(row, ",")
   end
   return concat(lines, "\r\n") .. "\r\n"
 end
 
---- Write a report as CSV (one row per input row: line, to, outcome, status, kind, message) or JSON
+--- The report's text: CSV (`COLUMNS`) or JSON (`{summary, recipients}`).
+-- @tparam table report `{summary, entries}`
+-- @tparam string fmt `"csv"` or `"json"`
+-- @treturn string|nil the text, or nil and a message
+function _M.text(report, fmt)
+  if fmt == "csv" then return csv_text(report) end
+  return core.json_encode { summary = report.summary, recipients = core.array(report.entries) }
+end
+
+--- Write a report as CSV (one row per input row: `COLUMNS`) or JSON
 -- (`{summary, recipients}`), atomically.
 -- @tparam table report from `campaign:run`
 -- @tparam string path ending in `.csv` or `.json`
@@ -92,7 +120,7 @@ function _M.write(report, path)
   local text
   if match(path, "%.json$") then
     local err
-    text, err = core.json_encode { summary = report.summary, recipients = core.array(report.entries) }
+    text, err = _M.text(report, "json")
     if not text then return nil, err end
   elseif match(path, "%.csv$") then
     text = csv_text(report)

@@ -23,6 +23,9 @@ local campaign = require "convai.campaign"
 local voicebot = require "convai.voicebot"
 local vonage = require "convai.vonage"
 local common = require "convai.cli.common"
+local delivery = require "convai.campaign.delivery"
+local html = require "convai.campaign.html"
+local campaign_report = require "convai.campaign.report"
 
 local format, concat, sort = string.format, table.concat, table.sort
 local type, tostring, tonumber, ipairs, pairs, next = type, tostring, tonumber, ipairs, pairs, next
@@ -53,7 +56,8 @@ function _M.define(parser)
   run:option("--namespace", "WhatsApp template namespace (Vonage WhatsApp).")
   run:option("--template", "Approved WhatsApp template name.")
   run:option("--locale", "Template language, e.g. en or en_US (Vonage WhatsApp).")
-  run:option("--status-url", "URL that receives the message statuses (Vonage).")
+  run:option("--status-url", "URL that receives the message statuses (Vonage; default $CONVAI_STATUS_URL, "
+    .. "which `convai receive start` prints).")
   run:option("--rate", "Sessions per second for the agent: at most its rate (CONVAI_VONAGE_RATES, else 1; "
     .. "a higher --rate is lowered to it). Default: the agent's rate.")
   common.add_limits_option(run)
@@ -64,23 +68,50 @@ function _M.define(parser)
   run:option("--report", "Write one row per recipient to OUT.csv or OUT.json.")
   run:flag("--dry-run", "Check everything and show what would be sent; send and write nothing.")
   run:flag("--retry-failed", "Send again to recipients whose last outcome was failed.")
+  run:flag("--resend-unknown", "Send again to recipients whose outcome is unknown (the request may have "
+    .. "reached the vendor): only after checking with the vendor that they got nothing (--journal only; "
+    .. "see convai campaign reconcile).")
   run:flag("--skip-invalid", "Send to the valid rows even if some rows are invalid (by default any invalid "
     .. "row stops the campaign before the first send).")
   run:flag("-v --verbose", "Print each request and response on stderr (credentials redacted).")
   run:option("--format", "Summary format: table or json."):choices { "table", "json" }:default "table"
   common.add_timeout_options(run)
+  _M.define_report(c)
+end
+
+--- Add `campaign report` and `campaign reconcile` to the `campaign` group (docs/statuses.md).
+-- @param c the `campaign` argparse command
+function _M.define_report(c)
+  local report = c:command("report", "The report of a campaign from its journal, joined with the message "
+    .. "statuses received (convai receive): one row per recipient, with its delivery.")
+  report:option("--journal", "The campaign's journal file."):count(1)
+  report:option("--statuses", "Status store: a JSON-lines FILE or redis://... (default: the one convai "
+    .. "receive keeps by default, when it exists).")
+  report:option("--format", "table, csv or json."):choices { "table", "csv", "json" }:default "table"
+  report:option("--html", "Also write a self-contained HTML page (summary and a chart of sends and "
+    .. "deliveries over time) to this file.")
+  local reconcile = c:command("reconcile", "Record as sent, in the journal, the unknown recipients for whom "
+    .. "a status arrived; list the unknowns left.")
+  reconcile:option("--journal", "The campaign's journal file."):count(1)
+  reconcile:option("--statuses", "Status store: a JSON-lines FILE or redis://... (default as for report).")
 end
 
 --- Check the flags and build the sender fields; returns nil, message for a usage error.
 local function check_flags(args)
   local f = { channel = args.channel, provider = args.provider }
   local err
+  if args.status_url == nil and f.provider == "vonage" and (os.getenv("CONVAI_STATUS_URL") or "") ~= "" then
+    args.status_url = os.getenv("CONVAI_STATUS_URL") -- the default of --status-url
+  end
   if (args.journal == nil) == (args.store == nil) then
     return nil, "give exactly one of --journal FILE (this machine) and --store URL (a Redis shared by the "
       .. "campaign's workers)"
   end
   if args.store ~= nil and not args.store:match("^%a[%w+.-]*://") then
     return nil, "--store must be a URL such as redis://HOST:6379/0, got a value that is not one"
+  end
+  if args.resend_unknown and args.store ~= nil then
+    return nil, "--resend-unknown works with --journal only (a --store campaign never sends an unknown again)"
   end
   f.store_timeout, err = common.positive(args.store_timeout, "store-timeout")
   if not f.store_timeout then return nil, err end
@@ -249,11 +280,100 @@ local function print_problems(report)
   end
 end
 
+-- The status store of `report`/`reconcile`: --statuses, else the default file of `convai receive`.
+local function statuses_of(args)
+  if args.statuses ~= nil then return args.statuses end
+  local file = config.statuses_file()
+  if file and io.open(file, "r") then return file end
+  return nil
+end
+
+local function joined(args)
+  local rep, err = delivery.report { journal = args.journal, statuses = statuses_of(args) }
+  if not rep then
+    if type(err) == "table" and err.kind == "invalid_argument" then
+      return nil, common.usage_error(err.message)
+    end
+    return nil, common.fail(err, EXIT.USAGE)
+  end
+  return rep
+end
+
+-- Print the table of a joined report: the recipients, then the summary.
+local function print_joined(out, rep)
+  out:write(format("%-5s %-16s %-8s %-14s %-20s %s\n", "line", "to", "outcome", "delivery", "delivery_at",
+    "message"))
+  for _, e in ipairs(rep.entries) do
+    out:write(format("%-5s %-16s %-8s %-14s %-20s %s\n", tostring(e.line), tostring(e.to), e.outcome,
+      e.delivery or "-", e.delivery_at or "-", e.message or e.delivery_error or ""))
+  end
+  out:write("\n")
+  local s = rep.summary
+  for _, k in ipairs { "recipients", "sent", "failed", "unknown", "pending", "reconciled", "submitted",
+    "delivered", "read", "rejected", "undeliverable", "no_status" } do
+    out:write(format("%-22s %s\n", (k:gsub("_", "-")), tostring(s[k])))
+  end
+  out:write(format("%-22s %.1f%%\n%-22s %.1f%%\n", "delivered rate", s.delivered_rate * 100, "read rate",
+    s.read_rate * 100))
+end
+
+-- What to do about the unknowns left, on stderr.
+local function advise_unknown(list)
+  if #list == 0 then return end
+  io.stderr:write(format("convai: %d recipient%s unknown (the request may or may not have reached the "
+    .. "vendor, and no status arrived):\n", #list, #list == 1 and " is" or "s are"))
+  for _, e in ipairs(list) do io.stderr:write(format("  line %s: %s\n", tostring(e.line), tostring(e.to))) end
+  io.stderr:write("convai: ask the vendor whether they got a message; once you have checked that they did "
+    .. "not, `convai campaign run ... --resend-unknown` is the only way to send to them again\n")
+end
+
+--- Run `convai campaign report` with parsed arguments.
+-- @tparam table args from argparse
+-- @tparam file out where the report goes
+-- @treturn integer exit status: `EXIT.OK`; `EXIT.USAGE` (the journal or status store unusable, a bad
+--   argument); `EXIT.FAILED` the HTML page could not be written
+function _M.report(args, out)
+  local rep, code = joined(args)
+  if not rep then return code end
+  if args.format == "table" then
+    print_joined(out, rep)
+  else
+    local text, err = campaign_report.text(rep, args.format)
+    if not text then return common.fail(err) end
+    out:write(text, args.format == "json" and "\n" or "")
+  end
+  if args.html then
+    local page, err = html.page(rep)
+    local f
+    if page then f, err = io.open(args.html, "wb") end
+    if not f then return common.fail("cannot write the HTML report: " .. tostring(err)) end
+    f:write(page)
+    f:close()
+  end
+  return EXIT.OK
+end
+
+--- Run `convai campaign reconcile` with parsed arguments.
+-- @tparam table args from argparse
+-- @tparam file out where the counts go
+-- @treturn integer exit status: `EXIT.OK` no unknown left; `EXIT.FAILED` some unknowns are left, or the
+--   journal could not be written (in use by a run); `EXIT.USAGE` an unusable journal or status store
+function _M.reconcile(args, out)
+  local rep, code = joined(args)
+  if not rep then return code end
+  local done, err = delivery.reconcile(args.journal, rep)
+  if not done then return common.fail(err) end
+  out:write(format("reconciled %d\nunknown    %d\n", done.reconciled, #done.unknown))
+  advise_unknown(done.unknown)
+  return #done.unknown == 0 and EXIT.OK or EXIT.FAILED
+end
+
 --- Run `convai campaign run` with parsed arguments.
 -- @tparam table args from argparse
 -- @tparam file out where the summary goes
 -- @treturn integer exit status: `EXIT.OK`, `EXIT.FAILED`, `EXIT.USAGE` or `EXIT.INTERRUPTED` (see above)
 function _M.run(args, out)
+  if args.target ~= "run" then return _M[args.target](args, out) end -- report, reconcile
   local f, ferr = check_flags(args)
   if not f then return common.usage_error(ferr) end
   local fh, oerr = io.open(args.recipients, "rb")
@@ -293,7 +413,8 @@ function _M.run(args, out)
       if drawn then io.stderr:write("\r\27[K") end
       io.stderr:write(store_wait_line(w))
     end,
-    retry_failed = args.retry_failed, dry_run = args.dry_run, skip_invalid = args.skip_invalid,
+    retry_failed = args.retry_failed, resend_unknown = args.resend_unknown, dry_run = args.dry_run,
+    skip_invalid = args.skip_invalid,
     progress = core.isatty(2) and function(p)
       io.stderr:write("\r\27[K", progress_line(p))
       drawn = true

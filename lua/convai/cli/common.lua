@@ -51,6 +51,35 @@ function _M.usage_error(msg)
   return EXIT.USAGE
 end
 
+--- The end of `sandbox stop` / `receive stop`: a line on stdout, or the error on stderr.
+-- @tparam file out
+-- @tparam string what `"sandbox"` or `"receive"`, for the lines
+-- @tparam boolean|nil ok what the stop returned
+-- @param err its error
+-- @treturn integer `EXIT.OK`, or `EXIT.FAILED` when it did not stop
+function _M.server_stopped(out, what, ok, err)
+  if not ok then
+    io.stderr:write("convai: ", what, ": ", tostring(type(err) == "table" and err.message or err), "\n")
+    return EXIT.FAILED
+  end
+  out:write("# convai ", what, " stopped\n")
+  return EXIT.OK
+end
+
+--- The end of `sandbox status` / `receive status`: `line` when it runs (exit 0), else `not running`
+-- (exit 3).
+-- @tparam file out
+-- @tparam string|nil line what to print when it runs; nil when it does not
+-- @treturn integer `EXIT.OK` or `EXIT.NOT_RUNNING`
+function _M.server_status(out, line)
+  if line then
+    out:write(line, "\n")
+    return EXIT.OK
+  end
+  out:write("not running\n")
+  return EXIT.NOT_RUNNING
+end
+
 --- The verbose printer (the option `-v`): a `trace` function for the clients (see `convai.http`)
 -- that writes each request (`> METHOD URL`, its headers with credentials shown as `<redacted>`, the
 -- body size) and each response (`< HTTP status (N ms)`, or the error when none came) to `out`.

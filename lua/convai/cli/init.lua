@@ -1,14 +1,15 @@
 --- convai.cli: the `convai` command line.
 --
 -- Commands: `usage voicebot`, `usage avaamo`, `trigger whatsapp`, `campaign run`,
--- `sandbox start|stop|status`, `config show`. Credentials come only from the environment or a profile
--- (`--profile NAME`, `CONVAI_PROFILE`; `convai.config`), never from arguments. Exit status: 0 success;
--- 1 the API or the network failed (stderr names the error kind and HTTP status); 2 invalid arguments or
--- configuration, in which case nothing was sent (see `convai.cli.common.EXIT` for the others).
+-- `sandbox start|stop|status`, `receive start|stop|status`, `config show`. Credentials come only from
+-- the environment or a profile (`--profile NAME`, `CONVAI_PROFILE`; `convai.config`), never from
+-- arguments. Exit status: 0 success; 1 the API or the network failed (stderr names the error kind and
+-- HTTP status); 2 invalid arguments or configuration, in which case nothing was sent (see
+-- `convai.cli.common.EXIT` for the others).
 --
 -- This module assembles the parser (Debian's lua-argparse) from the command modules and hands the
 -- parsed line to the one that defined the command. Each command module (`convai.cli.usage`, `trigger`,
--- `campaign`, `sandbox`) has `define(parser)` and `run(args, out)`; what they share is in
+-- `campaign`, `sandbox`, `receive`) has `define(parser)` and `run(args, out)`; what they share is in
 -- `convai.cli.common`.
 --
 -- @module convai.cli
@@ -20,6 +21,7 @@ local campaign = require "convai.cli.campaign"
 local sandbox = require "convai.cli.sandbox"
 local config_cmd = require "convai.cli.config"
 local config = require "convai.config"
+local receive = require "convai.cli.receive"
 
 local tostring, ipairs = tostring, ipairs
 
@@ -32,9 +34,9 @@ local _M = {}
 _M.verbose_trace = common.verbose_trace
 
 -- The command groups, in the order `convai --help` lists them; `args.command` names one.
-local COMMANDS = { usage, trigger, campaign, sandbox, config_cmd }
+local COMMANDS = { usage, trigger, campaign, sandbox, receive, config_cmd }
 local BY_NAME = { usage = usage, trigger = trigger, campaign = campaign, sandbox = sandbox,
-  config = config_cmd }
+  receive = receive, config = config_cmd }
 
 local function build_parser()
   local parser = argparse("convai", "Script conversational-AI platforms: voicebot.studio WhatsApp usage, "

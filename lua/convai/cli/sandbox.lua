@@ -8,6 +8,7 @@
 -- @module convai.cli.sandbox
 local http = require "convai.http"
 local common = require "convai.cli.common"
+local system = require "convai.launch.system"
 
 local format, floor = string.format, math.floor
 local tostring, tonumber, ipairs, pcall = tostring, tonumber, ipairs, pcall
@@ -54,9 +55,7 @@ local function launcher()
   return nil, sandbox_error(_M.NOT_INSTALLED, EXIT.USAGE)
 end
 
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local shell_quote = system.quote
 
 -- The ports of `sandbox start`: `{port = n, tls_port = ?n}`, or nil and the message.
 local function ports(args)
@@ -114,23 +113,15 @@ end
 function run.stop(args, out)
   local sandbox, code = launcher()
   if not sandbox then return code end
-  local ok, err = sandbox.stop { dir = args.dir }
-  if not ok then return sandbox_error(err, EXIT.FAILED) end
-  out:write("# convai sandbox stopped\n")
-  return EXIT.OK
+  return common.server_stopped(out, "sandbox", sandbox.stop { dir = args.dir })
 end
 
 function run.status(args, out)
   local sandbox, code = launcher()
   if not sandbox then return code end
   local st = sandbox.status { dir = args.dir }
-  if st.running then
-    out:write(format("running at %s (pid %s)%s\n", st.url, tostring(st.pid),
-      st.tls_url and format(", HTTPS at %s (CA %s)", st.tls_url, tostring(st.cafile)) or ""))
-    return EXIT.OK
-  end
-  out:write("not running\n")
-  return EXIT.NOT_RUNNING
+  return common.server_status(out, st.running and format("running at %s (pid %s)%s", st.url, tostring(st.pid),
+    st.tls_url and format(", HTTPS at %s (CA %s)", st.tls_url, tostring(st.cafile)) or "") or nil)
 end
 
 --- Run `convai sandbox start|stop|status` with parsed arguments.

@@ -29,7 +29,10 @@ function _M.define(parser)
   wa:option("--template", "Approved WhatsApp template name."):count(1)
   wa:option("--locale", "Template language, e.g. en or en_US."):count(1)
   wa:option("--to", "Recipient phone number with country code, e.g. '+44 7700 900123'."):count(1)
-  wa:option("--status-url", "URL that receives the message statuses."):count(1)
+  local status_url = os.getenv("CONVAI_STATUS_URL")
+  status_url = status_url ~= "" and status_url or nil
+  wa:option("--status-url", "URL that receives the message statuses (default $CONVAI_STATUS_URL, which "
+    .. "`convai receive start` prints)."):count(1):default(status_url)
   wa:option("--header-param", "Header text parameter (repeat in order)."):count("*")
   wa:option("--body-param", "Body text parameter (repeat in order)."):count("*")
   wa:option("--session-param", "Session parameter NAME=VALUE (repeatable)."):count("*")

@@ -7,6 +7,7 @@ local helper = require "helper"
 local harness = require "nginx.harness"
 local app = require "nginx.app_server"
 local core = require "convai.core"
+local status_store = require "convai.status"
 
 local ROOT = helper.root
 
@@ -579,7 +580,10 @@ describe("OpenResty (nginx + ngx_lua)", function()
       text, n2 = text:gsub('lua_package_path "[^"]*";',
         ('lua_package_path "%s/lua/?.lua;%s/lua/?/init.lua;;";'):format(ROOT, ROOT))
       text, n3 = text:gsub('lua_package_cpath "[^"]*";', ('lua_package_cpath "%s/build/luajit/?.so;;";'):format(ROOT))
-      assert(n1 == 1 and n2 == 1 and n3 == 1, "the example's listen or lua_package_* lines changed")
+      local n4
+      text, n4 = text:gsub("\nenv CONVAI_STATUS_STORE;", "\nenv CONVAI_STATUS_STORE=${dir}/statuses.jsonl;")
+      assert(n1 == 1 and n2 == 1 and n3 == 1 and n4 == 1,
+        "the example's listen, lua_package_* or env CONVAI_STATUS_STORE lines changed")
       helper.reset()
       ex = harness.start { conf = text, health = "/dashboard?agent_id=1" }
     end)
@@ -613,6 +617,16 @@ describe("OpenResty (nginx + ngx_lua)", function()
         return #r.statuses >= 3 and r.statuses
       end, 10)
       assert.are.same({ "submitted", "delivered", "read" }, { got[1].status, got[2].status, got[3].status })
+      -- also kept in the status store of CONVAI_STATUS_STORE, where `convai campaign report` reads them
+      local kept = eventually(function()
+        local list = assert(status_store.read(ex.dir .. "/statuses.jsonl"))
+        local mine = {}
+        for _, s in ipairs(list) do
+          if s.message_uuid == body.body.message_uuid then mine[#mine + 1] = s.status end
+        end
+        return #mine >= 3 and mine
+      end, 10)
+      assert.are.same({ "submitted", "delivered", "read" }, kept)
     end)
 
     it("answers 400 to a trigger with missing fields, sending nothing", function()

@@ -4,10 +4,11 @@
 -- programs are those the launcher still needs (openssl, mkdir, ps; nginx is /usr/sbin/nginx); a
 -- relative --dir is taken from $PWD, and refused with a clear message without it; the user id comes
 -- from /proc/self/status.
-local system = require "convai.sandbox.system"
+local system = require "convai.launch.system"
 local sh = require "sandbox_helper"
 
-local LAUNCHER = { "init", "system", "nginx", "tls" }
+local LAUNCHER = { "convai.sandbox", "convai.sandbox.tls", "convai.launch", "convai.launch.system",
+  "convai.launch.nginx", "convai.status.server" }
 
 local quote, shell, read_file, write_file = sh.quote, sh.shell, sh.read_file, sh.write_file
 
@@ -93,7 +94,7 @@ describe("sandbox launcher", function()
 
   it("has no sleep, curl, pwd or id command in its sources", function()
     for _, name in ipairs(LAUNCHER) do
-      local path = package.searchpath("convai.sandbox" .. (name == "init" and "" or "." .. name), package.path)
+      local path = package.searchpath(name, package.path)
       local src = assert(read_file(path))
       for _, pattern in ipairs { "[\"']sleep[ \"']", "[\"']curl[ \"']", "[\"']pwd[\"']", "[\"']id %-u" } do
         assert.is_nil(src:find(pattern), path .. " matches " .. pattern)

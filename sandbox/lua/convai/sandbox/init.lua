@@ -9,12 +9,12 @@
 -- directory only root can read. The emulator is not part of the convai library: it is installed by
 -- its own rock, convai-sandbox (sandbox/ in the repository).
 
-local core = require("convai.core")
-local system = require("convai.sandbox.system")
-local nginx = require("convai.sandbox.nginx")
+local launch = require("convai.launch")
+local system = require("convai.launch.system")
+local nginx = require("convai.launch.nginx")
 local tls_maker = require("convai.sandbox.tls")
 
-local exists, read_file = system.exists, system.read_file
+local exists = system.exists
 
 local _M = {}
 
@@ -42,75 +42,13 @@ _M.find_nginx = nginx.find
 -- @function nginx_conf
 _M.nginx_conf = nginx.conf
 
--- The state directory: `opts.dir`, else `$CONVAI_SANDBOX_DIR`, else /tmp/convai-sandbox-UID; absolute,
--- without a trailing "/". Nil and a message when a relative path has no `$PWD` or the uid is unknown.
-local function dir_of(opts)
-  local dir = opts and opts.dir
-  if not dir then
-    dir = os.getenv("CONVAI_SANDBOX_DIR")
-    if not dir or dir == "" then
-      local uid, err = system.uid()
-      if not uid then
-        return nil, err
-      end
-      dir = "/tmp/convai-sandbox-" .. uid
-    end
-  end
-  local path, err = system.absolute(dir)
-  if not path then
-    return nil, err
-  end
-  return (path:gsub("(.)/+$", "%1"))
-end
+-- The sandbox as a server of convai.launch.
+local KIND = { name = "sandbox", env = "CONVAI_SANDBOX_DIR", prefix = "/tmp/convai-sandbox-",
+  health = "/_sandbox/health" }
 
--- Characters that a path written into nginx.conf must not contain (nginx syntax, shell quoting).
-local UNSAFE_PATH = "[%s%c;{}\"'\\$#]"
-
---- Check a path that goes into nginx.conf (the state directory, a certificate or key file).
--- @param path
--- @tparam string name what it is, for the message (e.g. "--dir")
--- @treturn string|nil the path, or nil and a message saying what is wrong and how to fix it
-function _M.check_path(path, name)
-  if type(path) ~= "string" or path == "" then
-    return nil, name .. " must be a non-empty path"
-  end
-  if path:find(UNSAFE_PATH) then
-    return nil, name .. " must not contain spaces, control characters or any of ; { } \" ' \\ $ # "
-      .. "(they would break the nginx configuration); choose another path"
-  end
-  return path
-end
-
-local function tail(path, lines)
-  local text = read_file(path)
-  if not text or text == "" then
-    return ""
-  end
-  local all = {}
-  for line in text:gmatch("[^\n]+") do
-    all[#all + 1] = line
-  end
-  return table.concat(all, "\n", math.max(1, #all - lines + 1))
-end
-
--- Wait until GET URL/_sandbox/health answers 200: one attempt every 50 ms for `timeout` seconds.
-local function wait_healthy(url, timeout)
-  local session, err = core.session { timeout = 1 }
-  if not session then
-    return nil, err
-  end
-  local deadline = core.monotonic() + timeout
-  local healthy
-  repeat
-    local resp = session:request { url = url .. "/_sandbox/health" }
-    healthy = resp ~= nil and resp.status == 200
-    if not healthy then
-      core.sleep(0.05)
-    end
-  until healthy or core.monotonic() > deadline
-  session:close()
-  return healthy
-end
+--- Check a path that goes into nginx.conf (`convai.launch.check_path`).
+-- @function check_path
+_M.check_path = launch.check_path
 
 --- Status of the sandbox in a directory.
 -- @tparam[opt] table opts `{dir = path}` (default `$CONVAI_SANDBOX_DIR` or /tmp/convai-sandbox-UID; a
@@ -121,40 +59,11 @@ end
 --   directory cannot be told (a relative path without `$PWD`, no /proc for the default's user id),
 --   `{running = false, error = message}`
 function _M.status(opts)
-  local dir, err = dir_of(opts)
-  if not dir then
-    return { running = false, error = err }
-  end
-  local pid = nginx.pid(dir)
-  local port, tls_port, cafile = nginx.ports(dir)
-  if not pid or not system.alive(pid) then
-    return { running = false, dir = dir, port = port }
-  end
-  return {
-    running = true,
-    pid = pid,
-    port = port,
-    url = port and "http://127.0.0.1:" .. port or nil,
-    tls_port = tls_port,
-    tls_url = tls_port and "https://127.0.0.1:" .. tls_port or nil,
-    cafile = cafile,
-    dir = dir,
-    error_log = dir .. "/error.log",
-    access_log = dir .. "/access.log",
-  }
+  return launch.status(KIND, opts)
 end
 
 -- A port option: nil gives `default`; else an integer in [min, 65535].
-local function check_port(v, name, default, min)
-  if v == nil then
-    return default
-  end
-  local n = tonumber(v)
-  if not n or n ~= math.floor(n) or n < min or n > 65535 then
-    return nil, ("%s must be an integer from %d to 65535, got %s"):format(name, min, tostring(v))
-  end
-  return math.floor(n)
-end
+local check_port = launch.check_port
 
 -- Check the `tls` option: nil, true, or `{cert =, key =, ca =}` of readable files (absolute paths).
 local function check_tls(tls)
@@ -227,88 +136,45 @@ function _M.start(opts)
         :format(port)
     end
   end
-  local dir
   if opts.dir ~= nil then
-    dir, err = _M.check_path(opts.dir, "dir")
-    if not dir then
-      return nil, err
+    local _, derr = _M.check_path(opts.dir, "dir")
+    if derr then
+      return nil, derr
     end
   end
-  dir, err = dir_of(opts)
+  local dir
+  dir, err = launch.dir(KIND, opts)
   if not dir then
     return nil, err
   end
-  dir, err = _M.check_path(dir, "the sandbox directory (CONVAI_SANDBOX_DIR)")
-  if not dir then
-    return nil, err
-  end
-  local current = _M.status({ dir = dir })
-  if current.running then
-    return nil, "sandbox already running in " .. dir .. " (pid " .. current.pid .. ", "
-      .. tostring(current.url) .. ")", current
-  end
-  local bin = opts.nginx
-  if not bin then
-    bin, err = nginx.find()
-  end
-  if not bin then
-    return nil, err
-  end
-  local modules
-  modules, err = nginx.load_modules(bin)
-  if not modules then
-    return nil, err
+  if launch.status(KIND, { dir = dir }).running then
+    return launch.start(KIND, { dir = dir }) -- the "already running" answer
   end
   local root
   root, err = system.lua_root()
   if not root then
     return nil, err
   end
-  local ok
-  ok, err = system.mkdir(dir)
-  if not ok then
-    return nil, err
-  end
-  os.remove(dir .. "/nginx.pid")
-  system.write_file(dir .. "/error.log", "") -- this run's messages only
   if tls == true then
+    local ok
+    ok, err = system.mkdir(dir)
+    if not ok then
+      return nil, err
+    end
     tls, err = tls_maker.make(dir .. "/tls")
     if not tls then
       return nil, err
     end
   end
-  local function try(p)
-    if tls then
-      tls.port = tls_port or p + 1
-    end
-    return nginx.launch(bin, { dir = dir, port = p, root = root, load_modules = modules, tls = tls })
-  end
-
-  if port == 0 then
-    math.randomseed(os.time() + math.floor(os.clock() * 1e6))
-    for _ = 1, 20 do
-      port = math.random(20000, 60999)
-      if port ~= tls_port then
-        ok, err = try(port)
-        if ok or not err:find("in use", 1, true) then
-          break
-        end
+  local kind = setmetatable({
+    params = function(p)
+      if tls then
+        tls.port = tls_port or p + 1
       end
-    end
-  else
-    ok, err = try(port)
-  end
-  if not ok then
-    return nil, err .. "\n" .. tail(dir .. "/error.log", 10)
-  end
-
-  local url = "http://127.0.0.1:" .. port
-  if wait_healthy(url, _M.TIMEOUT) then
-    return _M.status({ dir = dir })
-  end
-  _M.stop({ dir = dir })
-  return nil, "sandbox on " .. url .. " did not answer /_sandbox/health within " .. _M.TIMEOUT
-    .. " s; error log:\n" .. tail(dir .. "/error.log", 20)
+      return { root = root, tls = tls }
+    end,
+  }, { __index = KIND })
+  return launch.start(kind, { dir = dir, port = port, nginx = opts.nginx, avoid = tls_port })
 end
 
 --- Stop the sandbox of a directory (SIGTERM to the nginx master, as `nginx -s stop` does; SIGKILL to
@@ -317,31 +183,7 @@ end
 -- @treturn boolean|nil true once stopped
 -- @treturn string error: not running, would not exit, or the directory cannot be told (as for `status`)
 function _M.stop(opts)
-  local dir, err = dir_of(opts)
-  if not dir then
-    return nil, err
-  end
-  local pid = nginx.pid(dir)
-  local alive = system.alive
-  if not pid or not alive(pid) then
-    os.remove(dir .. "/nginx.pid")
-    return nil, "no sandbox running in " .. dir
-  end
-  system.kill("TERM", pid)
-  local deadline = core.monotonic() + _M.TIMEOUT
-  while alive(pid) and core.monotonic() <= deadline do
-    core.sleep(0.05)
-  end
-  if alive(pid) then
-    -- Last resort: the master and its own children (the workers), by process id.
-    system.kill("KILL", pid .. " " .. system.children(pid))
-    core.sleep(0.2)
-    if alive(pid) then
-      return nil, "nginx (pid " .. pid .. ") in " .. dir .. " did not exit"
-    end
-  end
-  os.remove(dir .. "/nginx.pid")
-  return true
+  return launch.stop(KIND, opts)
 end
 
 --- Environment for clients of a running sandbox, in the order the CLI prints `export` lines. When the

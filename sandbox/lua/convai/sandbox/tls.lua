@@ -3,7 +3,7 @@
 -- starts with `tls = true` (nothing is kept in the repository). For tests only: the CA's key stays
 -- beside it. Part of the launcher (plain Lua 5.4).
 
-local system = require("convai.sandbox.system")
+local system = require("convai.launch.system")
 
 local quote = system.quote
 

@@ -1,9 +1,11 @@
--- The launcher's view of nginx: find the binary and its Lua module (Debian's nginx with
--- libnginx-mod-http-lua, or OpenResty), write a sandbox's nginx.conf from the template
--- sandbox/conf/nginx.conf.in, start nginx on it, and read a sandbox's pid, ports and CA back from its
--- directory. Part of the launcher (plain Lua 5.4).
+--- convai.launch.nginx: the launcher's view of nginx: find the binary and its Lua module (Debian's nginx
+-- with libnginx-mod-http-lua, or OpenResty), write an nginx.conf from a template (the sandbox's
+-- sandbox/conf/nginx.conf.in, the status receiver's `convai.status.receiver_conf`), start nginx on it,
+-- and read a server's pid, ports and CA back from its directory. Part of the launcher (plain Lua).
+--
+-- @module convai.launch.nginx
 
-local system = require("convai.sandbox.system")
+local system = require("convai.launch.system")
 
 local quote, exists, read_file = system.quote, system.exists, system.read_file
 
@@ -64,21 +66,26 @@ function _M.load_modules(nginx)
   return nil, "ngx_http_lua_module.so not found (install libnginx-mod-http-lua)"
 end
 
---- The nginx.conf text of a sandbox, from the template sandbox/conf/nginx.conf.in.
--- @tparam table params `{dir = absolute path, port = integer, root = dir containing convai/sandbox/,
+--- The nginx.conf text of a server, from its template: `params.template` (the text itself), else the
+-- sandbox's template file sandbox/conf/nginx.conf.in. Each `${name}` is replaced by `params[name]`.
+-- @tparam table params `{dir = absolute path, port = integer, root = dir containing the modules,
 --   load_modules = load_module lines, tls = optional {port = integer, cert = path, key = path,
---   ca = path}}`
+--   ca = path}, template = optional text}` and any other placeholder of the template
 -- @treturn string|nil configuration text
 -- @treturn string error: the template not found or unreadable
 -- @raise when the template names a placeholder that `params` lacks (template and launcher disagree)
 function _M.conf(params)
-  local path, err = system.template("nginx.conf.in")
-  if not path then
-    return nil, err
-  end
-  local template = read_file(path)
+  local template, path = params.template, "the template"
   if not template then
-    return nil, "cannot read " .. path
+    local err
+    path, err = system.template("nginx.conf.in")
+    if not path then
+      return nil, err
+    end
+    template = read_file(path)
+    if not template then
+      return nil, "cannot read " .. path
+    end
   end
   local tls = params.tls
   local values = setmetatable({ tls = "" }, { __index = params })
@@ -132,7 +139,7 @@ function _M.pid(dir)
   return text and tonumber(text:match("%d+"))
 end
 
---- The ports and CA file of the sandbox configured in `DIR/nginx.conf`.
+--- The ports and CA file of the server configured in `DIR/nginx.conf`.
 -- @tparam string dir state directory
 -- @treturn integer|nil HTTP port
 -- @treturn integer|nil HTTPS port, when it serves HTTPS

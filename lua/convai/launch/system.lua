@@ -1,8 +1,11 @@
--- What the sandbox launcher (convai.sandbox, .nginx, .tls) needs from the operating system, in plain
--- Lua 5.4: files, absolute paths, the user id, the sandbox's template files, processes, and the few
--- programs it runs through the shell (mkdir, openssl, nginx, kill, ps). It runs no `sleep`, `curl`,
--- `pwd` or `id`: waits and HTTP go through convai.core, a relative path is resolved from `$PWD`, the
--- user id is read from /proc/self/status. The nginx-side modules never use this one.
+--- convai.launch.system: what the nginx launcher (`convai.launch`, used by the sandbox and by the
+-- status receiver) needs from the operating system, in plain Lua: files, absolute paths, the user id,
+-- template files found beside Lua modules, processes, and the few programs it runs through the shell
+-- (mkdir, openssl, nginx, kill, ps). It runs no `sleep`, `curl`, `pwd` or `id`: waits and HTTP go
+-- through convai.core, a relative path is resolved from `$PWD`, the user id is read from
+-- /proc/self/status. The nginx-side modules never use this one.
+--
+-- @module convai.launch.system
 
 local _M = {}
 
@@ -114,15 +117,19 @@ function _M.uid()
   return math.tointeger(tonumber(uid))
 end
 
---- The directory holding `convai/sandbox/*.lua`, found the way `require` finds `convai.sandbox.app`
--- (the nginx the launcher starts loads the modules from there).
+--- The root directory of a module's tree, found the way `require` finds the module (an nginx started
+-- by the launcher loads the modules from there): for `convai.sandbox.app`, found at
+-- `R/convai/sandbox/app.lua`, it is `R`.
+-- @tparam[opt="convai.sandbox.app"] string module a module name
 -- @treturn string|nil absolute path, without a trailing "/"
--- @treturn string error: the modules not on `package.path`, or a directory nginx cannot be given
-function _M.lua_root()
-  local path = package.searchpath("convai.sandbox.app", package.path)
-  local suffix = "convai/sandbox/app.lua"
+-- @treturn string error: the module not on `package.path`, or a directory nginx cannot be given
+function _M.lua_root(module)
+  module = module or "convai.sandbox.app"
+  local path = package.searchpath(module, package.path)
+  local file = path and path:match("[^/]*$")
+  local suffix = module:gsub("%.", "/") .. (file == "init.lua" and "/init.lua" or ".lua")
   if not path or path:sub(-#suffix) ~= suffix then
-    return nil, "cannot locate convai/sandbox/app.lua on package.path"
+    return nil, "cannot locate " .. suffix .. " on package.path"
   end
   local root, err = _M.absolute(path:sub(1, -#suffix - 2)) -- without the trailing "/"
   if not root then
@@ -134,26 +141,28 @@ function _M.lua_root()
   return root
 end
 
---- A template file of the sandbox (`nginx.conf.in`, `openssl.cnf`). In a checkout they are in
--- sandbox/conf/, beside sandbox/lua/; the convai-sandbox rock installs them in convai/sandbox/conf/
--- beside the modules.
+--- A template file (`nginx.conf.in`, `openssl.cnf`) of a package of modules. In a checkout they are in
+-- `conf/` beside the `lua/` holding the modules (sandbox/conf/, conf/); a rock installs them in
+-- `DIR/conf/` beside the modules (`convai/sandbox/conf/`, `convai/launch/conf/`).
 -- @tparam string name file name
+-- @tparam[opt="convai.sandbox.app"] string module a module of the package
+-- @tparam[opt="convai/sandbox"] string dir the modules' directory under the root, for the installed place
 -- @treturn string|nil its absolute path
 -- @treturn string error: the modules not found, or the file in neither place
-function _M.template(name)
-  local root, err = _M.lua_root()
+function _M.template(name, module, dir)
+  local root, err = _M.lua_root(module)
   if not root then
     return nil, err
   end
-  local installed = root .. "/convai/sandbox/conf/" .. name
+  local installed = root .. "/" .. (dir or "convai/sandbox") .. "/conf/" .. name
   local checkout = root:gsub("/[^/]*$", "") .. "/conf/" .. name
   for _, path in ipairs { installed, checkout } do
     if _M.exists(path) then
       return path
     end
   end
-  return nil, "cannot find the sandbox's " .. name .. " (looked for " .. installed .. " and " .. checkout
-    .. "); reinstall convai-sandbox"
+  return nil, "cannot find the " .. name .. " template (looked for " .. installed .. " and " .. checkout
+    .. "); reinstall the package"
 end
 
 --- Is process `pid` alive (not a zombie) and an nginx? Without /proc: does `kill -0` reach it?
