@@ -76,6 +76,8 @@ function _M.build(c, state, stats, stop)
     local e = { line = r.line, to = r.to, outcome = outcome }
     if rec and (rec.r == "sent" or rec.r == "failed") then
       e.status, e.kind, e.message = rec.status, rec.kind, rec.message
+    elseif rec and rec.r == "unknown" then
+      e.message = rec.message
     end
     if outcome == "failed" then kinds[#kinds + 1] = rec.kind or "unknown" end
     summary[outcome] = summary[outcome] + 1
