@@ -6,7 +6,9 @@
 -- each accepted send then raises it by `INCREASE` sessions per second for each second of sending
 -- (additive increase), never above the campaign's rate. After a cut, once enough sends were accepted,
 -- the pace gives one warning with the rate the vendor accepted: `(k - 1) / (t_last - t_first)` over the
--- sends accepted since the first 429.
+-- k sends accepted while it was refusing others (from the first 429 to the last; while the campaign
+-- sends faster than the vendor allows, what the vendor accepts is its rate), else over every send
+-- accepted since the first 429.
 --
 -- @module convai.campaign.pace
 local setmetatable, ipairs = setmetatable, ipairs
@@ -19,7 +21,7 @@ local _M = {
   --- Seconds within which 429s count as repeated.
   WINDOW = 5,
   --- The factor of a cut.
-  DECREASE = 0.5,
+  DECREASE = 0.7,
   --- Sessions per second added for each second of accepted sends.
   INCREASE = 0.1,
   --- The lowest pace, sessions per second.
@@ -43,6 +45,7 @@ end
 -- @treturn number|nil the new rate when the pace was cut
 function mt:throttled(now)
   self.first = self.first or now
+  self.last = now
   local keep = {}
   for _, t in ipairs(self.throttles) do if now - t < _M.WINDOW then keep[#keep + 1] = t end end
   keep[#keep + 1] = now
@@ -64,12 +67,19 @@ function mt:accepted(started)
   return self.rate
 end
 
--- The rate the vendor accepted since the first 429 (sends per second), or the pace.
-local function accepted_rate(self)
-  local list = self.since
+-- (k - 1) / (t_last - t_first) over the times in `list`; nil for fewer than two.
+local function rate_of(list)
   local k = #list
   if k >= 2 and list[k] > list[1] then return (k - 1) / (list[k] - list[1]) end
-  return self.rate
+  return nil
+end
+
+-- The rate the vendor accepted (sends per second): while it refused others, else since the first 429,
+-- else the pace.
+local function accepted_rate(self)
+  local refusing = {}
+  for _, t in ipairs(self.since) do if t <= self.last then refusing[#refusing + 1] = t end end
+  return rate_of(refusing) or rate_of(self.since) or self.rate
 end
 
 --- The one warning, once the pace was cut: when enough sends were accepted since, or at the end
