@@ -49,21 +49,21 @@ _M.REPORT_EVERY = 2
 
 local message_of = report.message_of
 
---- The state of one run.
--- @tparam table c the campaign
--- @tparam table run `{sched, journal, state, stats, queue, t0}` from `campaign:run`
--- @treturn table the state `s`
--- How far ahead a slot is claimed, and how late a claimed slot may still be used (seconds: half the
--- margin, at least a spin's length), for the limit `lim`.
+-- The limit the slots come from (`lim`: the campaign's, or one at the pace's rate), how far ahead a slot
+-- is claimed, and how late a claimed slot may still be used (seconds: half the margin, at least a spin's
+-- length). A slot already claimed is kept (after a 429, `penalize` drops it).
 local function spacing_of(s, lim)
   local rate, spacing = lim:rate(s.agent)
   s.limit = lim
   s.ahead = min(_M.AHEAD * spacing, _M.AHEAD_MAX)
   s.late = max((rate * spacing - 1) / 2, _M.SPIN)
   s.interval = 1 / rate          -- the default wait after a 429 without Retry-After
-  s.slot_at = nil
 end
 
+--- The state of one run.
+-- @tparam table c the campaign
+-- @tparam table run `{sched, journal, state, stats, queue, t0}` from `campaign:run`
+-- @treturn table the state `s`
 local function new_state(c, run)
   local s = {
     c = c, sched = run.sched, journal = run.journal, state = run.state, stats = run.stats,
@@ -145,7 +145,7 @@ local function outcome(s, rec)
   if not on or not journal.FINAL[rec.r] then return end
   local row = s.recipient_of[rec.to] or { line = rec.line, to = rec.to }
   on(row, { outcome = rec.r, line = rec.line, to = rec.to,
-    status = rec.status, kind = rec.kind, message = rec.message, vendor_id = rec.vendor_id, body = rec.body })
+    status = rec.status, kind = rec.kind, message = rec.message, body = rec.body })
 end
 
 -- Journal a record and keep it as the recipient's state. A claim returns false, "claimed" when another
@@ -449,6 +449,14 @@ local function start_send(s)
   return true
 end
 
+-- The pace's one warning (when it was lowered), into the summary and to `on_warning`.
+local function warn(s, final)
+  local warning = s.pace:warning(s.agent, final)
+  if not warning then return end
+  s.stats.warnings[#s.stats.warnings + 1] = warning
+  if s.c.on_warning then s.c.on_warning(warning) end
+end
+
 -- The campaign's limit at the pace's rate, when the pace changed it.
 local function repace(s, rate)
   if not rate then return end
@@ -462,9 +470,7 @@ local function on_sent(s, r, value, started)
   st.first_sent_at = st.first_sent_at and min(st.first_sent_at, started) or started
   st.last_sent_at = st.last_sent_at and max(st.last_sent_at, started) or started
   repace(s, s.pace:accepted(started))
-  local warning = s.pace:warning(s.agent, false)
-  if warning then s.stats.warnings[#s.stats.warnings + 1] = warning end
-  if warning and s.c.on_warning then s.c.on_warning(warning) end
+  warn(s, false)
   record(s, { r = "sent", to = r.to, line = r.line, status = value.status, body = value.body })
 end
 
@@ -616,9 +622,7 @@ function _M.run(c, run)
   if s.held then s.c.gate.settle(s.held, false) end -- a reservation no send used
   s.sched:close()
   finish_journal(s)
-  local warning = s.pace:warning(s.agent, true)
-  if warning then s.stats.warnings[#s.stats.warnings + 1] = warning end
-  if warning and c.on_warning then c.on_warning(warning) end
+  warn(s, true)
   s.stats.pace = s.pace:adapted()
   s.stats.elapsed = core.monotonic() - s.t0
   progress(s, true)
