@@ -11,12 +11,7 @@ local path, write, read = scratch.path, scratch.write, scratch.read
 local triggers = ch.triggers
 local shell_quote = ch.shell_quote
 
-local function run_args(csv, journal, extra)
-  local args = { "campaign", "run", csv, "--journal", journal, "--agent-id", "A", "--namespace", "ns",
-    "--template", "welcome", "--locale", "en_US", "--status-url", "https://example.com/status" }
-  for _, a in ipairs(extra or {}) do args[#args + 1] = a end
-  return args
-end
+local run_args = ch.run_args
 
 -- The CLI with agent A configured at `rates` (CONVAI_VONAGE_RATES; default 60: above every --rate here).
 local function cli(args, rates)
@@ -123,12 +118,9 @@ describe("convai campaign run (issue 12)", function()
   it("keeps the report current: a run killed mid-way leaves a valid report of what it did", function()
     helper.config { vonage = { agents = { A = { rate = 5 } } } }
     local csv = write("kill.csv", csv_of(40))
-    local quoted = {}
-    for i, a in ipairs(run_args(csv, path("kill.journal"), { "--rate", "5", "--report", path("kill.json") })) do
-      quoted[i] = shell_quote(a)
-    end
-    os.execute(("CONVAI_VONAGE_RATES=A=5 lua5.4 bin/convai %s >/dev/null 2>&1 </dev/null & echo $! >%s")
-      :format(table.concat(quoted, " "), path("pid")))
+    local cmd = ch.cli_command(run_args(csv, path("kill.journal"), { "--rate", "5", "--report", path("kill.json") }),
+      { CONVAI_VONAGE_RATES = "A=5" }, "/dev/null", "/dev/null")
+    os.execute(cmd .. " & echo $! >" .. path("pid"))
     local pid = assert(tonumber(read(path("pid"))))
     os.execute("sleep 3.5")
     os.execute("kill -KILL " .. pid)

@@ -9,12 +9,7 @@ local path, write, read = scratch.path, scratch.write, scratch.read
 
 local numbers_csv = ch.numbers_csv
 
-local function run_args(csv, journal, extra)
-  local args = { "campaign", "run", csv, "--journal", journal, "--agent-id", "A", "--namespace", "ns",
-    "--template", "welcome", "--locale", "en_US", "--status-url", "https://example.com/status" }
-  for _, a in ipairs(extra or {}) do args[#args + 1] = a end
-  return args
-end
+local run_args = ch.run_args
 
 local triggers = ch.triggers
 
