@@ -5,6 +5,7 @@
 local helper = require "helper"
 local ch = require "campaign_helper"
 local core = require "convai.core"
+local redis_helper = require "redis_helper"
 
 local scratch = ch.scratch()
 local path, write, read = scratch.path, scratch.write, scratch.read
@@ -37,12 +38,13 @@ local function files()
   return list
 end
 
+teardown(function() scratch.remove() end)
+
 describe("convai campaign run (issue 12)", function()
   before_each(function()
     helper.reset()
     helper.config { vonage = { agents = { A = { rate = 60 } } } }
   end)
-  teardown(function() scratch.remove() end)
 
   it("amends: the fixed and added rows are sent once, nobody twice, a row gone is removed", function()
     local j = path("amend.journal")
@@ -201,5 +203,35 @@ describe("convai campaign run (issue 12)", function()
     assert.matches("sent %(campaign%)%s+4", out)
     assert.matches("sent %(this run%)%s+1", out)
     assert.matches("rate %(this run%)%s+0%.00 per second", out)
+  end)
+end)
+
+describe("convai campaign run --store redis:// (issue 12 §4)", function()
+  if not redis_helper.available() then
+    it("needs redis-server", function() pending("redis-server is not installed") end)
+    return
+  end
+  local r
+  lazy_setup(function() r = redis_helper.start {} end)
+  lazy_teardown(function() if r then r.stop() end end)
+
+  it("amends a Redis campaign too (its key is the parameters' digest): the fixed row sent, a row gone removed",
+    function()
+    local agent = "amend-" .. os.time() .. "-" .. math.random(1000, 9999)
+    helper.reset()
+    helper.config { vonage = { agents = { [agent] = { rate = 50 } } } }
+    local env = { CONVAI_VONAGE_RATES = agent .. "=50" }
+    local csv = write("redis-amend.csv", csv_of(4, { [2] = true }))
+    local code, out, err = helper.cli(ch.campaign_args(csv, "--store", r.url, agent, { "--skip-invalid" }), env)
+    assert.equal(1, code, err)
+    assert.equal(3, helper.decode(out).sent)
+    write("redis-amend.csv", csv_of(3))
+    code, out, err = helper.cli(ch.campaign_args(csv, "--store", r.url, agent), env)
+    assert.equal(0, code, err)
+    local s = helper.decode(out)
+    assert.equal(3, s.sent)
+    assert.equal(1, s.sent_now)
+    assert.equal(1, s.removed)
+    for to, p in pairs(ch.triggers(helper.agent_log(agent, 4, 5))) do assert.equal(1, p.total, to) end
   end)
 end)
