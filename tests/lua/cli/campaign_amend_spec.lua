@@ -141,6 +141,37 @@ describe("convai campaign run (issue 12)", function()
     assert.is_true(sent >= 5 and sent <= #helper.log(), "sent in the report: " .. sent)
   end)
 
+  it("a journal on a full disk (12 KiB): the run stops with journal_error, and a recipient whose request "
+    .. "left is sent or unknown in its summary and report, never pending", function()
+    local dir = path("full")
+    os.execute("mkdir -p " .. dir)
+    if not os.execute("mount -t tmpfs -o size=12k tmpfs " .. dir .. " 2>/dev/null") then
+      pending("cannot mount a 12 KiB tmpfs here (needs root)")
+      return
+    end
+    finally(function() os.execute("umount " .. dir) end)
+    local csv = write("full.csv", csv_of(300))
+    local code, out, err = cli(run_args(csv, dir .. "/c.journal", { "--rate", "50", "--format", "json",
+      "--report", path("full.json") }))
+    assert.equal(1, code, err)
+    local s = helper.decode(out)
+    assert.equal("journal_error", s.stopped)
+    local rep = helper.decode(assert(read(path("full.json"))))
+    local per, left, counts = triggers(), 0, {}
+    for _, e in ipairs(rep.recipients) do
+      counts[e.outcome] = (counts[e.outcome] or 0) + 1
+      if per[e.to] then
+        assert.is_true(e.outcome == "sent" or e.outcome == "unknown", e.to .. " was triggered but is " .. e.outcome)
+        left = left + 1
+      else
+        assert.equal("pending", e.outcome)
+      end
+    end
+    assert.is_true(left > 0 and left < 300, "triggered: " .. left)
+    assert.equal(counts.unknown or 0, s.unknown)
+    assert.equal(counts.pending or 0, s.pending)
+  end)
+
   it("dry run writes nothing (no report, no journal), prints each body with --verbose, exits as the real "
     .. "run on a bad journal path", function()
     local csv = write("dry.csv", csv_of(2))
