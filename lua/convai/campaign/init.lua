@@ -391,14 +391,18 @@ function mt:run()
   local state = loaded.state
   local queue = queue_of(self, state)
   local checked
-  checked, err = check_outputs(self)
-  if not checked then return nil, err end
-  if self.dry_run then return dry_run_report(self, state, queue) end
+  if self.dry_run then
+    checked, err = check_outputs(self)
+    if not checked then return nil, err end
+    return dry_run_report(self, state, queue)
+  end
   -- The scheduler first: it is refused where it cannot run (inside nginx), before the journal is touched.
   local bopts = { concurrency = self.concurrency }
   for k, v in pairs(self.batch_options or {}) do bopts[k] = v end
   local sched, serr = batch.new(bopts)
   if not sched then return nil, serr end
+  checked, err = check_outputs(self)
+  if not checked then sched:close() return nil, err end
   local j
   j, err = journal.open(self.journal_path, self.fingerprint, loaded)
   if not j then sched:close() return nil, err end
