@@ -87,6 +87,18 @@ function _M.cli_command(args, env, out, err)
     table.concat(quoted, " "), out, err)
 end
 
+-- The arguments of a Vonage WhatsApp `campaign run` (`json`: with a JSON summary), `extra` appended.
+local function whatsapp_args(csv, state, where, agent, extra, json)
+  local args = { "campaign", "run", csv, state, where, "--agent-id", agent, "--namespace", "ns",
+    "--template", "welcome", "--locale", "en_US", "--status-url", "https://example.com/status" }
+  if json then
+    args[#args + 1] = "--format"
+    args[#args + 1] = "json"
+  end
+  for _, a in ipairs(extra or {}) do args[#args + 1] = a end
+  return args
+end
+
 --- The arguments of a Vonage WhatsApp `campaign run` with a JSON summary.
 -- @tparam string csv the recipients file
 -- @tparam string state `"--journal"` or `"--store"`
@@ -94,11 +106,13 @@ end
 -- @tparam string agent
 -- @tparam[opt] table extra more arguments
 function _M.campaign_args(csv, state, where, agent, extra)
-  local args = { "campaign", "run", csv, state, where, "--agent-id", agent, "--namespace", "ns",
-    "--template", "welcome", "--locale", "en_US", "--status-url", "https://example.com/status", "--format",
-    "json" }
-  for _, a in ipairs(extra or {}) do args[#args + 1] = a end
-  return args
+  return whatsapp_args(csv, state, where, agent, extra, true)
+end
+
+--- The arguments of a Vonage WhatsApp `campaign run` of agent A on the journal file `journal` (the
+-- summary as a table), `extra` appended.
+function _M.run_args(csv, journal, extra)
+  return whatsapp_args(csv, "--journal", journal, "A", extra, false)
 end
 
 return _M

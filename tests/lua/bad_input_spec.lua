@@ -407,6 +407,8 @@ local CLI_ROWS = {
   end), cases = {
     { NIL, "give exactly one of --journal FILE (this machine) and --store URL" },
     { "DIR", "cannot open journal" },
+    { "/nonexistent-convai/c.journal", "cannot write journal /nonexistent-convai/c.journal: directory "
+      .. "/nonexistent-convai does not exist" },
   } },
   { input = "campaign run --store", cli = campaign_cli(GOOD_CSV, function(args, v)
     return with_flag(with_flag(args, "--journal", NIL), "--store", v)
@@ -457,6 +459,8 @@ local CLI_ROWS = {
   } },
   { input = "campaign run --report", cli = campaign_flag("--report"), cases = {
     { "out.txt", '--report must name a .csv or .json file, got "out.txt"' },
+    { "/nonexistent-convai/r.json", "cannot write the report /nonexistent-convai/r.json: directory "
+      .. "/nonexistent-convai does not exist" },
   } },
   { input = "CSV column to", cli = campaign_cli(csv_with("to,body.1", "VALUE,x")), cases = {
     { "123", "recipients line 2: to: phone number must have 8 to 15 digits" },

@@ -33,6 +33,7 @@ local errors = require "convai.errors"
 local journal = require "convai.journal"
 local limit = require "convai.limit"
 local loop = require "convai.campaign.loop"
+local output_path = require "convai.output_path"
 local recipients = require "convai.campaign.recipients"
 local report = require "convai.campaign.report"
 local runtime = require "convai.runtime"
@@ -137,8 +138,14 @@ local function check_numbers(opts)
   if st ~= nil and (type(st) ~= "number" or not (st > 0 and st < huge)) then
     return invalid("store_timeout must be a positive number of seconds, got %s", tostring(st))
   end
-  if opts.on_store_wait ~= nil and type(opts.on_store_wait) ~= "function" then
-    return invalid("on_store_wait must be a function")
+  for _, name in ipairs { "on_store_wait", "on_outcome", "on_warning" } do
+    if opts[name] ~= nil and type(opts[name]) ~= "function" then
+      return invalid("%s must be a function", name)
+    end
+  end
+  local rp = opts.report
+  if rp ~= nil and (type(rp) ~= "string" or not (rp:match("%.csv$") or rp:match("%.json$"))) then
+    return invalid("report must be the path of a .csv or .json file, got %s", tostring(rp))
   end
   return true, rate, margin
 end
@@ -232,6 +239,19 @@ end
 -- @tparam[opt] function opts.on_store_wait called with `{error = convai.error, wait = seconds to the next
 --   try, waited = seconds since the first failure, timeout = store_timeout}` each time the store fails,
 --   and with `{recovered = true, waited = seconds}` when it answers again
+-- @tparam[opt] string opts.report a report file (`.csv` or `.json`) kept current during the run: its
+--   directory is checked before the first send (a run refuses with `invalid_argument`, nothing sent), then
+--   it is replaced atomically before the first send, every `loop.REPORT_EVERY` (2) seconds and at the
+--   end, so that a killed run leaves a valid report (`summary.stopped` is `"running"` in one written
+--   mid-run). A dry run checks it and writes nothing
+-- @tparam[opt] function opts.on_outcome called once per recipient outcome of this run as
+--   `on_outcome(row, outcome)`: `row` is `{line, to (normalised), request (the body sent)}`, `outcome` is
+--   `{outcome = "sent"|"failed"|"unknown", line, to, status (HTTP), kind (error kind), message, body (the
+--   vendor's answer, when sent)}`; `unknown` when the request left but its outcome could not be journaled.
+--   An error it raises ends the run (the journal is closed first)
+-- @tparam[opt] function opts.on_warning called with a line of text when the campaign has something to
+--   say mid-run: once, when the vendor refused the agent's rate and the pace was lowered (`agent A accepted
+--   about 1.0/s; --rate 5 is above its limit (ask the vendor to raise it, or use --rate 1)`)
 -- @tparam[opt] function opts.interrupted returns true to stop cleanly (default: a trapped SIGINT/SIGTERM,
 --   see `core.trap_interrupts`)
 -- @treturn table|nil the campaign, or nil and an `invalid_argument` error (a CSV line number in the message;
@@ -260,10 +280,9 @@ function _M.new(opts)
   local checked
   checked, err = recipients.check(input, sender, opts.skip_invalid)
   if not checked then return nil, err end
+  -- The campaign's identity is its parameters, not its recipients: the same journal takes an amended CSV.
   local fingerprint = {}
   for k, v in pairs(sender.fingerprint or {}) do fingerprint[k] = v end
-  fingerprint.input = core.digest(opts.csv or "")
-  fingerprint.recipients = #checked.recipients
   return setmetatable({
     sender = sender, gate = opts.gate, limit = lim, rate = rate, rate_lowered = lowered, margin = margin,
     concurrency = concurrency,
@@ -271,7 +290,8 @@ function _M.new(opts)
     duplicates = checked.duplicates, fingerprint = fingerprint,
     retry_failed = opts.retry_failed and true or false,
     resend_unknown = opts.resend_unknown and true or false, dry_run = opts.dry_run and true or false,
-    progress = opts.progress,
+    progress = opts.progress, report_path = opts.report, on_outcome = opts.on_outcome,
+    on_warning = opts.on_warning,
     store_timeout = opts.store_timeout or _M.STORE_TIMEOUT, on_store_wait = opts.on_store_wait,
     interrupted = opts.interrupted or function() return core.interrupted() > 0 end,
     batch_options = opts.batch,
@@ -305,6 +325,7 @@ local function dry_run_report(self, state, queue)
   local rep = self:report(state, { throttled = 0, attempted = 0, elapsed = 0, sent_now = 0, queued = #queue },
     "dry_run")
   rep.summary.would_send = #queue
+  rep.queue = queue
   for _, r in ipairs(self.recipients) do
     local rec = state[r.to]
     if rec and rec.r == "pending" then rep.summary.unknown = rep.summary.unknown + 1 end
@@ -346,20 +367,42 @@ local function spread(j, queue)
   return out
 end
 
+-- The places the run writes, checked before anything is sent (a dry run stops after this): the report
+-- file's directory, and the journal's.
+local function check_outputs(self)
+  if self.report_path then
+    local ok, why = output_path.check(self.report_path)
+    if not ok then return invalid("cannot write the report %s: %s", self.report_path, why) end
+  end
+  return journal.check(self.journal_path)
+end
+
 --- Run (or resume) the campaign to its end, a gate stop, or an interrupt.
 -- Recipients already `sent` or `unknown` in the journal are never sent again; `failed` ones only with
--- `retry_failed`. A 429 waits for `Retry-After` (or one interval) and retries the same recipient.
+-- `retry_failed`. A 429 waits for `Retry-After` (or one interval) and retries the same recipient;
+-- repeated 429s without `Retry-After` lower the pace (`convai.campaign.pace`: AIMD, never above the
+-- campaign's rate; `on_warning` told once). An amended CSV (rows fixed, added or removed) with the same
+-- journal sends the new and fixed rows; recipients of the journal no longer in the CSV are reported
+-- `removed` and not sent.
 -- @treturn table|nil the report: `{summary = {sent, failed, failed_by_kind = {[kind] = n}, unknown, invalid,
---   pending, duplicates, throttled (429s seen), recipients, attempted, elapsed (s), rate (sent per second in
---   this run), sent_now, stopped ("done" | "capacity" | "interrupted" | "auth" (a 401/403: the credential is
+--   pending, duplicates, removed (the campaign's totals: every run's), throttled (429s seen in this run),
+--   recipients, attempted, elapsed (s, this run), rate (this run's achieved rate: `(k - 1) / (t_last -
+--   t_first)` over its k accepted sends, by their start; 0 for fewer than 2), sent_now (accepted in this
+--   run), pace (the lowered pace at the end, when 429s lowered it), warnings (array of text), report_error
+--   (the report file could not be written), stopped ("done" | "capacity" | "interrupted" | "auth" (a
+--   401/403: the credential is
 --   refused, the rest left pending) | "gate_error" | "journal_error" | "limit_error" (the limit failed) |
 --   "store_error" (the store failed for `store_timeout` seconds, or the campaign's state is gone from it;
 --   the rest pending)), stop_error, gate_error, journal_error},
---   entries = { {line, to, outcome ("sent"|"failed"|"unknown"|"pending"|"invalid"|"duplicate"), status,
---   kind, message}, ... }}`
+--   entries = { {line, to, outcome ("sent"|"failed"|"unknown"|"pending"|"invalid"|"duplicate"|"removed"),
+--   status, kind, message}, ... }}`; a dry run's (`stopped = "dry_run"`) adds `summary.would_send` and
+--   `queue`, the recipients that would be sent (`{line, to, request}`)
 -- @treturn[2] nil
--- @treturn[2] convai.error kind `journal` (unreadable, another campaign's, locked by another run, or not
---   writable: nothing is sent), `store` (a `redis://` journal unreachable or refusing: nothing is sent), or
+-- @treturn[2] convai.error kind `journal` (unreadable, another campaign's (`err.parameter` names the
+--   parameter that differs, `err.journal_value` and `err.value` its two values), locked by another run, or
+--   not writable: nothing is sent, and a dry run refuses the same), `invalid_argument` (the report file
+--   cannot be written: nothing is sent), `store` (a `redis://` journal unreachable or refusing: nothing is
+--   sent), or
 --   `invalid_argument` (inside nginx, outside `init_by_lua`: a campaign drives
 --   libcurl, which would block the worker; nothing is sent or written)
 function mt:run()
@@ -368,12 +411,19 @@ function mt:run()
   if not loaded then return nil, err end
   local state = loaded.state
   local queue = queue_of(self, state)
-  if self.dry_run then return dry_run_report(self, state, queue) end
+  local checked
+  if self.dry_run then
+    checked, err = check_outputs(self)
+    if not checked then return nil, err end
+    return dry_run_report(self, state, queue)
+  end
   -- The scheduler first: it is refused where it cannot run (inside nginx), before the journal is touched.
   local bopts = { concurrency = self.concurrency }
   for k, v in pairs(self.batch_options or {}) do bopts[k] = v end
   local sched, serr = batch.new(bopts)
   if not sched then return nil, serr end
+  checked, err = check_outputs(self)
+  if not checked then sched:close() return nil, err end
   local j
   j, err = journal.open(self.journal_path, self.fingerprint, loaded)
   if not j then sched:close() return nil, err end

@@ -14,6 +14,7 @@
 -- @module convai.campaign.loop
 local core = require "convai.core"
 local journal = require "convai.journal"
+local pace = require "convai.campaign.pace"
 local report = require "convai.campaign.report"
 local runtime = require "convai.runtime"
 
@@ -47,22 +48,33 @@ _M.SPIN = 0.002
 _M.AHEAD = 4
 _M.AHEAD_MAX = 5
 
+--- Seconds between two writes of the report file during a run (it is also written before the first
+-- send and at the end).
+_M.REPORT_EVERY = 2
+
 local message_of = report.message_of
+
+-- The limit the slots come from (`lim`: the campaign's, or one at the pace's rate), how far ahead a slot
+-- is claimed, and how late a claimed slot may still be used (seconds: half the margin, at least a spin's
+-- length). A slot already claimed is kept (after a 429, `penalize` drops it).
+local function spacing_of(s, lim)
+  local rate, spacing = lim:rate(s.agent)
+  s.limit = lim
+  s.ahead = min(_M.AHEAD * spacing, _M.AHEAD_MAX)
+  s.late = max((rate * spacing - 1) / 2, _M.SPIN)
+  s.interval = 1 / rate          -- the default wait after a 429 without Retry-After
+end
 
 --- The state of one run.
 -- @tparam table c the campaign
 -- @tparam table run `{sched, journal, state, stats, queue, t0}` from `campaign:run`
 -- @treturn table the state `s`
 local function new_state(c, run)
-  local rate, spacing = c.limit:rate(c.sender.agent or "agent")
-  return {
-    ahead = min(_M.AHEAD * spacing, _M.AHEAD_MAX), -- how far ahead a slot is claimed (seconds)
-    -- how late a claimed slot may still be used (s): half the margin, at least a spin's length
-    late = max((rate * spacing - 1) / 2, _M.SPIN),
+  local s = {
     c = c, sched = run.sched, journal = run.journal, state = run.state, stats = run.stats,
     queue = run.queue, t0 = run.t0,
     agent = c.sender.agent or "agent",
-    interval = 1 / c.rate,         -- the default wait after a 429 without Retry-After
+    pace = pace.new(c.rate),       -- the pace that listens to the vendor's 429s (convai.campaign.pace)
     slot_at = nil,                 -- monotonic start of the slot claimed ahead (nil: none held)
     unsent_tries = {},             -- [to] = connections failed before the request left
     inflight = 0,                  -- send requests in flight
@@ -75,7 +87,10 @@ local function new_state(c, run)
     gate_mark = nil,               -- {inflight, sends} when the last read started
     last_progress = -huge,
     stop = nil,                    -- why the run stops (nil while it goes on)
+    report_at = nil,               -- monotonic time of the last write of the report file
   }
+  spacing_of(s, c.limit)
+  return s
 end
 
 -- ------------------------------------------------------------------ journal and progress
@@ -129,6 +144,15 @@ local function store_ok(s)
   if s.c.on_store_wait then s.c.on_store_wait { recovered = true, waited = waited } end
 end
 
+-- Tell the caller (`on_outcome`) of a recipient's final outcome, once.
+local function outcome(s, rec)
+  local on = s.c.on_outcome
+  if not on or not journal.FINAL[rec.r] then return end
+  local row = s.recipient_of[rec.to] or { line = rec.line, to = rec.to }
+  on(row, { outcome = rec.r, line = rec.line, to = rec.to,
+    status = rec.status, kind = rec.kind, message = rec.message, body = rec.body })
+end
+
 -- Journal a record and keep it as the recipient's state. A claim returns false, "claimed" when another
 -- worker holds the recipient (or it is final), false, "store" when the store failed (see above); an
 -- outcome the store did not take is kept to be written again; any other failure stops the run
@@ -148,13 +172,22 @@ local function record(s, rec, claim)
       s.unwritten = s.unwritten or {}
       s.unwritten[#s.unwritten + 1] = rec
       s.state[rec.to] = rec
+      outcome(s, rec)
       return true
     end
     s.stop, s.journal_failure = "journal_error", werr
+    -- The request left (its pending is journaled) but its outcome is not: unknown, as a resume finds it.
+    if not claim then
+      local u = { r = "unknown", to = rec.to, line = rec.line, message = "the request left but its outcome "
+        .. "could not be journaled: " .. message_of(werr) }
+      s.state[rec.to] = u
+      outcome(s, u)
+    end
     return false
   end
   store_ok(s)
   s.state[rec.to] = rec
+  outcome(s, rec)
   return true
 end
 
@@ -250,7 +283,7 @@ end
 -- Hold the agent back `seconds` (a 429, a failed connection); a slot claimed ahead is not used.
 local function penalize(s, seconds)
   s.slot_at = nil
-  s.c.limit:penalize(s.agent, seconds)
+  s.limit:penalize(s.agent, seconds)
 end
 
 -- Seconds the scheduler may wait until `at` (monotonic): 0 in the last SPIN seconds (the loop spins).
@@ -276,7 +309,7 @@ local function slot_now(s)
     s.slot_at = nil
     if late <= s.late then return true end
   end
-  local delay, err = s.c.limit:acquire(s.agent, s.ahead)
+  local delay, err = s.limit:acquire(s.agent, s.ahead)
   if delay then
     if delay <= 0 then return true end
     s.slot_at = core.monotonic() + delay
@@ -443,20 +476,42 @@ local function start_send(s)
   s.sends = s.sends + 1
   local ticket = spend_capacity(s)
   local task = s.sched:spawn(s.c.sender.send, r.request)
-  task.recipient, task.ticket = r, ticket
+  task.recipient, task.ticket, task.started = r, ticket, core.monotonic()
   s.inflight = s.inflight + 1
   if s.c.gate and s.sends % _M.GATE_EVERY == 0 then s.gate_due = true end
   return true
 end
 
-local function on_sent(s, r, value)
-  s.stats.sent_now = s.stats.sent_now + 1
+-- The pace's one warning (when it was lowered), into the summary and to `on_warning`.
+local function warn(s, final)
+  local warning = s.pace:warning(s.agent, final)
+  if not warning then return end
+  s.stats.warnings[#s.stats.warnings + 1] = warning
+  if s.c.on_warning then s.c.on_warning(warning) end
+end
+
+-- The campaign's limit at the pace's rate, when the pace changed it.
+local function repace(s, rate)
+  if not rate then return end
+  local lim = s.c.limit:derive { rates = { [s.agent] = rate } }
+  if lim then spacing_of(s, lim) end
+end
+
+local function on_sent(s, r, value, started)
+  local st = s.stats
+  st.sent_now = st.sent_now + 1
+  st.first_sent_at = st.first_sent_at and min(st.first_sent_at, started) or started
+  st.last_sent_at = st.last_sent_at and max(st.last_sent_at, started) or started
+  repace(s, s.pace:accepted(started))
+  warn(s, false)
   record(s, { r = "sent", to = r.to, line = r.line, status = value.status, body = value.body })
 end
 
--- 429: the vendor did not take it; wait for Retry-After (or one interval) and send it again.
+-- 429: the vendor did not take it; wait for Retry-After (or one interval) and send it again. Repeated
+-- 429s without Retry-After lower the pace (`convai.campaign.pace`).
 local function on_throttled(s, r, err)
   s.stats.throttled = s.stats.throttled + 1
+  if not err.retry_after then repace(s, s.pace:throttled(core.monotonic())) end
   penalize(s, err.retry_after or s.interval)
   if record(s, { r = "throttled", to = r.to, line = r.line, retry_after = err.retry_after }) then
     requeue(s, r, true)
@@ -497,7 +552,7 @@ local function finish_send(s, task)
   if task.error then err = core.error("internal", tostring(task.error))
   else value, err = task.results[1], task.results[2] end
   settle_capacity(s, task, value, err)
-  if value then return on_sent(s, r, value) end
+  if value then return on_sent(s, r, value, task.started) end
   if s.c.gate then s.gate_due = true end
   local kind = type(err) == "table" and err.kind
   if kind == "rate_limited" then return on_throttled(s, r, err) end
@@ -539,6 +594,19 @@ local function turn(s)
   return 0
 end
 
+-- Keep the report file current: written (atomically) before the first send and every REPORT_EVERY
+-- seconds (and at the end, by `run`), so that a killed run leaves a valid report of what was done.
+local function keep_report(s)
+  local path = s.c.report_path
+  if not path then return end
+  local now = core.monotonic()
+  if s.report_at and now - s.report_at < _M.REPORT_EVERY then return end
+  s.report_at = now
+  s.stats.elapsed = now - s.t0
+  local ok, err = report.write(report.build(s.c, s.state, s.stats, s.stop or "running"), path)
+  s.report_error = not ok and err or nil
+end
+
 local function handle(s, finished)
   for _, task in ipairs(finished) do
     if task.is_gate then finish_gate(s, task) else finish_send(s, task) end
@@ -552,6 +620,7 @@ local function add_errors(s, rep)
   if s.stop_error then sum.stop_error = format("%s: %s", s.stop_error.kind, message_of(s.stop_error)) end
   if s.journal_failure then sum.journal_error = s.journal_failure end
   if s.capacity_read then sum.capacity = s.capacity_read end
+  if s.report_error then sum.report_error = s.report_error end
   return rep
 end
 
@@ -564,12 +633,17 @@ end
 -- @treturn table the report (see `campaign:run`)
 function _M.run(c, run)
   local s = new_state(c, run)
+  s.stats.warnings = s.stats.warnings or {}
+  s.recipient_of = {}
+  for _, r in ipairs(c.recipients) do s.recipient_of[r.to] = r end
+  keep_report(s)
   while true do
     local wait = turn(s)
     if wait == "break" then break end
     handle(s, s.sched:step(wait))
     keep_alive(s)
     progress(s, false)
+    keep_report(s)
   end
   -- Let whatever is still in flight finish (after a journal error or an interrupt).
   while s.sched:active() > 0 do
@@ -581,9 +655,16 @@ function _M.run(c, run)
   if s.held then s.c.gate.settle(s.held, false) end -- a reservation no send used
   s.sched:close()
   finish_journal(s)
+  warn(s, true)
+  s.stats.pace = s.pace:adapted()
   s.stats.elapsed = core.monotonic() - s.t0
   progress(s, true)
-  return add_errors(s, report.build(c, s.state, s.stats, s.stop))
+  local rep = add_errors(s, report.build(c, s.state, s.stats, s.stop))
+  if c.report_path then
+    local ok, err = report.write(rep, c.report_path)
+    rep.summary.report_error = not ok and err or nil
+  end
+  return rep
 end
 
 return _M

@@ -1,13 +1,14 @@
 --- convai.campaign.report: what happened to every recipient of a campaign, and the summary.
 --
--- One entry per input row (`sent`, `failed`, `unknown`, `pending`, `invalid`, `duplicate`), in line
--- order, built from the journal's state; written as CSV or JSON, atomically (a temporary file renamed).
+-- One entry per input row (`sent`, `failed`, `unknown`, `pending`, `invalid`, `duplicate`), and one per
+-- recipient of the journal that is no longer in the CSV (`removed`: an amended campaign), in line order,
+-- built from the journal's state; written as CSV or JSON, atomically (a temporary file renamed).
 --
 -- @module convai.campaign.report
 local core = require "convai.core"
 local journal = require "convai.journal"
 
-local type, tostring, ipairs = type, tostring, ipairs
+local type, tostring, ipairs, pairs = type, tostring, ipairs, pairs
 local format, match, find, gsub = string.format, string.match, string.find, string.gsub
 local concat, sort = table.concat, table.sort
 
@@ -42,10 +43,37 @@ local function count_kinds(list)
   return out
 end
 
+-- The recipients of the journal that the CSV no longer has: reported `removed` (never sent by this run),
+-- with what the journal says of them.
+local function removed_entries(c, state, entries)
+  local present = {}
+  for _, r in ipairs(c.recipients) do present[r.to] = true end
+  for _, d in ipairs(c.duplicates) do present[d.to] = true end
+  local n = 0
+  for to, rec in pairs(state) do
+    if not present[to] then
+      n = n + 1
+      local was = rec.r == "pending" and "unknown" or rec.r
+      entries[#entries + 1] = { line = rec.line or 0, to = to, outcome = "removed", status = rec.status,
+        kind = rec.kind, message = format("no longer in the recipients CSV (journaled %s)", was) }
+    end
+  end
+  return n
+end
+
+-- This run's achieved rate: (k - 1) / (t_last - t_first) over its k accepted sends (their start times);
+-- 0 with fewer than two.
+local function achieved(stats)
+  local k, t1, t2 = stats.sent_now or 0, stats.first_sent_at, stats.last_sent_at
+  if k < 2 or not t1 or not t2 or t2 <= t1 then return 0 end
+  return (k - 1) / (t2 - t1)
+end
+
 --- Build the report of a campaign.
 -- @tparam table c the campaign (`recipients`, `invalid`, `duplicates`)
 -- @tparam table state `{[to] = last journal record}`
--- @tparam table stats `{throttled, attempted, elapsed (s), sent_now}`
+-- @tparam table stats `{throttled, attempted, elapsed (s), sent_now, first_sent_at, last_sent_at
+--   (monotonic starts of this run's first and last accepted sends), warnings, pace}`
 -- @tparam string stop why the run stopped
 -- @treturn table `{summary = {...}, entries = {...}}` (see `campaign:run`)
 function _M.build(c, state, stats, stop)
@@ -61,6 +89,8 @@ function _M.build(c, state, stats, stop)
     local e = { line = r.line, to = r.to, outcome = outcome }
     if rec and (rec.r == "sent" or rec.r == "failed") then
       e.status, e.kind, e.message = rec.status, rec.kind, rec.message
+    elseif rec and rec.r == "unknown" then
+      e.message = rec.message
     end
     e.vendor_id = _M.vendor_id(rec)
     if outcome == "failed" then kinds[#kinds + 1] = rec.kind or "unknown" end
@@ -75,9 +105,15 @@ function _M.build(c, state, stats, stop)
     entries[#entries + 1] = { line = d.line, to = d.to, outcome = "duplicate",
       message = format("same number as line %d", d.first_line) }
   end
-  sort(entries, function(a, b) return a.line < b.line end)
-  summary.rate = stats.elapsed > 0 and stats.sent_now / stats.elapsed or 0
+  summary.removed = removed_entries(c, state, entries)
+  sort(entries, function(a, b)
+    if a.line ~= b.line then return a.line < b.line end
+    return a.outcome < b.outcome
+  end)
+  summary.rate = achieved(stats)
   summary.sent_now = stats.sent_now
+  summary.pace = stats.pace
+  if stats.warnings and #stats.warnings > 0 then summary.warnings = core.array(stats.warnings) end
   return { summary = summary, entries = entries }
 end
 

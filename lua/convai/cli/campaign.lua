@@ -11,10 +11,18 @@
 -- at the agent's rate. A store that fails mid-run is retried (a line on stderr each time) for
 -- `--store-timeout` seconds, nothing sent meanwhile; then the run stops, the rest pending.
 --
+-- The same --journal (or --store) takes an amended CSV: fixed and added rows are sent, nobody already sent
+-- or unknown is sent again, rows gone from the CSV are reported `removed`; the journal belongs to the
+-- campaign's parameters, and another --template (--agent-id, ...) is refused naming it. --report is
+-- checked before the first send and kept current during the run (a killed run leaves a valid one);
+-- --dry-run writes nothing (with --verbose it prints each body it would send). Repeated 429s lower the
+-- pace (a warning once on stderr).
+--
 -- Exit status: 0 every valid recipient is sent (or, with `--dry-run`, everything checked); 1 some recipient
--- is not sent (failed, unknown, invalid, or left pending by the gate) or the journal could not be written,
--- or the store failed mid-run; 2 invalid arguments or an unusable recipients file, journal or store
--- (nothing sent); 130 interrupted (Ctrl-C: in-flight requests finished, journal consistent).
+-- is not sent (failed, unknown, invalid, or left pending by the gate) or the journal or the report could
+-- not be written, or the store failed mid-run; 2 invalid arguments or an unusable recipients file,
+-- journal, report path or store (nothing sent; a dry run exits the same); 130 interrupted (Ctrl-C:
+-- in-flight requests finished, journal consistent).
 --
 -- @module convai.cli.campaign
 local core = require "convai.core"
@@ -65,8 +73,10 @@ function _M.define(parser)
     .. "voicebot.studio agent (current_limit - current_usage), reserved before each send in the store of "
     .. "--limits (CONVAI_LIMITS, else host): campaigns gated on one agent together never send more than "
     .. "the capacity last read.")
-  run:option("--report", "Write one row per recipient to OUT.csv or OUT.json.")
-  run:flag("--dry-run", "Check everything and show what would be sent; send and write nothing.")
+  run:option("--report", "Write one row per recipient to OUT.csv or OUT.json (checked before the first "
+    .. "send, kept current during the run).")
+  run:flag("--dry-run", "Check everything (journal and report paths too) and show what would be sent "
+    .. "(each body with --verbose); send and write nothing.")
   run:flag("--retry-failed", "Send again to recipients whose last outcome was failed.")
   run:flag("--resend-unknown", "Send again to recipients whose outcome is unknown (the request may have "
     .. "reached the vendor): only after checking with the vendor that they got nothing (--journal only; "
@@ -218,6 +228,29 @@ local function progress_line(p)
     p.throttled, p.rate, eta)
 end
 
+-- The summary table's rows: the campaign's totals (every run of it), then this run's, labelled.
+local function summary_rows(s, kinds)
+  local rows = {
+    { "stopped", s.stopped },
+    { "recipients", s.recipients },
+    { "sent (campaign)", s.sent },
+    { "failed (campaign)", s.failed .. (#kinds > 0 and " (" .. concat(kinds, ", ") .. ")" or "") },
+    { "unknown (campaign)", s.unknown },
+    { "pending", s.pending },
+    { "invalid", s.invalid },
+    { "duplicates", s.duplicates },
+  }
+  if (s.removed or 0) > 0 then rows[#rows + 1] = { "removed", s.removed } end
+  for _, r in ipairs {
+    { "sent (this run)", s.sent_now },
+    { "429s (this run)", s.throttled },
+    { "elapsed (this run)", format("%.1f s", s.elapsed) },
+    { "rate (this run)", format("%.2f per second", s.rate) },
+  } do rows[#rows + 1] = r end
+  if s.pace then rows[#rows + 1] = { "pace lowered to", format("%.2f per second", s.pace) } end
+  return rows
+end
+
 local function print_summary(out, report, fmt)
   local s = report.summary
   if fmt == "json" then
@@ -232,24 +265,13 @@ local function print_summary(out, report, fmt)
   local kinds = {}
   for k, v in pairs(s.failed_by_kind) do kinds[#kinds + 1] = format("%s %d", k, v) end
   sort(kinds)
-  local rows = {
-    { "stopped", s.stopped },
-    { "recipients", s.recipients },
-    { "sent", s.sent },
-    { "failed", s.failed .. (#kinds > 0 and " (" .. concat(kinds, ", ") .. ")" or "") },
-    { "unknown", s.unknown },
-    { "pending", s.pending },
-    { "invalid", s.invalid },
-    { "duplicates", s.duplicates },
-    { "429s", s.throttled },
-    { "elapsed", format("%.1f s", s.elapsed) },
-    { "rate", format("%.2f per second", s.rate) },
-  }
+  local rows = summary_rows(s, kinds)
   if s.would_send then rows[#rows + 1] = { "would send", s.would_send } end
   if s.capacity then rows[#rows + 1] = { "capacity (last read)", s.capacity } end
   if s.gate_error then rows[#rows + 1] = { "gate error", s.gate_error } end
   if s.journal_error then rows[#rows + 1] = { "journal error", s.journal_error } end
   if s.stop_error then rows[#rows + 1] = { "stopped by", s.stop_error } end
+  if s.report_error then rows[#rows + 1] = { "report error", s.report_error } end
   for _, r in ipairs(rows) do out:write(format("%-22s %s\n", r[1], tostring(r[2]))) end
 end
 
@@ -277,6 +299,23 @@ local function print_problems(report)
   if s.gate_error then io.stderr:write("convai: campaign stopped: capacity gate: ", s.gate_error, "\n") end
   if s.journal_error then
     io.stderr:write("convai: campaign stopped: journal: ", tostring(s.journal_error), "\n")
+  end
+  if s.report_error then io.stderr:write("convai: ", tostring(s.report_error), "\n") end
+end
+
+-- A journal of another campaign, said in the command's terms: the flag that differs and its two values.
+local function another_campaign(err, args)
+  local flag = "--" .. tostring(err.parameter):gsub("_", "-")
+  local function shown(v) return v == nil and "not set" or tostring(v) end
+  return format("%s is %s in the journal but %s now; use the same %s, or another %s for a new campaign",
+    flag, shown(err.journal_value), shown(err.value), flag, args.store and "--store" or "--journal")
+end
+
+-- --dry-run --verbose: each body that would be sent (bodies hold no credential; no header is printed).
+local function print_bodies(report)
+  for _, r in ipairs(report.queue or {}) do
+    local body = core.json_encode(r.request) or "?"
+    io.stderr:write(format("convai: dry run: line %d (%s) would send %s\n", r.line, r.to, body))
   end
 end
 
@@ -406,13 +445,16 @@ function _M.run(args, out)
     if gate_client then gate_client:close() end
   end
   local drawn = false
+  local function say(line)
+    if drawn then io.stderr:write("\r\27[K") end
+    io.stderr:write(line)
+  end
   local c, err = campaign.new {
     sender = sender, gate = gate, rate = f.rate, limits = f.provider == "voicebot" and f.limits or nil,
     journal = args.journal or args.store, csv = csv, store_timeout = f.store_timeout,
-    on_store_wait = function(w)
-      if drawn then io.stderr:write("\r\27[K") end
-      io.stderr:write(store_wait_line(w))
-    end,
+    on_store_wait = function(w) say(store_wait_line(w)) end,
+    on_warning = function(text) say("convai: " .. text .. "\n") end,
+    report = args.report, -- checked before the first send; a dry run writes nothing
     retry_failed = args.retry_failed, resend_unknown = args.resend_unknown, dry_run = args.dry_run,
     skip_invalid = args.skip_invalid,
     progress = core.isatty(2) and function(p)
@@ -440,6 +482,9 @@ function _M.run(args, out)
   close_all()
   if drawn then io.stderr:write("\n") end
   if not report then
+    if type(err) == "table" and err.parameter then
+      return common.fail(another_campaign(err, args), EXIT.USAGE)
+    end
     if args.store ~= nil and type(err) == "table" then
       local msg = "--store: " .. tostring(err.message)
       if err.kind == "invalid_argument" then return common.usage_error(msg) end
@@ -447,15 +492,13 @@ function _M.run(args, out)
     end
     return common.fail(err, EXIT.USAGE)
   end
-  if args.report then
-    local ok, rerr = campaign.write_report(report, args.report)
-    if not ok then io.stderr:write("convai: ", rerr, "\n") end
-  end
+  if args.verbose and args.dry_run then print_bodies(report) end
   print_problems(report)
   print_summary(out, report, args.format)
   local s = report.summary
   if interrupted or s.stopped == "interrupted" then return EXIT.INTERRUPTED end
   if args.dry_run then return EXIT.OK end
+  if s.report_error then return EXIT.FAILED end
   if s.sent == s.recipients and s.invalid == 0 then return EXIT.OK end
   return EXIT.FAILED
 end

@@ -2,7 +2,13 @@
 --
 -- One JSON object per line. The first line identifies the campaign:
 --
---     {"journal":"convai.campaign","version":1,"campaign":{...fingerprint...}}
+--     {"journal":"convai.campaign","version":2,"campaign":{...fingerprint...}}
+--
+-- The fingerprint is the campaign's parameters (provider, channel, agent_id, and for WhatsApp template,
+-- namespace, locale), never the recipients: the same journal takes a corrected or extended CSV (an
+-- amended campaign). Version 1 journals (before amending) also held `input` (a digest of the CSV) and
+-- `recipients` (its row count): they are read as they are, those two fields ignored, and resumed
+-- (`LEGACY_FIELDS`); records are appended to them unchanged (their first line is not rewritten).
 --
 -- then one record per event, each keyed by the recipient's normalised number (`to`):
 --
@@ -21,12 +27,23 @@
 --
 -- @module convai.journal.file
 local core = require "convai.core"
+local output_path = require "convai.output_path"
 
-local type, pairs, tostring, setmetatable = type, pairs, tostring, setmetatable
+local type, pairs, ipairs, tostring, setmetatable = type, pairs, ipairs, tostring, setmetatable
 local format, find, sub = string.format, string.find, string.sub
+local sort = table.sort
 local open = io.open
 
-local _M = { VERSION = 1 }
+local _M = { VERSION = 2 }
+
+--- The versions read: 1 (its `input` and `recipients` fields ignored) and 2.
+_M.READS = { [1] = true, [2] = true }
+
+--- Fields of a version 1 campaign record that are not the campaign's identity (ignored when compared).
+_M.LEGACY_FIELDS = { input = true, recipients = true }
+
+--- The campaign's parameters in the order a difference is reported.
+_M.PARAMETERS = { "provider", "channel", "agent_id", "template", "namespace", "locale" }
 
 --- States a recipient can end in; `pending` (no outcome yet) and the retryable `throttled`/`unsent` are not
 -- final.
@@ -74,8 +91,8 @@ function _M.read(path)
         return nil, format("%s is not a convai campaign journal (its first line is not the campaign record)",
           path)
       end
-      if rec.version ~= _M.VERSION then
-        return nil, format("journal %s has version %s; this convai writes version %d", path,
+      if not _M.READS[rec.version] then
+        return nil, format("journal %s has version %s; this convai reads versions 1 and %d", path,
           tostring(rec.version), _M.VERSION)
       end
       result.header = rec
@@ -92,26 +109,53 @@ function _M.read(path)
   return result
 end
 
---- Compare a journal's campaign record with this campaign's fingerprint.
+-- The fields to compare, the parameters first (in PARAMETERS order), then any other, sorted.
+local function fields_of(theirs, fingerprint)
+  local seen, extra, out = {}, {}, {}
+  for _, k in ipairs(_M.PARAMETERS) do seen[k] = true out[#out + 1] = k end
+  for _, t in ipairs { theirs, fingerprint } do
+    for k in pairs(t) do
+      if not seen[k] and not _M.LEGACY_FIELDS[k] then seen[k] = true extra[#extra + 1] = tostring(k) end
+    end
+  end
+  sort(extra)
+  for _, k in ipairs(extra) do out[#out + 1] = k end
+  return out
+end
+
+--- Compare a journal's campaign record with this campaign's fingerprint (its parameters; a version 1
+-- record's `input` and `recipients` are ignored).
 -- @tparam table header the journal's first record
 -- @tparam table fingerprint this campaign's
 -- @treturn boolean|nil true when they match
--- @treturn[2] string which field differs
+-- @treturn[2] string which parameter differs (`template is welcome in the journal but promo now`)
+-- @treturn[2] table `{parameter = name, journal = value or nil, now = value or nil}`
 function _M.same_campaign(header, fingerprint)
   local theirs = header.campaign
-  for k, v in pairs(fingerprint) do
-    if theirs[k] ~= v then
-      return nil, format("%s is %s in the journal but %s now", k, tostring(theirs[k]), tostring(v))
+  for _, k in ipairs(fields_of(theirs, fingerprint)) do
+    local a, b = theirs[k], fingerprint[k]
+    if a ~= b then
+      local diff = { parameter = k, journal = a, now = b }
+      if b == nil then return nil, format("%s is %s in the journal but not set now", k, tostring(a)), diff end
+      if a == nil then return nil, format("%s is not set in the journal but %s now", k, tostring(b)), diff end
+      return nil, format("%s is %s in the journal but %s now", k, tostring(a), tostring(b)), diff
     end
-  end
-  for k in pairs(theirs) do
-    if fingerprint[k] == nil then return nil, format("%s is set in the journal but not now", k) end
   end
   return true
 end
 
-local function another_campaign(path, why)
-  return format("journal %s belongs to another campaign (%s); use another --journal file", path, why)
+--- The refusal of another campaign's journal: an error of kind `journal` naming the parameter that
+-- differs, with `parameter`, `journal_value` and `value` set (so that a caller can say it in its own
+-- terms, e.g. the CLI's flags).
+-- @tparam string what the journal (`journal PATH`, `campaign store URL ...`)
+-- @tparam string why from `same_campaign`
+-- @tparam table diff from `same_campaign`
+-- @treturn table the error
+function _M.another_campaign(what, why, diff)
+  local e = core.error("journal", format("%s belongs to another campaign (%s); use the same %s, or another "
+    .. "journal for a new campaign", what, why, diff.parameter))
+  e.parameter, e.journal_value, e.value = diff.parameter, diff.journal, diff.now
+  return e
 end
 
 --- Read a journal and check that it is this campaign's (or absent), changing nothing.
@@ -119,15 +163,27 @@ end
 -- @tparam table fingerprint the campaign's identity
 -- @treturn table|nil as `read`
 -- @treturn[2] nil
--- @treturn[2] string what is wrong (unreadable, not a journal, another campaign's)
+-- @treturn[2] string|table what is wrong (unreadable, not a journal), or another campaign's (a `journal`
+--   error from `another_campaign`)
 function _M.load(path, fingerprint)
   local existing, err = _M.read(path)
   if not existing then return nil, err end
   if existing.header then
-    local same, why = _M.same_campaign(existing.header, fingerprint)
-    if not same then return nil, another_campaign(path, why) end
+    local same, why, diff = _M.same_campaign(existing.header, fingerprint)
+    if not same then return nil, _M.another_campaign("journal " .. path, why, diff) end
   end
   return existing
+end
+
+--- Check, writing nothing, that the journal could be opened for appending: its directory exists and is
+-- writable, and the file, when it exists, is writable.
+-- @tparam string path
+-- @treturn boolean|nil true
+-- @treturn[2] string `cannot write journal PATH: ...`
+function _M.check(path)
+  local ok, why = output_path.check(path, true)
+  if not ok then return nil, format("cannot write journal %s: %s", path, why) end
+  return true
 end
 
 local mt = {}
@@ -146,8 +202,8 @@ function _M.open(path, fingerprint, existing)
     if not existing then return nil, err end
   end
   if existing.header then
-    local same, why = _M.same_campaign(existing.header, fingerprint)
-    if not same then return nil, another_campaign(path, why) end
+    local same, why, diff = _M.same_campaign(existing.header, fingerprint)
+    if not same then return nil, _M.another_campaign("journal " .. path, why, diff) end
   elseif existing.size > 0 and existing.valid_bytes > 0 then
     return nil, format("%s is not a convai campaign journal", path)
   end

@@ -75,6 +75,22 @@ function _M.load(where, fingerprint)
   return loaded
 end
 
+--- Check, changing nothing, that a campaign's journal could be written where it is (a dry run's check of
+-- what the real run would open). A backend without a `check` function is taken as writable.
+-- @tparam string where as for `load`
+-- @treturn boolean|nil true
+-- @treturn[2] convai.error kind `journal` (`cannot write journal PATH: directory D does not exist`, ...),
+--   or `invalid_argument` (an unknown URL scheme)
+function _M.check(where)
+  local backend, err = stores:resolve(where, "file")
+  if not backend then return nil, err end
+  if not backend.check then return true end
+  local ok
+  ok, err = backend.check(where)
+  if not ok then return journal_error(err) end
+  return true
+end
+
 --- Open a campaign's journal for writing: creates it with the campaign's identity, or takes up an
 -- existing one of the same campaign (repairing a record cut by a crash). The run that opened it is its
 -- only writer until `close` (the file backend holds a lock).

@@ -3,10 +3,12 @@
 --
 --     local c = assert(campaign.new { sender = sender, csv = csv, journal = "redis://:s3cret@10.0.0.5/0" })
 --
--- The campaign's keys (`convai:campaign:{DIGEST}:...`, DIGEST from the campaign's fingerprint, so that
--- every worker started with the same options finds the same campaign):
+-- The campaign's keys (`convai:campaign:{DIGEST}:...`, DIGEST from the campaign's fingerprint, its
+-- parameters (provider, channel, agent, template, namespace, locale; never the recipients), so that every
+-- worker started with the same options finds the same campaign, and a run with a corrected or extended
+-- CSV amends it):
 --
---  - `header`: the campaign record (`{"journal":"convai.campaign","version":1,"campaign":{...}}`), written
+--  - `header`: the campaign record (`{"journal":"convai.campaign","version":2,"campaign":{...}}`), written
 --    by the first worker; its absence mid-run means the state is lost (see below);
 --  - `state`: a hash, recipient (`to`) → its last record (JSON, as in the file journal, with `w`, the
 --    worker that wrote it);
@@ -109,9 +111,9 @@ local function check_campaign(store, base, header, fingerprint)
   if type(header.campaign) ~= "table" then
     return nil, format("campaign store %s: %sheader is not a campaign record", store.where, base)
   end
-  local same, why = file.same_campaign(header, fingerprint)
+  local same, why, diff = file.same_campaign(header, fingerprint)
   if not same then
-    return nil, format("campaign store %s: %s belongs to another campaign (%s)", store.where, base, why)
+    return nil, file.another_campaign(format("campaign store %s: %s", store.where, base), why, diff)
   end
   return true
 end

@@ -310,25 +310,102 @@ describe("convai.campaign", function()
       for line in read(j):gmatch("[^\n]*\n") do assert(helper.decode(line), "whole JSON lines only") end
     end)
 
-    it("refuses the journal of another campaign, sending nothing", function()
+    it("refuses the journal of another campaign (other parameters), naming the parameter, sending nothing",
+      function()
       local j = new_journal()
       local csv = numbers_csv(2)
       assert(assert(campaign.new { sender = sender(), journal = j, csv = csv, rate = 50 }):run())
       helper.reset()
       local before = read(j)
       for _, other in ipairs {
-        { sender = sender { template = "other" }, csv = csv },
-        { sender = sender { agent_id = "B" }, csv = csv },
-        { sender = sender(), csv = numbers_csv(3) },
+        { sender = sender { template = "promo" }, param = "template", was = "welcome", now = "promo" },
+        { sender = sender { agent_id = "B" }, param = "agent_id", was = "A", now = "B" },
+        { sender = sender { locale = "de" }, param = "locale", was = "en_US", now = "de" },
       } do
-        local c = assert(campaign.new { sender = other.sender, journal = j, csv = other.csv, rate = 50 })
+        local c = assert(campaign.new { sender = other.sender, journal = j, csv = csv, rate = 50 })
         local report, err = c:run()
         assert.is_nil(report)
         assert.equal("journal", err.kind)
-        assert.matches("belongs to another campaign", err.message)
+        assert.equal(other.param, err.parameter)
+        assert.equal(other.was, err.journal_value)
+        assert.equal(other.now, err.value)
+        assert.is_truthy(err.message:find(("belongs to another campaign (%s is %s in the journal but %s now); use "
+          .. "the same %s, or another journal for a new campaign"):format(other.param, other.was, other.now,
+          other.param), 1, true), err.message)
+        assert.is_nil(err.message:find("%x%x%x%x%x%x%x%x%x%x%x%x"), "no digest in " .. err.message)
+        -- a dry run refuses the same
+        report, err = assert(campaign.new { sender = other.sender, journal = j, csv = csv, rate = 50,
+          dry_run = true }):run()
+        assert.is_nil(report)
+        assert.equal(other.param, err.parameter)
       end
       assert.same({}, helper.log())
       assert.equal(before, read(j))
+    end)
+
+    it("amends: a fixed and extended CSV on the same journal sends the new and fixed rows, nobody twice; "
+      .. "rows gone are removed", function()
+      local j = new_journal()
+      local first = "to,body.1\n+44 7700 900001,a\n+44 7700 900002,\n+44 7700 900003,c\n+44 7700 900004,d\n"
+      local outcomes = {}
+      local c = assert(campaign.new { sender = sender(), journal = j, csv = first, rate = 50, skip_invalid = true,
+        on_outcome = function(row, o) outcomes[#outcomes + 1] = row.to .. "=" .. o.outcome end })
+      local report = assert(c:run())
+      assert.equal(3, report.summary.sent)
+      assert.equal(1, report.summary.invalid)
+      table.sort(outcomes)
+      assert.same({ "447700900001=sent", "447700900003=sent", "447700900004=sent" }, outcomes)
+      -- Line 2 fixed, 900003 written otherwise (the same number once normalised), 900004 gone, 900005 new.
+      local fixed = "to,body.1\n+44 7700 900001,a\n+44 7700 900002,b\n0044 7700 900003,c\n+44 7700 900005,e\n"
+      helper.reset()
+      helper.config { vonage = { agents = { A = { rate = 50 } } } }
+      outcomes = {}
+      c = assert(campaign.new { sender = sender(), journal = j, csv = fixed, rate = 50,
+        on_outcome = function(row, o) outcomes[#outcomes + 1] = row.to .. "=" .. o.outcome end })
+      report = assert(c:run())
+      assert.same({ ["447700900002"] = { total = 1, accepted = 1 }, ["447700900005"] = { total = 1, accepted = 1 } },
+        triggers())
+      table.sort(outcomes)
+      assert.same({ "447700900002=sent", "447700900005=sent" }, outcomes)
+      local s = report.summary
+      assert.equal(4, s.recipients)
+      assert.equal(4, s.sent)
+      assert.equal(2, s.sent_now)
+      assert.equal(1, s.removed)
+      assert.equal(0, s.invalid)
+      local removed
+      for _, e in ipairs(report.entries) do if e.outcome == "removed" then removed = e end end
+      assert.equal("447700900004", removed.to)
+      assert.equal(5, removed.line)
+      assert.matches("no longer in the recipients CSV %(journaled sent%)", removed.message)
+      -- and again: nothing more to send
+      helper.reset()
+      helper.config { vonage = { agents = { A = { rate = 50 } } } }
+      report = assert(assert(campaign.new { sender = sender(), journal = j, csv = fixed, rate = 50 }):run())
+      assert.equal(0, report.summary.sent_now)
+      assert.same({}, helper.log())
+    end)
+
+    it("resumes a version 1 journal (its input digest and row count ignored), appending to it", function()
+      local j = write("v1.journal", table.concat({
+        '{"journal":"convai.campaign","version":1,"campaign":{"provider":"vonage","channel":"whatsapp",'
+          .. '"agent_id":"A","namespace":"ns","template":"welcome","locale":"en_US",'
+          .. '"input":"21e9656eba5b7215","recipients":26}}',
+        '{"r":"pending","to":"447700900001","line":2}',
+        '{"r":"sent","to":"447700900001","line":2,"status":200}',
+        '{"r":"pending","to":"447700900002","line":3}',
+      }, "\n") .. "\n")
+      local before = read(j)
+      local report = assert(assert(campaign.new { sender = sender(), journal = j, csv = numbers_csv(3),
+        rate = 50 }):run())
+      assert.same({ ["447700900003"] = { total = 1, accepted = 1 } }, triggers())
+      assert.equal(2, report.summary.sent)
+      assert.equal(1, report.summary.unknown)
+      assert.equal(before, read(j):sub(1, #before))
+      -- another template is still refused, naming it
+      local _, err = assert(campaign.new { sender = sender { template = "promo" }, journal = j,
+        csv = numbers_csv(3), rate = 50 }):run()
+      assert.equal("template", err.parameter)
     end)
 
     it("refuses a journal in use by another run", function()

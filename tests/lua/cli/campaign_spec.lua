@@ -9,12 +9,7 @@ local path, write, read = scratch.path, scratch.write, scratch.read
 
 local numbers_csv = ch.numbers_csv
 
-local function run_args(csv, journal, extra)
-  local args = { "campaign", "run", csv, "--journal", journal, "--agent-id", "A", "--namespace", "ns",
-    "--template", "welcome", "--locale", "en_US", "--status-url", "https://example.com/status" }
-  for _, a in ipairs(extra or {}) do args[#args + 1] = a end
-  return args
-end
+local run_args = ch.run_args
 
 local triggers = ch.triggers
 
@@ -62,7 +57,7 @@ describe("convai campaign run", function()
     -- Same command again: resumes, sends nothing.
     code, out = cli(run_args(csv, path("a.journal"), { "--rate", "20" }))
     assert.equal(0, code)
-    assert.matches("sent%s+5", out)
+    assert.matches("sent %(campaign%)%s+5", out)
     assert.equal(5, #helper.log())
   end)
 
@@ -127,7 +122,7 @@ describe("convai campaign run", function()
     local tty = read(path("t.tty"))
     assert.matches("\r\27%[K%d+/10 done  sent %d+", tty)
     assert.matches("10/10 done  sent 10  failed 0", tty)
-    assert.matches("sent%s+10", read(path("t.out")))
+    assert.matches("sent %(campaign%)%s+10", read(path("t.out")))
   end)
 
   it("dry run sends and writes nothing", function()
@@ -206,6 +201,6 @@ describe("convai campaign run", function()
       if f == "sent" then assert.equal(1, p.accepted) end
     end
     assert.equal(n, counts.sent + counts.unknown + counts.failed)
-    assert.matches("sent%s+" .. counts.sent, out)
+    assert.matches("sent %(campaign%)%s+" .. counts.sent, out)
   end)
 end)

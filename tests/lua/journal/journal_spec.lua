@@ -159,14 +159,25 @@ describe("convai.journal with a registered backend", function()
     assert.same({}, helper.log())
   end)
 
-  it("stops with journal_error when an outcome cannot be recorded", function()
+  it("stops with journal_error when an outcome cannot be recorded, that recipient unknown in the summary",
+    function()
     stores["memjournal://c3"] = { records = {}, taken = {}, fail_write = "I/O error" }
+    local outcomes = {}
     local report = assert(assert(campaign.new { sender = sender(), journal = "memjournal://c3", csv = CSV,
-      rate = 50, concurrency = 1 }):run())
+      rate = 50, concurrency = 1, on_outcome = function(row, o) outcomes[#outcomes + 1] = { row, o } end }):run())
     assert.equal("journal_error", report.summary.stopped)
     assert.equal("I/O error", report.summary.journal_error)
     assert.equal(1, report.summary.attempted)
     assert.equal(1, #helper.log())
+    -- The request left (its pending is journaled): unknown in this run's summary, as a resume finds it.
+    assert.equal(1, report.summary.unknown)
+    assert.equal(2, report.summary.pending)
+    assert.equal("unknown", report.entries[1].outcome)
+    assert.matches("outcome could not be journaled: I/O error", report.entries[1].message)
+    assert.equal(1, #outcomes)
+    assert.equal("447700900001", outcomes[1][1].to)
+    assert.equal("table", type(outcomes[1][1].request))
+    assert.equal("unknown", outcomes[1][2].outcome)
   end)
 
   it("waits out a failing store (a claim), sending nothing meanwhile, then goes on", function()
