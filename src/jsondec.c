@@ -1,0 +1,523 @@
+/*
+** jsondec.c - one-pass JSON decoder into Lua values (see jsondec.h).
+**
+** A recursive descent over the text.  The values of an open array or
+** object wait on the Lua stack (an object's as key, value pairs); at the
+** closing bracket the table is created with their exact count and they
+** are moved in.  A container whose waiting values would make the stack
+** too high (LuaJIT allows 65500 slots) gets its table early ("flushed")
+** and goes on filling it, so any size decodes.
+**
+** Grammar accepted: lua-cjson 2.1.0's (the reference), which is RFC 8259
+** plus what cjson lets through: raw control characters and invalid UTF-8
+** inside strings (copied as they are), and numbers as strtod reads them
+** once cjson's checks pass ("1.", "-.5", "1.e3": no leading '+', no
+** leading zero, no hex, no inf or nan).  Refused beyond cjson: a NUL byte.
+*/
+#include <locale.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsondec.h"
+
+#define MAX_DEPTH 1000  /* cjson's default decode_max_depth */
+#define MAX_SAFE 9007199254740992.0 /* 2^53 */
+#define STACK_BUDGET 16000 /* waiting values before a container flushes */
+#define MAX_MANTISSA 19 /* significant digits that fit a uint64_t */
+
+typedef struct parser {
+  lua_State *L;
+  const char *text, *p, *end;
+  int depth;
+  int base; /* stack top when decoding began */
+  cv_jsondec_keys *keys;
+  int anchor;
+  const char *expected, *found; /* the error, when found != NULL */
+  size_t at;                    /* its 0-based offset */
+} parser;
+
+/* ------------------------------------------------------------ errors */
+
+static int fail(parser *P, const char *expected, const char *found,
+                const char *at) {
+  P->expected = expected;
+  P->found = found;
+  P->at = (size_t)(at - P->text);
+  return 0;
+}
+
+/* What cjson calls the token at p (for messages). */
+static const char *token_name(parser *P, const char *p) {
+  if (p >= P->end) return "T_END";
+  switch (*p) {
+    case '{': return "T_OBJ_BEGIN";
+    case '}': return "T_OBJ_END";
+    case '[': return "T_ARR_BEGIN";
+    case ']': return "T_ARR_END";
+    case '"': return "T_STRING";
+    case ':': return "T_COLON";
+    case ',': return "T_COMMA";
+    case 't': case 'f': return "T_BOOLEAN";
+    case 'n': return "T_NULL";
+    default:
+      if (*p == '-' || (*p >= '0' && *p <= '9')) return "T_NUMBER";
+      return "invalid token";
+  }
+}
+
+static int unexpected(parser *P, const char *expected) {
+  return fail(P, expected, token_name(P, P->p), P->p);
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static void skip_space(parser *P) {
+  const char *p = P->p, *e = P->end;
+  while (p < e && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+    p++;
+  P->p = p;
+}
+
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* Push d as convai numbers are: an integer when integral within +-2^53. */
+static void push_number(lua_State *L, double d) {
+#if CV_HAS_INTEGERS
+  if (d >= -MAX_SAFE && d <= MAX_SAFE && d == (double)(lua_Integer)d) {
+    lua_pushinteger(L, (lua_Integer)d);
+    return;
+  }
+#endif
+  lua_pushnumber(L, (lua_Number)d);
+}
+
+/* ------------------------------------------------------------ numbers */
+
+static const double powers[] = {
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* strtod of s[0..n), '.' read as the decimal point whatever the locale. */
+static double c_strtod(lua_State *L, const char *s, size_t n) {
+  const char *point = localeconv()->decimal_point;
+  size_t plen = strlen(point), i, k = 0;
+  char small[128], *buf = small;
+  if (plen == 1 && point[0] == '.') return strtod(s, NULL);
+  if (n * plen + 1 > sizeof small)
+    buf = (char *)lua_newuserdatauv(L, n * plen + 1, 0); /* popped below */
+  for (i = 0; i < n; i++) {
+    if (s[i] == '.') {
+      memcpy(buf + k, point, plen);
+      k += plen;
+    } else {
+      buf[k++] = s[i];
+    }
+  }
+  buf[k] = '\0';
+  {
+    double d = strtod(buf, NULL);
+    if (buf != small) lua_pop(L, 1);
+    return d;
+  }
+}
+
+/* A number (cjson's rules, see the top), pushed. */
+static int parse_number(parser *P) {
+  const char *s = P->p, *p = s, *e = P->end;
+  uint64_t m = 0;
+  int neg = 0, sig = 0, exact = 1, fraction = 0;
+  long exp10 = 0, digits = 0;
+  if (*p == '-') {
+    neg = 1;
+    p++;
+  }
+  if (p < e && *p == '0' && p + 1 < e &&
+      (is_digit(p[1]) || (p[1] | 0x20) == 'x'))
+    return fail(P, "value", "invalid number", s);
+  for (; p < e && is_digit(*p); p++, digits++) {
+    if (sig < MAX_MANTISSA) {
+      m = m * 10 + (uint64_t)(*p - '0');
+      if (m) sig++;
+    } else {
+      exp10++;
+      if (*p != '0') exact = 0;
+    }
+  }
+  if (p < e && *p == '.') {
+    fraction = 1;
+    for (p++; p < e && is_digit(*p); p++, digits++) {
+      if (sig < MAX_MANTISSA) {
+        m = m * 10 + (uint64_t)(*p - '0');
+        if (m) sig++;
+        exp10--;
+      } else if (*p != '0') {
+        exact = 0;
+      }
+    }
+  }
+  if (digits == 0) return fail(P, "value", "invalid number", s);
+  if (p < e && (*p | 0x20) == 'e') {
+    const char *q = p + 1;
+    int eneg = 0;
+    long x = 0;
+    if (q < e && (*q == '+' || *q == '-')) eneg = *q++ == '-';
+    if (q < e && is_digit(*q)) { /* else strtod stops before the 'e' */
+      fraction = 1;
+      for (; q < e && is_digit(*q); q++)
+        if (x < 100000) x = x * 10 + (*q - '0');
+      exp10 += eneg ? -x : x;
+      p = q;
+    }
+  }
+  P->p = p;
+  if (!fraction && exact && m <= (uint64_t)MAX_SAFE && exp10 == 0) {
+    /* an integer literal: no floating point at all */
+#if CV_HAS_INTEGERS
+    lua_pushinteger(P->L, neg ? -(lua_Integer)m : (lua_Integer)m);
+#else
+    lua_pushnumber(P->L, neg ? -(lua_Number)m : (lua_Number)m);
+#endif
+    return 1;
+  }
+  if (exact && (m == 0 || (m <= (uint64_t)MAX_SAFE && exp10 >= -22 &&
+                           exp10 <= 22))) {
+    /* exact operands, one correctly rounded operation (Clinger) */
+    double d = (double)m;
+    if (m != 0) d = exp10 < 0 ? d / powers[-exp10] : d * powers[exp10];
+    push_number(P->L, neg ? -d : d);
+    return 1;
+  }
+  if (exact && exp10 == 0) { /* 2^53 < m < 10^19: rounded once */
+    double d = (double)m;
+    push_number(P->L, neg ? -d : d);
+    return 1;
+  }
+  push_number(P->L, c_strtod(P->L, s, (size_t)(p - s)));
+  return 1;
+}
+
+/* ------------------------------------------------------------ strings */
+
+static int hex4(const char *p, const char *e) {
+  int i, v = 0;
+  if (e - p < 4) return -1;
+  for (i = 0; i < 4; i++) {
+    int c = p[i], d;
+    if (c >= '0' && c <= '9') d = c - '0';
+    else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') d = (c | 0x20) - 'a' + 10;
+    else return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+/* Write the UTF-8 of code point c (< 0x110000) at out; its length. */
+static size_t put_utf8(char *out, unsigned long c) {
+  if (c < 0x80) {
+    out[0] = (char)c;
+    return 1;
+  }
+  if (c < 0x800) {
+    out[0] = (char)(0xC0 | (c >> 6));
+    out[1] = (char)(0x80 | (c & 0x3F));
+    return 2;
+  }
+  if (c < 0x10000) {
+    out[0] = (char)(0xE0 | (c >> 12));
+    out[1] = (char)(0x80 | ((c >> 6) & 0x3F));
+    out[2] = (char)(0x80 | (c & 0x3F));
+    return 3;
+  }
+  out[0] = (char)(0xF0 | (c >> 18));
+  out[1] = (char)(0x80 | ((c >> 12) & 0x3F));
+  out[2] = (char)(0x80 | ((c >> 6) & 0x3F));
+  out[3] = (char)(0x80 | (c & 0x3F));
+  return 4;
+}
+
+/* A string with escapes, from its opening quote s; p is at its first '\'.
+** Decoded into a scratch buffer (the C stack, or a userdata for a long
+** one: a Lua value, so a memory error leaks nothing), never longer than
+** the text up to the closing quote. */
+static int parse_escaped(parser *P, const char *s, const char *p) {
+  lua_State *L = P->L;
+  const char *e = P->end, *q;
+  char small[256], *out, *o;
+  size_t room;
+  for (q = p; q < e && *q != '"'; q++) /* room: up to the closing quote */
+    if (*q == '\\' && q + 1 < e) q++;
+  room = (size_t)(q - (s + 1));
+  out = small;
+  if (room > sizeof small)
+    out = (char *)lua_newuserdatauv(L, room, 0); /* settop'd below */
+  memcpy(out, s + 1, (size_t)(p - (s + 1)));
+  o = out + (p - (s + 1));
+  for (;;) {
+    char c;
+    if (p >= e || *p == '\0')
+      return fail(P, "value", "unexpected end of string", p);
+    c = *p;
+    if (c == '"') break;
+    if (c != '\\') {
+      *o++ = c;
+      p++;
+      continue;
+    }
+    switch (p + 1 < e ? p[1] : '\0') {
+      case '"': *o++ = '"'; break;
+      case '\\': *o++ = '\\'; break;
+      case '/': *o++ = '/'; break;
+      case 'b': *o++ = '\b'; break;
+      case 'f': *o++ = '\f'; break;
+      case 'n': *o++ = '\n'; break;
+      case 'r': *o++ = '\r'; break;
+      case 't': *o++ = '\t'; break;
+      case 'u': {
+        long c1 = hex4(p + 2, e), c2;
+        if (c1 < 0) return fail(P, "value", "invalid unicode escape code", p);
+        if ((c1 & 0xF800) == 0xD800) { /* a surrogate: high, then low */
+          if ((c1 & 0x400) || e - p < 12 || p[6] != '\\' || p[7] != 'u' ||
+              (c2 = hex4(p + 8, e)) < 0 || (c2 & 0xFC00) != 0xDC00)
+            return fail(P, "value", "invalid unicode escape code", p);
+          o += put_utf8(o, (((unsigned long)c1 & 0x3FF) << 10 |
+                            ((unsigned long)c2 & 0x3FF)) + 0x10000);
+          p += 12;
+        } else {
+          o += put_utf8(o, (unsigned long)c1);
+          p += 6;
+        }
+        continue;
+      }
+      default: return fail(P, "value", "invalid escape code", p);
+    }
+    p += 2;
+  }
+  P->p = p + 1;
+  lua_pushlstring(L, out, (size_t)(o - out));
+  if (out != small) lua_remove(L, -2);
+  return 1;
+}
+
+/* A string, pushed; a key (is_key) goes through the key cache. */
+static int parse_string(parser *P, int is_key) {
+  const char *s = P->p, *p = s + 1, *e = P->end;
+  size_t n;
+  while (p < e && *p != '"' && *p != '\\' && *p != '\0') p++;
+  if (p >= e || *p == '\0')
+    return fail(P, "value", "unexpected end of string", p);
+  if (*p == '\\') return parse_escaped(P, s, p);
+  P->p = p + 1;
+  n = (size_t)(p - (s + 1));
+  if (is_key && P->keys != NULL && n <= CV_JSONDEC_KEYLEN && n > 0) {
+    cv_jsondec_keys *k = P->keys;
+    unsigned h = ((unsigned)n * 31u + (unsigned char)s[1] * 7u +
+                  (unsigned char)p[-1] + (unsigned char)s[1 + n / 2] * 3u) &
+                 (CV_JSONDEC_SLOTS - 1);
+    if (k->n[h] == n && memcmp(k->s[h], s + 1, n) == 0) {
+      lua_rawgeti(P->L, P->anchor, (int)h + 1);
+      return 1;
+    }
+    lua_pushlstring(P->L, s + 1, n);
+    lua_pushvalue(P->L, -1);
+    lua_rawseti(P->L, P->anchor, (int)h + 1);
+    k->s[h] = lua_tostring(P->L, -1);
+    k->n[h] = n;
+    return 1;
+  }
+  lua_pushlstring(P->L, s + 1, n);
+  return 1;
+}
+
+/* ------------------------------------------------------------ containers */
+
+static int parse_value(parser *P);
+
+/* Room for a few more values, flushing the container whose values start
+** at first (its table at *tbl once made) when the stack is high. */
+static void make_room(parser *P, int first, int *tbl, int count,
+                      int is_object, int *done);
+
+/* Move the waiting values (above *tbl, or from first) into the table,
+** creating it (sized for count elements or pairs) if not made yet. */
+static void flush(parser *P, int first, int *tbl, int count, int is_object,
+                  int *done) {
+  lua_State *L = P->L;
+  int top = lua_gettop(L), i;
+  if (*tbl == 0) {
+    if (is_object) lua_createtable(L, 0, count);
+    else lua_createtable(L, count, 0);
+    lua_insert(L, first);
+    *tbl = first;
+    top++;
+  }
+  if (is_object) {
+    for (i = *tbl + 1; i < top; i += 2) { /* in order: the last key wins */
+      lua_pushvalue(L, i);
+      lua_pushvalue(L, i + 1);
+      lua_rawset(L, *tbl);
+    }
+    lua_settop(L, *tbl);
+  } else {
+    for (i = count; i > *done; i--) lua_rawseti(L, *tbl, i);
+  }
+  *done = count;
+}
+
+static void make_room(parser *P, int first, int *tbl, int count,
+                      int is_object, int *done) {
+  if (lua_gettop(P->L) - P->base > STACK_BUDGET ||
+      !lua_checkstack(P->L, 8)) {
+    flush(P, first, tbl, count, is_object, done);
+    luaL_checkstack(P->L, 8, "JSON: no stack left");
+  }
+}
+
+static int enter(parser *P) {
+  if (++P->depth > MAX_DEPTH) {
+    P->found = "too many nested data structures";
+    P->expected = NULL;
+    P->at = (size_t)(P->p - P->text);
+    return 0;
+  }
+  P->p++; /* the bracket */
+  skip_space(P);
+  return 1;
+}
+
+static int parse_array(parser *P) {
+  int first = lua_gettop(P->L) + 1, tbl = 0, count = 0, done = 0;
+  if (!enter(P)) return 0;
+  if (P->p < P->end && *P->p == ']') {
+    P->p++;
+  } else {
+    for (;;) {
+      make_room(P, first, &tbl, count, 0, &done);
+      if (!parse_value(P)) return 0;
+      count++;
+      skip_space(P);
+      if (P->p < P->end && *P->p == ',') {
+        P->p++;
+        skip_space(P);
+        continue;
+      }
+      if (P->p < P->end && *P->p == ']') {
+        P->p++;
+        break;
+      }
+      return unexpected(P, "comma or array end");
+    }
+  }
+  flush(P, first, &tbl, count, 0, &done);
+  P->depth--;
+  return 1;
+}
+
+static int parse_object(parser *P) {
+  int first = lua_gettop(P->L) + 1, tbl = 0, count = 0, done = 0;
+  if (!enter(P)) return 0;
+  if (P->p < P->end && *P->p == '}') {
+    P->p++;
+  } else {
+    for (;;) {
+      make_room(P, first, &tbl, count, 1, &done);
+      if (P->p >= P->end || *P->p != '"')
+        return unexpected(P, "object key string");
+      if (!parse_string(P, 1)) return 0;
+      skip_space(P);
+      if (P->p >= P->end || *P->p != ':') return unexpected(P, "colon");
+      P->p++;
+      skip_space(P);
+      if (!parse_value(P)) return 0;
+      count++;
+      skip_space(P);
+      if (P->p < P->end && *P->p == ',') {
+        P->p++;
+        skip_space(P);
+        continue;
+      }
+      if (P->p < P->end && *P->p == '}') {
+        P->p++;
+        break;
+      }
+      return unexpected(P, "comma or object end");
+    }
+  }
+  flush(P, first, &tbl, count, 1, &done);
+  P->depth--;
+  return 1;
+}
+
+static int literal(parser *P, const char *word, size_t n) {
+  if ((size_t)(P->end - P->p) < n || memcmp(P->p, word, n) != 0)
+    return fail(P, "value", "invalid token", P->p);
+  P->p += n;
+  return 1;
+}
+
+/* The value at P->p (no space before it), pushed (nil for null). */
+static int parse_value(parser *P) {
+  lua_State *L = P->L;
+  if (P->p >= P->end) return unexpected(P, "value");
+  switch (*P->p) {
+    case '{': return parse_object(P);
+    case '[': return parse_array(P);
+    case '"': return parse_string(P, 0);
+    case 't':
+      if (!literal(P, "true", 4)) return 0;
+      lua_pushboolean(L, 1);
+      return 1;
+    case 'f':
+      if (!literal(P, "false", 5)) return 0;
+      lua_pushboolean(L, 0);
+      return 1;
+    case 'n':
+      if (!literal(P, "null", 4)) return 0;
+      lua_pushnil(L);
+      return 1;
+    default:
+      if (*P->p == '-' || is_digit(*P->p)) return parse_number(P);
+      return unexpected(P, "value");
+  }
+}
+
+/* ------------------------------------------------------------ entry */
+
+int cv_jsondec(lua_State *L, const char *text, size_t len,
+               cv_jsondec_keys *keys, int anchor) {
+  parser P;
+  P.L = L;
+  P.text = P.p = text;
+  P.end = text + len;
+  P.depth = 0;
+  P.keys = keys;
+  P.anchor = anchor;
+  P.expected = P.found = NULL;
+  P.at = 0;
+  luaL_checkstack(L, 8, "JSON: no stack left");
+  P.base = lua_gettop(L);
+  skip_space(&P);
+  if (parse_value(&P)) {
+    skip_space(&P);
+    if (P.p >= P.end) return 1;
+    lua_pop(L, 1);
+    unexpected(&P, "the end");
+  }
+  lua_settop(L, P.base);
+  if (P.expected == NULL)
+    lua_pushfstring(L, "invalid JSON: Found %s (%d) at character %d",
+                    P.found, P.depth, (int)P.at + 1);
+  else
+    lua_pushfstring(L, "invalid JSON: Expected %s but found %s at "
+                       "character %d",
+                    P.expected, P.found, (int)P.at + 1);
+  return 0;
+}
+
+cv_jsondec_keys *cv_jsondec_newkeys(lua_State *L) {
+  cv_jsondec_keys *k =
+      (cv_jsondec_keys *)lua_newuserdatauv(L, sizeof *k, 0);
+  memset(k, 0, sizeof *k);
+  lua_createtable(L, CV_JSONDEC_SLOTS, 0);
+  return k;
+}
