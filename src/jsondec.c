@@ -47,27 +47,50 @@ static int fail(parser *P, const char *expected, const char *found,
   return 0;
 }
 
-/* What cjson calls the token at p (for messages). */
-static const char *token_name(parser *P, const char *p) {
-  if (p >= P->end) return "T_END";
-  switch (*p) {
-    case '{': return "T_OBJ_BEGIN";
-    case '}': return "T_OBJ_END";
-    case '[': return "T_ARR_BEGIN";
-    case ']': return "T_ARR_END";
-    case '"': return "T_STRING";
-    case ':': return "T_COLON";
-    case ',': return "T_COMMA";
-    case 't': case 'f': return "T_BOOLEAN";
-    case 'n': return "T_NULL";
-    default:
-      if (*p == '-' || (*p >= '0' && *p <= '9')) return "T_NUMBER";
-      return "invalid token";
-  }
+static int parse_string(parser *P, int is_key);
+static int parse_number(parser *P);
+
+static int word(parser *P, const char *w, size_t n) {
+  return (size_t)(P->end - P->p) >= n && memcmp(P->p, w, n) == 0;
 }
 
+/* Fail with "Expected <expected> but found <the token at P->p>", the
+** token named as cjson's tokenizer names it (a string or number that is
+** itself bad is reported as cjson reports it: its own error). */
 static int unexpected(parser *P, const char *expected) {
-  return fail(P, expected, token_name(P, P->p), P->p);
+  const char *p = P->p, *found;
+  if (p >= P->end || *p == '\0') {
+    found = "T_END";
+  } else {
+    switch (*p) {
+      case '{': found = "T_OBJ_BEGIN"; break;
+      case '}': found = "T_OBJ_END"; break;
+      case '[': found = "T_ARR_BEGIN"; break;
+      case ']': found = "T_ARR_END"; break;
+      case ':': found = "T_COLON"; break;
+      case ',': found = "T_COMMA"; break;
+      case 't': found = word(P, "true", 4) ? "T_BOOLEAN" : "invalid token"; break;
+      case 'f': found = word(P, "false", 5) ? "T_BOOLEAN" : "invalid token"; break;
+      case 'n': found = word(P, "null", 4) ? "T_NULL" : "invalid token"; break;
+      case '"':
+        if (!parse_string(P, 0)) {
+          P->expected = expected;
+          return 0;
+        }
+        found = "T_STRING";
+        break;
+      default:
+        if (*p != '-' && (*p < '0' || *p > '9')) {
+          found = "invalid token";
+        } else if (!parse_number(P)) {
+          P->expected = expected;
+          return 0;
+        } else {
+          found = "T_NUMBER";
+        }
+    }
+  }
+  return fail(P, expected, found, p);
 }
 
 /* ------------------------------------------------------------ helpers */
@@ -423,7 +446,10 @@ static int parse_object(parser *P) {
       make_room(P, first, &tbl, count, 1, &done);
       if (P->p >= P->end || *P->p != '"')
         return unexpected(P, "object key string");
-      if (!parse_string(P, 1)) return 0;
+      if (!parse_string(P, 1)) {
+        P->expected = "object key string";
+        return 0;
+      }
       skip_space(P);
       if (P->p >= P->end || *P->p != ':') return unexpected(P, "colon");
       P->p++;
@@ -448,9 +474,8 @@ static int parse_object(parser *P) {
   return 1;
 }
 
-static int literal(parser *P, const char *word, size_t n) {
-  if ((size_t)(P->end - P->p) < n || memcmp(P->p, word, n) != 0)
-    return fail(P, "value", "invalid token", P->p);
+static int literal(parser *P, const char *w, size_t n) {
+  if (!word(P, w, n)) return fail(P, "value", "invalid token", P->p);
   P->p += n;
   return 1;
 }

@@ -3,10 +3,12 @@
 -- Called as `check(core, text)` where core holds convai.core's json_decode/json_encode (src/ljson.c) and
 -- field_checker (src/lfieldcheck.c), and text is arbitrary bytes. A broken property raises an error,
 -- which the harness turns into a crash.
---  1. json_decode agrees with plain cjson.safe (the reference): it refuses exactly what cjson refuses,
---     with "invalid JSON: ..."; otherwise its value is cjson's with every null removed and every integral
---     float within +-2^53 turned into an integer (nothing else changes: strings, booleans, other numbers,
---     keys). `null` alone decodes to nil and no message.
+--  1. json_decode (the core's own decoder, src/jsondec.c) agrees with plain cjson.safe (the reference):
+--     it refuses exactly what cjson refuses, with "invalid JSON: ..."; otherwise its value is cjson's with
+--     every null removed and every integral float within +-2^53 turned into an integer (nothing else
+--     changes: strings, booleans, other numbers, keys). `null` alone decodes to nil and no message.
+--     The one documented difference (docs/core.md, "JSON decoding"): a text with a raw NUL byte is
+--     refused, where cjson reads the NUL as the end of the text.
 --  2. json_encode of a decoded value fails exactly when the value cannot be JSON (an infinity from an
 --     overflowing number like 1e400, or an array so sparse after removing nulls that cjson refuses it),
 --     and otherwise decodes back to the same value (same types, integers stay integers).
@@ -100,10 +102,13 @@ end
 
 return function(text)
   local v, err = core.json_decode(text)
-  local r = raw.decode(text)
-  if r == nil then
+  local r, rerr = raw.decode(text)
+  if r == nil or text:find("\0", 1, true) then
     if v ~= nil or type(err) ~= "string" or not err:find("^invalid JSON: ") then
       fail("cjson refuses, convai gives %s, %s", tostring(v), tostring(err))
+    end
+    if r == nil and not text:find("\0", 1, true) and err ~= "invalid JSON: " .. rerr then
+      fail("cjson says %q, convai %q", rerr, err)
     end
     return
   end
