@@ -35,6 +35,8 @@ typedef struct parser {
   int anchor;
   const char *expected, *found; /* the error, when found != NULL */
   size_t at;                    /* its 0-based offset */
+  const cv_jsonshape *shape;    /* or NULL */
+  int typed;                    /* the value has the shape so far */
 } parser;
 
 /* ------------------------------------------------------------ errors */
@@ -354,7 +356,7 @@ static int parse_string(parser *P, int is_key) {
 
 /* ------------------------------------------------------------ containers */
 
-static int parse_value(parser *P);
+static int parse_value(parser *P, int node);
 
 /* Room for a few more values, flushing the container whose values start
 ** at first (its table at *tbl once made) when the stack is high. */
@@ -408,15 +410,54 @@ static int enter(parser *P) {
   return 1;
 }
 
-static int parse_array(parser *P) {
-  int first = lua_gettop(P->L) + 1, tbl = 0, count = 0, done = 0;
+/* The value on top against the shape's node: a leaf's type (an 'f'
+** integer made a float); containers were checked as they were parsed. */
+static void check_leaf(parser *P, int node) {
+  lua_State *L = P->L;
+  int t = lua_type(L, -1), ok;
+  switch (P->shape->nodes[node].kind) {
+    case 'i': ok = t == LUA_TNUMBER && lua_isinteger(L, -1); break;
+    case 'n': ok = t == LUA_TNUMBER; break;
+    case 'o': ok = t == LUA_TNUMBER || t == LUA_TNIL; break;
+    case 'f':
+      ok = t == LUA_TNUMBER || t == LUA_TNIL;
+#if CV_HAS_INTEGERS
+      if (t == LUA_TNUMBER && lua_isinteger(L, -1)) {
+        lua_Number v = (lua_Number)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+        lua_pushnumber(L, v);
+      }
+#endif
+      break;
+    case 's': ok = t == LUA_TSTRING; break;
+    case 'b': ok = t == LUA_TBOOLEAN; break;
+    case 't': ok = t == LUA_TTABLE; break;
+    default: return; /* 'O', 'A' */
+  }
+  if (!ok) P->typed = 0;
+}
+
+/* The node a container is parsed with: node itself when it is one of that
+** kind, else -1 (and the value does not have the shape). */
+static int container_node(parser *P, int node, char kind) {
+  if (node < 0) return -1;
+  if (P->shape->nodes[node].kind == kind) return node;
+  if (P->shape->nodes[node].kind != 't') P->typed = 0;
+  return -1;
+}
+
+static int parse_array(parser *P, int node) {
+  int first = lua_gettop(P->L) + 1, tbl = 0, count = 0, done = 0, elem = -1;
+  node = container_node(P, node, 'A');
+  if (node >= 0) elem = P->shape->nodes[node].elem;
   if (!enter(P)) return 0;
   if (P->p < P->end && *P->p == ']') {
     P->p++;
   } else {
     for (;;) {
       make_room(P, first, &tbl, count, 0, &done);
-      if (!parse_value(P)) return 0;
+      if (!parse_value(P, elem)) return 0;
+      if (elem >= 0) check_leaf(P, elem);
       count++;
       skip_space(P);
       if (P->p < P->end && *P->p == ',') {
@@ -431,13 +472,39 @@ static int parse_array(parser *P) {
       return unexpected(P, "comma or array end");
     }
   }
+  if (node >= 0 && P->shape->nodes[node].len >= 0 &&
+      P->shape->nodes[node].len != count)
+    P->typed = 0;
   flush(P, first, &tbl, count, 0, &done);
   P->depth--;
   return 1;
 }
 
-static int parse_object(parser *P) {
-  int first = lua_gettop(P->L) + 1, tbl = 0, count = 0, done = 0;
+/* The node of the field named by the key on top of the stack in object
+** node o, or -1; *hint is where the search starts (fields usually come in
+** the documented order), and the field's bit is set in *seen. */
+static int field_node(parser *P, const cv_jsonnode *o, int *hint,
+                      uint64_t *seen) {
+  size_t n;
+  const char *k = lua_tolstring(P->L, -1, &n);
+  int i, j;
+  for (i = 0, j = *hint; i < o->nfields; i++, j = j + 1 < o->nfields ? j + 1 : 0) {
+    const cv_jsonfield *f = &P->shape->fields[o->first + j];
+    if (f->len == n && (f->name == k || memcmp(f->name, k, n) == 0)) {
+      *hint = j + 1 < o->nfields ? j + 1 : 0;
+      *seen |= (uint64_t)1 << j;
+      return f->node;
+    }
+  }
+  return -1;
+}
+
+static int parse_object(parser *P, int node) {
+  int first = lua_gettop(P->L) + 1, tbl = 0, count = 0, done = 0, hint = 0;
+  uint64_t seen = 0;
+  const cv_jsonnode *o = NULL;
+  node = container_node(P, node, 'O');
+  if (node >= 0) o = &P->shape->nodes[node];
   if (!enter(P)) return 0;
   if (P->p < P->end && *P->p == '}') {
     P->p++;
@@ -454,7 +521,11 @@ static int parse_object(parser *P) {
       if (P->p >= P->end || *P->p != ':') return unexpected(P, "colon");
       P->p++;
       skip_space(P);
-      if (!parse_value(P)) return 0;
+      {
+        int child = o != NULL ? field_node(P, o, &hint, &seen) : -1;
+        if (!parse_value(P, child)) return 0;
+        if (child >= 0) check_leaf(P, child);
+      }
       count++;
       skip_space(P);
       if (P->p < P->end && *P->p == ',') {
@@ -469,6 +540,7 @@ static int parse_object(parser *P) {
       return unexpected(P, "comma or object end");
     }
   }
+  if (o != NULL && (seen & o->required) != o->required) P->typed = 0;
   flush(P, first, &tbl, count, 1, &done);
   P->depth--;
   return 1;
@@ -480,13 +552,19 @@ static int literal(parser *P, const char *w, size_t n) {
   return 1;
 }
 
-/* The value at P->p (no space before it), pushed (nil for null). */
-static int parse_value(parser *P) {
+/* The value at P->p (no space before it), pushed (nil for null), with the
+** shape's node (or -1): a container is parsed with it, a leaf is checked
+** by the caller (check_leaf); a scalar where the node is a container is
+** not the shape. */
+static int parse_value(parser *P, int node) {
   lua_State *L = P->L;
   if (P->p >= P->end) return unexpected(P, "value");
+  if (node >= 0 && *P->p != '{' && *P->p != '[' &&
+      (P->shape->nodes[node].kind == 'O' || P->shape->nodes[node].kind == 'A'))
+    P->typed = 0;
   switch (*P->p) {
-    case '{': return parse_object(P);
-    case '[': return parse_array(P);
+    case '{': return parse_object(P, node);
+    case '[': return parse_array(P, node);
     case '"': return parse_string(P, 0);
     case 't':
       if (!literal(P, "true", 4)) return 0;
@@ -509,7 +587,8 @@ static int parse_value(parser *P) {
 /* ------------------------------------------------------------ entry */
 
 int cv_jsondec(lua_State *L, const char *text, size_t len,
-               cv_jsondec_keys *keys, int anchor) {
+               cv_jsondec_keys *keys, int anchor, const cv_jsonshape *shape,
+               int *typed) {
   parser P;
   P.L = L;
   P.text = P.p = text;
@@ -519,15 +598,22 @@ int cv_jsondec(lua_State *L, const char *text, size_t len,
   P.anchor = anchor;
   P.expected = P.found = NULL;
   P.at = 0;
+  P.shape = shape;
+  P.typed = shape != NULL;
   luaL_checkstack(L, 8, "JSON: no stack left");
   P.base = lua_gettop(L);
   skip_space(&P);
-  if (parse_value(&P)) {
+  if (parse_value(&P, shape != NULL ? 0 : -1)) {
     skip_space(&P);
-    if (P.p >= P.end) return 1;
+    if (P.p >= P.end) {
+      if (shape != NULL) check_leaf(&P, 0);
+      if (typed != NULL) *typed = P.typed;
+      return 1;
+    }
     lua_pop(L, 1);
     unexpected(&P, "the end");
   }
+  if (typed != NULL) *typed = 0;
   lua_settop(L, P.base);
   if (P.expected == NULL)
     lua_pushfstring(L, "invalid JSON: Found %s (%d) at character %d",

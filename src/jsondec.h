@@ -21,6 +21,8 @@
 #ifndef CONVAI_JSONDEC_H
 #define CONVAI_JSONDEC_H
 
+#include <stdint.h>
+
 #include "compat.h"
 
 /* Keys up to this length are cached; the cache has CV_JSONDEC_SLOTS. */
@@ -34,15 +36,44 @@ typedef struct cv_jsondec_keys {
   size_t n[CV_JSONDEC_SLOTS];
 } cv_jsondec_keys;
 
+/* A shape: what a vendor documents for a response, checked (and typed)
+** while decoding.  Node 0 is the root.  Leaf kinds are field_checker's:
+** 'i' integer, 'n' number, 'o' number or absent, 'f' number or absent
+** (an integer there is made a float), 's' string, 'b' boolean, 't' any
+** table; 'O' an object with the fields fields[first .. first + nfields)
+** (each a name and its node; the fields in required must be present),
+** 'A' an array whose elements have the node elem, len of them (or any
+** number when len < 0).  Keys not in the shape are decoded as usual. */
+#define CV_JSONSHAPE_MAXFIELDS 64
+typedef struct cv_jsonfield {
+  const char *name;
+  size_t len;
+  int node;
+} cv_jsonfield;
+typedef struct cv_jsonnode {
+  char kind;
+  int first, nfields; /* 'O' */
+  uint64_t required;  /* 'O': bit i for fields[first + i] */
+  int elem, len;      /* 'A' */
+} cv_jsonnode;
+typedef struct cv_jsonshape {
+  const cv_jsonnode *nodes;
+  const cv_jsonfield *fields;
+} cv_jsonshape;
+
 /* Decode text[0..len) (text[len] must be readable and not a digit, as in
 ** every Lua string, which ends with '\0').  On success, push the value (nil
 ** for the text null) and return 1; on bad JSON, push the message "invalid
 ** JSON: <reason> at character <n>" and return 0.  keys (and the table at
 ** stack index anchor, which must be a table with CV_JSONDEC_SLOTS array
 ** slots, given as an absolute or pseudo index) may be NULL / 0: no cache.
-** Raises only a Lua memory error. */
+** With a shape (else NULL), *typed tells whether the value has it; when it
+** has not, 'f' integers may have been made floats already (decode again
+** without the shape for the plain value).  Raises only a Lua memory
+** error. */
 int cv_jsondec(lua_State *L, const char *text, size_t len,
-               cv_jsondec_keys *keys, int anchor);
+               cv_jsondec_keys *keys, int anchor, const cv_jsonshape *shape,
+               int *typed);
 
 /* Push a new key cache: the userdata (a cv_jsondec_keys, cleared) and
 ** then its anchor table.  Both must stay alive as long as the cache is

@@ -71,7 +71,7 @@ static int l_json_decode(lua_State *L) {
   const char *text = luaL_checklstring(L, 1, &n);
   lua_settop(L, 1);
   if (cv_jsondec(L, text, n, (cv_jsondec_keys *)lua_touserdata(L, UV_KEYS),
-                 UV_ANCHOR))
+                 UV_ANCHOR, NULL, NULL))
     return 1;
   luaL_pushfail(L);
   lua_insert(L, -2);

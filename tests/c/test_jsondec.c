@@ -51,7 +51,7 @@ static int l_decode(lua_State *L) {
   lua_settop(L, 1);
   if (cv_jsondec(L, s, n,
                  (cv_jsondec_keys *)lua_touserdata(L, lua_upvalueindex(1)),
-                 lua_upvalueindex(2)))
+                 lua_upvalueindex(2), NULL, NULL))
     return 1;
   lua_pushnil(L);
   lua_insert(L, -2);

@@ -12,6 +12,9 @@
 --  2. json_encode of a decoded value fails exactly when the value cannot be JSON (an infinity from an
 --     overflowing number like 1e400, or an array so sparse after removing nulls that cjson refuses it),
 --     and otherwise decodes back to the same value (same types, integers stay integers).
+--  4. core.json_decoder (when the module has it) with the Avaamo usage shape gives json_decode's result;
+--     when it says the shape holds, its value differs only by success_rate fields made floats, and the
+--     shape does hold (checked in Lua); when it says no, the value is json_decode's exactly.
 --  3. core.field_checker (when the module has it), built from the types a decoded object's fields
 --     have, accepts that object, and refuses it as soon as one field is declared with another type.
 local core, cjson = ...
@@ -100,8 +103,51 @@ local function check_fields(v)
   end
 end
 
+local STATS = { start_time = "number", end_time = "number", success_rate = "float?" }
+local COUNTS = { "session_count", "messages_count", "unhandled_messages_count", "successful_responses_count",
+  "ambiguous_messages_count", "interventions_count", "success_rate_count" }
+for i = 1, #COUNTS do STATS[COUNTS[i]] = "integer" end
+local decode_avaamo = core.json_decoder and core.json_decoder { aggregate_stats = STATS,
+  previous_interval_stats = STATS, stats = { STATS, n = 9 } }
+
+local function stats_ok(s)
+  if type(s) ~= "table" then return false end
+  for i = 1, #COUNTS do if math.type(s[COUNTS[i]]) ~= "integer" then return false end end
+  return type(s.start_time) == "number" and type(s.end_time) == "number"
+    and (s.success_rate == nil or math.type(s.success_rate) == "float")
+end
+
+local function check_decoder(text, v, err)
+  if not decode_avaamo then return end
+  local w, typed = decode_avaamo(text)
+  if v == nil then
+    if w ~= nil or typed ~= err then fail("json_decoder: %s, %s for nil, %s", tostring(w), tostring(typed),
+      tostring(err)) end
+    return
+  end
+  if not typed then
+    if typed ~= false then fail("json_decoder: second result %s", tostring(typed)) end
+    same(v, w, "$")
+    return
+  end
+  local n = 0
+  for k in pairs(w.stats) do n = n + 1; if not (math.type(k) == "integer" and k >= 1 and k <= 9) then n = -99 end end
+  if n ~= 9 or not (stats_ok(w.aggregate_stats) and stats_ok(w.previous_interval_stats)) then
+    fail("json_decoder says typed, but the shape does not hold")
+  end
+  for i = 1, 9 do if not stats_ok(w.stats[i]) then fail("json_decoder: stats[%d] not typed", i) end end
+  -- json_decode's value with success_rate made floats is the typed value
+  local function floats(s) if s.success_rate then s.success_rate = s.success_rate + 0.0 end end
+  floats(v.aggregate_stats); floats(v.previous_interval_stats)
+  for i = 1, 9 do floats(v.stats[i]) end
+  same(v, w, "$")
+end
+
 return function(text)
   local v, err = core.json_decode(text)
+  local ok_dec, why = pcall(check_decoder, text, v, err)
+  if not ok_dec then fail("%s", why) end
+  v, err = core.json_decode(text)
   local r, rerr = raw.decode(text)
   if r == nil or text:find("\0", 1, true) then
     if v ~= nil or type(err) ~= "string" or not err:find("^invalid JSON: ") then
