@@ -36,7 +36,10 @@ typedef struct parser {
   const char *expected, *found; /* the error, when found != NULL */
   size_t at;                    /* its 0-based offset */
   const cv_jsonshape *shape;    /* or NULL */
+  const char *key;              /* the bytes of the last key pushed from
+                                   the key cache, else NULL */
   int typed;                    /* the value has the shape so far */
+  int room;                     /* stack slots known to be free */
 } parser;
 
 /* ------------------------------------------------------------ errors */
@@ -149,74 +152,58 @@ static double c_strtod(lua_State *L, const char *s, size_t n) {
 
 /* A number (cjson's rules, see the top), pushed. */
 static int parse_number(parser *P) {
-  const char *s = P->p, *p = s, *e = P->end;
-  uint64_t m = 0;
-  int neg = 0, sig = 0, exact = 1, fraction = 0;
-  long exp10 = 0, digits = 0;
+  const char *s = P->p, *p = s, *d;
+  uint64_t m = 0; /* the digits, exact when there are at most 19 */
+  int neg = 0, point = 0;
+  long exp10 = 0, ndig;
   if (*p == '-') {
     neg = 1;
     p++;
   }
-  if (p < e && *p == '0' && p + 1 < e &&
-      (is_digit(p[1]) || (p[1] | 0x20) == 'x'))
+  if (*p == '0' && (is_digit(p[1]) || (p[1] | 0x20) == 'x'))
     return fail(P, "value", "invalid number", s);
-  for (; p < e && is_digit(*p); p++, digits++) {
-    if (sig < MAX_MANTISSA) {
-      m = m * 10 + (uint64_t)(*p - '0');
-      if (m) sig++;
-    } else {
-      exp10++;
-      if (*p != '0') exact = 0;
-    }
+  /* the text ends with '\0' (jsondec.h): no end checks in these loops */
+  for (d = p; is_digit(*p); p++) m = m * 10 + (uint64_t)(*p - '0');
+  ndig = p - d;
+  if (*p == '.') {
+    point = 1;
+    for (d = ++p; is_digit(*p); p++) m = m * 10 + (uint64_t)(*p - '0');
+    exp10 = -(long)(p - d);
+    ndig += p - d;
   }
-  if (p < e && *p == '.') {
-    fraction = 1;
-    for (p++; p < e && is_digit(*p); p++, digits++) {
-      if (sig < MAX_MANTISSA) {
-        m = m * 10 + (uint64_t)(*p - '0');
-        if (m) sig++;
-        exp10--;
-      } else if (*p != '0') {
-        exact = 0;
-      }
-    }
-  }
-  if (digits == 0) return fail(P, "value", "invalid number", s);
-  if (p < e && (*p | 0x20) == 'e') {
+  if (ndig == 0) return fail(P, "value", "invalid number", s);
+  if ((*p | 0x20) == 'e') {
     const char *q = p + 1;
     int eneg = 0;
     long x = 0;
-    if (q < e && (*q == '+' || *q == '-')) eneg = *q++ == '-';
-    if (q < e && is_digit(*q)) { /* else strtod stops before the 'e' */
-      fraction = 1;
-      for (; q < e && is_digit(*q); q++)
+    if (*q == '+' || *q == '-') eneg = *q++ == '-';
+    if (is_digit(*q)) { /* else strtod stops before the 'e' */
+      point = 1;
+      for (; is_digit(*q); q++)
         if (x < 100000) x = x * 10 + (*q - '0');
       exp10 += eneg ? -x : x;
       p = q;
     }
   }
   P->p = p;
-  if (!fraction && exact && m <= (uint64_t)MAX_SAFE && exp10 == 0) {
-    /* an integer literal: no floating point at all */
+  if (ndig <= MAX_MANTISSA) {
+    if (!point && m <= (uint64_t)MAX_SAFE) {
+      /* an integer literal: no floating point at all */
 #if CV_HAS_INTEGERS
-    lua_pushinteger(P->L, neg ? -(lua_Integer)m : (lua_Integer)m);
+      lua_pushinteger(P->L, neg ? -(lua_Integer)m : (lua_Integer)m);
 #else
-    lua_pushnumber(P->L, neg ? -(lua_Number)m : (lua_Number)m);
+      lua_pushnumber(P->L, neg ? -(lua_Number)m : (lua_Number)m);
 #endif
-    return 1;
-  }
-  if (exact && (m == 0 || (m <= (uint64_t)MAX_SAFE && exp10 >= -22 &&
-                           exp10 <= 22))) {
-    /* exact operands, one correctly rounded operation (Clinger) */
-    double d = (double)m;
-    if (m != 0) d = exp10 < 0 ? d / powers[-exp10] : d * powers[exp10];
-    push_number(P->L, neg ? -d : d);
-    return 1;
-  }
-  if (exact && exp10 == 0) { /* 2^53 < m < 10^19: rounded once */
-    double d = (double)m;
-    push_number(P->L, neg ? -d : d);
-    return 1;
+      return 1;
+    }
+    if (m == 0 || exp10 == 0 ||
+        (m <= (uint64_t)MAX_SAFE && exp10 >= -22 && exp10 <= 22)) {
+      /* exact operands, one correctly rounded operation (Clinger) */
+      double v = (double)m;
+      if (m != 0 && exp10 != 0) v = exp10 < 0 ? v / powers[-exp10] : v * powers[exp10];
+      push_number(P->L, neg ? -v : v);
+      return 1;
+    }
   }
   push_number(P->L, c_strtod(P->L, s, (size_t)(p - s)));
   return 1;
@@ -324,12 +311,15 @@ static int parse_escaped(parser *P, const char *s, const char *p) {
   return 1;
 }
 
+/* The bytes that end the plain run of a string. */
+static const unsigned char string_stop[256] = {1, ['"'] = 1, ['\\'] = 1};
+
 /* A string, pushed; a key (is_key) goes through the key cache. */
 static int parse_string(parser *P, int is_key) {
-  const char *s = P->p, *p = s + 1, *e = P->end;
+  const char *s = P->p, *p = s + 1;
   size_t n;
-  while (p < e && *p != '"' && *p != '\\' && *p != '\0') p++;
-  if (p >= e || *p == '\0')
+  while (!string_stop[(unsigned char)*p]) p++; /* stops at the final '\0' */
+  if (*p == '\0')
     return fail(P, "value", "unexpected end of string", p);
   if (*p == '\\') return parse_escaped(P, s, p);
   P->p = p + 1;
@@ -341,15 +331,17 @@ static int parse_string(parser *P, int is_key) {
                  (CV_JSONDEC_SLOTS - 1);
     if (k->n[h] == n && memcmp(k->s[h], s + 1, n) == 0) {
       lua_rawgeti(P->L, P->anchor, (int)h + 1);
+      P->key = k->s[h];
       return 1;
     }
     lua_pushlstring(P->L, s + 1, n);
     lua_pushvalue(P->L, -1);
     lua_rawseti(P->L, P->anchor, (int)h + 1);
-    k->s[h] = lua_tostring(P->L, -1);
+    P->key = k->s[h] = lua_tostring(P->L, -1);
     k->n[h] = n;
     return 1;
   }
+  if (is_key) P->key = NULL;
   lua_pushlstring(P->L, s + 1, n);
   return 1;
 }
@@ -358,44 +350,54 @@ static int parse_string(parser *P, int is_key) {
 
 static int parse_value(parser *P, int node);
 
-/* Room for a few more values, flushing the container whose values start
-** at first (its table at *tbl once made) when the stack is high. */
-static void make_room(parser *P, int first, int *tbl, int count,
-                      int is_object, int *done);
-
 /* Move the waiting values (above *tbl, or from first) into the table,
-** creating it (sized for count elements or pairs) if not made yet. */
+** creating it (sized for count elements or pairs) if not made yet.  An
+** object's pairs are set in order (the last of a duplicate key wins) from
+** copies, the table on top, which then takes the place of the first key;
+** an array's elements are popped into the table put below them. */
 static void flush(parser *P, int first, int *tbl, int count, int is_object,
                   int *done) {
   lua_State *L = P->L;
-  int top = lua_gettop(L), i;
-  if (*tbl == 0) {
-    if (is_object) lua_createtable(L, 0, count);
-    else lua_createtable(L, count, 0);
-    lua_insert(L, first);
-    *tbl = first;
-    top++;
-  }
+  int i;
   if (is_object) {
-    for (i = *tbl + 1; i < top; i += 2) { /* in order: the last key wins */
+    int top = lua_gettop(L), t = *tbl ? *tbl : -3;
+    if (*tbl == 0) lua_createtable(L, 0, count); /* on top, below copies */
+    for (i = *tbl ? *tbl + 1 : first; i < top; i += 2) {
       lua_pushvalue(L, i);
       lua_pushvalue(L, i + 1);
-      lua_rawset(L, *tbl);
+      lua_rawset(L, t);
+    }
+    if (*tbl == 0) {
+      if (lua_gettop(L) != first) lua_replace(L, first);
+      *tbl = first;
     }
     lua_settop(L, *tbl);
   } else {
+    if (*tbl == 0) {
+      lua_createtable(L, count, 0);
+      lua_insert(L, first);
+      *tbl = first;
+    }
     for (i = count; i > *done; i--) lua_rawseti(L, *tbl, i);
   }
   *done = count;
 }
 
+/* Before each element: room on the stack for it (a key, a value and two
+** temporaries), checked with Lua every ROOM_CHUNK / 4 elements; then too,
+** a container whose waiting values make the stack too high is flushed. */
+#define ROOM_CHUNK 64
 static void make_room(parser *P, int first, int *tbl, int count,
                       int is_object, int *done) {
-  if (lua_gettop(P->L) - P->base > STACK_BUDGET ||
-      !lua_checkstack(P->L, 8)) {
-    flush(P, first, tbl, count, is_object, done);
-    luaL_checkstack(P->L, 8, "JSON: no stack left");
+  if (P->room < 4) {
+    if (lua_gettop(P->L) - P->base > STACK_BUDGET ||
+        !lua_checkstack(P->L, ROOM_CHUNK)) {
+      flush(P, first, tbl, count, is_object, done);
+      luaL_checkstack(P->L, ROOM_CHUNK, "JSON: no stack left");
+    }
+    P->room = ROOM_CHUNK;
   }
+  P->room -= 4;
 }
 
 static int enter(parser *P) {
@@ -481,26 +483,35 @@ static int parse_array(parser *P, int node) {
 }
 
 /* The node of the field named by the key on top of the stack in object
-** node o, or -1; *hint is where the search starts (fields usually come in
-** the documented order), and the field's bit is set in *seen. */
-static int field_node(parser *P, const cv_jsonnode *o, int *hint,
-                      uint64_t *seen) {
+** node o, or -1; the field's bit is set in *seen.  A key from the key
+** cache is first looked for by the address of its bytes: Lua interns the
+** short strings (LuaJIT every string), so the field's name, a Lua string
+** with the same bytes, has the same address. */
+static int field_node(parser *P, const cv_jsonnode *o, uint64_t *seen) {
+  const cv_jsonfield *f = &P->shape->fields[o->first];
   size_t n;
-  const char *k = lua_tolstring(P->L, -1, &n);
-  int i, j;
-  for (i = 0, j = *hint; i < o->nfields; i++, j = j + 1 < o->nfields ? j + 1 : 0) {
-    const cv_jsonfield *f = &P->shape->fields[o->first + j];
-    if (f->len == n && (f->name == k || memcmp(f->name, k, n) == 0)) {
-      *hint = j + 1 < o->nfields ? j + 1 : 0;
-      *seen |= (uint64_t)1 << j;
-      return f->node;
+  const char *k = P->key;
+  int i;
+  if (k != NULL) {
+    for (i = 0; i < o->nfields; i++) {
+      if (f[i].name == k) {
+        *seen |= (uint64_t)1 << i;
+        return f[i].node;
+      }
+    }
+  }
+  k = lua_tolstring(P->L, -1, &n);
+  for (i = 0; i < o->nfields; i++) {
+    if (f[i].len == n && memcmp(f[i].name, k, n) == 0) {
+      *seen |= (uint64_t)1 << i;
+      return f[i].node;
     }
   }
   return -1;
 }
 
 static int parse_object(parser *P, int node) {
-  int first = lua_gettop(P->L) + 1, tbl = 0, count = 0, done = 0, hint = 0;
+  int first = lua_gettop(P->L) + 1, tbl = 0, count = 0, done = 0;
   uint64_t seen = 0;
   const cv_jsonnode *o = NULL;
   node = container_node(P, node, 'O');
@@ -522,7 +533,7 @@ static int parse_object(parser *P, int node) {
       P->p++;
       skip_space(P);
       {
-        int child = o != NULL ? field_node(P, o, &hint, &seen) : -1;
+        int child = o != NULL ? field_node(P, o, &seen) : -1;
         if (!parse_value(P, child)) return 0;
         if (child >= 0) check_leaf(P, child);
       }
@@ -600,7 +611,9 @@ int cv_jsondec(lua_State *L, const char *text, size_t len,
   P.at = 0;
   P.shape = shape;
   P.typed = shape != NULL;
+  P.key = NULL;
   luaL_checkstack(L, 8, "JSON: no stack left");
+  P.room = 4; /* the root value and temporaries */
   P.base = lua_gettop(L);
   skip_space(&P);
   if (parse_value(&P, shape != NULL ? 0 : -1)) {

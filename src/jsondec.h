@@ -61,8 +61,8 @@ typedef struct cv_jsonshape {
   const cv_jsonfield *fields;
 } cv_jsonshape;
 
-/* Decode text[0..len) (text[len] must be readable and not a digit, as in
-** every Lua string, which ends with '\0').  On success, push the value (nil
+/* Decode text[0..len) (text[len] must be '\0', as in every Lua string:
+** the scanning loops stop there).  On success, push the value (nil
 ** for the text null) and return 1; on bad JSON, push the message "invalid
 ** JSON: <reason> at character <n>" and return 0.  keys (and the table at
 ** stack index anchor, which must be a table with CV_JSONDEC_SLOTS array
