@@ -40,6 +40,9 @@ typedef struct parser {
                                    the key cache, else NULL */
   int typed;                    /* the value has the shape so far */
   int room;                     /* stack slots known to be free */
+  char last; /* what the last value pushed is, for the shape's checks:
+                'i' an integer (integral within +-2^53), 'n' another
+                number, 's' string, 'b' boolean, 'z' nil, 't' table */
 } parser;
 
 /* ------------------------------------------------------------ errors */
@@ -109,15 +112,19 @@ static void skip_space(parser *P) {
 
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
 
-/* Push d as convai numbers are: an integer when integral within +-2^53. */
-static void push_number(lua_State *L, double d) {
+/* Push d as convai numbers are: an integer when integral within +-2^53
+** (on LuaJIT a number, which field checks then call an integer too). */
+static void push_number(parser *P, double d) {
+  if (d >= -MAX_SAFE && d <= MAX_SAFE && d == (double)(long long)d) {
+    P->last = 'i';
 #if CV_HAS_INTEGERS
-  if (d >= -MAX_SAFE && d <= MAX_SAFE && d == (double)(lua_Integer)d) {
-    lua_pushinteger(L, (lua_Integer)d);
+    lua_pushinteger(P->L, (lua_Integer)d);
     return;
-  }
 #endif
-  lua_pushnumber(L, (lua_Number)d);
+  } else {
+    P->last = 'n';
+  }
+  lua_pushnumber(P->L, (lua_Number)d);
 }
 
 /* ------------------------------------------------------------ numbers */
@@ -189,6 +196,7 @@ static int parse_number(parser *P) {
   if (ndig <= MAX_MANTISSA) {
     if (!point && m <= (uint64_t)MAX_SAFE) {
       /* an integer literal: no floating point at all */
+      P->last = 'i';
 #if CV_HAS_INTEGERS
       lua_pushinteger(P->L, neg ? -(lua_Integer)m : (lua_Integer)m);
 #else
@@ -201,11 +209,11 @@ static int parse_number(parser *P) {
       /* exact operands, one correctly rounded operation (Clinger) */
       double v = (double)m;
       if (m != 0 && exp10 != 0) v = exp10 < 0 ? v / powers[-exp10] : v * powers[exp10];
-      push_number(P->L, neg ? -v : v);
+      push_number(P, neg ? -v : v);
       return 1;
     }
   }
-  push_number(P->L, c_strtod(P->L, s, (size_t)(p - s)));
+  push_number(P, c_strtod(P->L, s, (size_t)(p - s)));
   return 1;
 }
 
@@ -415,25 +423,25 @@ static int enter(parser *P) {
 /* The value on top against the shape's node: a leaf's type (an 'f'
 ** integer made a float); containers were checked as they were parsed. */
 static void check_leaf(parser *P, int node) {
-  lua_State *L = P->L;
-  int t = lua_type(L, -1), ok;
+  char t = P->last;
+  int ok;
   switch (P->shape->nodes[node].kind) {
-    case 'i': ok = t == LUA_TNUMBER && lua_isinteger(L, -1); break;
-    case 'n': ok = t == LUA_TNUMBER; break;
-    case 'o': ok = t == LUA_TNUMBER || t == LUA_TNIL; break;
+    case 'i': ok = t == 'i'; break;
+    case 'n': ok = t == 'i' || t == 'n'; break;
+    case 'o': ok = t == 'i' || t == 'n' || t == 'z'; break;
     case 'f':
-      ok = t == LUA_TNUMBER || t == LUA_TNIL;
+      ok = t == 'i' || t == 'n' || t == 'z';
 #if CV_HAS_INTEGERS
-      if (t == LUA_TNUMBER && lua_isinteger(L, -1)) {
-        lua_Number v = (lua_Number)lua_tointeger(L, -1);
-        lua_pop(L, 1);
-        lua_pushnumber(L, v);
+      if (t == 'i') {
+        lua_Number v = (lua_Number)lua_tointeger(P->L, -1);
+        lua_pop(P->L, 1);
+        lua_pushnumber(P->L, v);
       }
 #endif
       break;
-    case 's': ok = t == LUA_TSTRING; break;
-    case 'b': ok = t == LUA_TBOOLEAN; break;
-    case 't': ok = t == LUA_TTABLE; break;
+    case 's': ok = t == 's'; break;
+    case 'b': ok = t == 'b'; break;
+    case 't': ok = t == 't'; break;
     default: return; /* 'O', 'A' */
   }
   if (!ok) P->typed = 0;
@@ -574,20 +582,29 @@ static int parse_value(parser *P, int node) {
       (P->shape->nodes[node].kind == 'O' || P->shape->nodes[node].kind == 'A'))
     P->typed = 0;
   switch (*P->p) {
-    case '{': return parse_object(P, node);
-    case '[': return parse_array(P, node);
-    case '"': return parse_string(P, 0);
+    case '{':
+      if (!parse_object(P, node)) return 0;
+      P->last = 't';
+      return 1;
+    case '[':
+      if (!parse_array(P, node)) return 0;
+      P->last = 't';
+      return 1;
+    case '"': P->last = 's'; return parse_string(P, 0);
     case 't':
       if (!literal(P, "true", 4)) return 0;
       lua_pushboolean(L, 1);
+      P->last = 'b';
       return 1;
     case 'f':
       if (!literal(P, "false", 5)) return 0;
       lua_pushboolean(L, 0);
+      P->last = 'b';
       return 1;
     case 'n':
       if (!literal(P, "null", 4)) return 0;
       lua_pushnil(L);
+      P->last = 'z';
       return 1;
     default:
       if (*P->p == '-' || is_digit(*P->p)) return parse_number(P);

@@ -10,6 +10,7 @@ local cjson = require "cjson.safe"
 local U = require "benchlib.util"
 local static = require "benchlib.static"
 local callgrind = require "benchlib.callgrind"
+local decode = require "benchlib.decode"
 local limits = require "benchlib.limits"
 
 local ROOT = assert(os.getenv("CONVAI_BENCH_ROOT"), "run bench/run, not this file")
@@ -23,7 +24,8 @@ local q = U.quote
 
 ---------------------------------------------------------------------------------------------- options
 
-local opts = { cases = { seq = true, conc = true, rate = true, memory = true, cpu = true, limits = true } }
+local opts = { cases = { seq = true, conc = true, rate = true, memory = true, cpu = true, limits = true,
+  decode = true } }
 do
   local i = 1
   while i <= #arg do
@@ -39,7 +41,7 @@ do
     else
       io.stderr:write("bench/run: unknown argument ", a, "\n",
         "usage: bench/run [--quick] [--rounds N] [--out FILE] "
-          .. "[--cases|--only seq,conc,rate,memory,cpu,limits]\n")
+          .. "[--cases|--only seq,conc,rate,memory,cpu,limits,decode]\n")
       os.exit(2)
     end
     i = i + 1
@@ -612,6 +614,10 @@ local ok, err = xpcall(function()
   if opts.cases.rate then case_rate() end
   if opts.cases.memory then case_memory(st) end
   if opts.cases.cpu then case_cpu(st) end
+  if opts.cases.decode then
+    decode.run { quick = opts.quick, ROOT = ROOT, TMP = TMP, lua_cmd = lua_cmd, say = say, failed = failed,
+      section = section }
+  end
   if opts.cases.limits then
     limits.run { quick = opts.quick, TMP = TMP, PROFILES = PROFILES, say = say, failed = failed,
       section = section, targets = targets, lua_cmd = lua_cmd, start_sandbox = start_sandbox,
