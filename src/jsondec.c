@@ -456,8 +456,22 @@ static int container_node(parser *P, int node, char kind) {
   return -1;
 }
 
+/* After an element: a comma (*more = 1) or the closing bracket (*more =
+** 0), each with the space after it; 0 on anything else. */
+static int next_item(parser *P, char close, const char *expected,
+                     int *more) {
+  skip_space(P);
+  if (P->p < P->end && (*P->p == ',' || *P->p == close)) {
+    *more = *P->p++ == ',';
+    if (*more) skip_space(P);
+    return 1;
+  }
+  return unexpected(P, expected);
+}
+
 static int parse_array(parser *P, int node) {
   int first = lua_gettop(P->L) + 1, tbl = 0, count = 0, done = 0, elem = -1;
+  int more;
   node = container_node(P, node, 'A');
   if (node >= 0) elem = P->shape->nodes[node].elem;
   if (!enter(P)) return 0;
@@ -469,17 +483,8 @@ static int parse_array(parser *P, int node) {
       if (!parse_value(P, elem)) return 0;
       if (elem >= 0) check_leaf(P, elem);
       count++;
-      skip_space(P);
-      if (P->p < P->end && *P->p == ',') {
-        P->p++;
-        skip_space(P);
-        continue;
-      }
-      if (P->p < P->end && *P->p == ']') {
-        P->p++;
-        break;
-      }
-      return unexpected(P, "comma or array end");
+      if (!next_item(P, ']', "comma or array end", &more)) return 0;
+      if (!more) break;
     }
   }
   if (node >= 0 && P->shape->nodes[node].len >= 0 &&
@@ -519,7 +524,7 @@ static int field_node(parser *P, const cv_jsonnode *o, uint64_t *seen) {
 }
 
 static int parse_object(parser *P, int node) {
-  int first = lua_gettop(P->L) + 1, tbl = 0, count = 0, done = 0;
+  int first = lua_gettop(P->L) + 1, tbl = 0, count = 0, done = 0, more;
   uint64_t seen = 0;
   const cv_jsonnode *o = NULL;
   node = container_node(P, node, 'O');
@@ -546,17 +551,8 @@ static int parse_object(parser *P, int node) {
         if (child >= 0) check_leaf(P, child);
       }
       count++;
-      skip_space(P);
-      if (P->p < P->end && *P->p == ',') {
-        P->p++;
-        skip_space(P);
-        continue;
-      }
-      if (P->p < P->end && *P->p == '}') {
-        P->p++;
-        break;
-      }
-      return unexpected(P, "comma or object end");
+      if (!next_item(P, '}', "comma or object end", &more)) return 0;
+      if (!more) break;
     }
   }
   if (o != NULL && (seen & o->required) != o->required) P->typed = 0;

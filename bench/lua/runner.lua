@@ -327,8 +327,9 @@ local function case_seq(st, sb)
       .. (conn and string.format("\n\nconvai opened %d connection(s) for %s queries.", conn, U.int(C.seq_n))
         or ""))
   local ratio = not stats.convai.error and U.median(stats.convai.ratio)
-  targets[#targets + 1] = { "Sequential: convai ≥ 0.90 of plain C requests/s", U.ratio(ratio or nil),
-    ratio and ratio >= 0.90 }
+  targets[#targets + 1] = { "Sequential: convai ≥ 0.95 of plain C requests/s (issue 14)",
+    U.ratio(ratio or nil),
+    ratio and ratio >= 0.95 }
 
   -- The server choice, measured: the same two contenders against the sandbox itself.
   local pair = { SEQ[1], SEQ[2] }
@@ -364,8 +365,8 @@ local function case_conc(st)
       .. throughput_table(CONC, stats, C.rounds))
   local s = stats.convai
   local ratio = not s.error and not s.pending and U.median(s.ratio) or nil
-  local t = { "Concurrent: convai ≥ 0.85 of plain C on curl_multi", U.ratio(ratio),
-    ratio and ratio >= 0.85 or false }
+  local t = { "Concurrent: convai ≥ 1.0 of plain C on curl_multi (issue 14)", U.ratio(ratio),
+    ratio and ratio >= 1.0 or false }
   if s.pending then t[2], t[3] = "pending: " .. s.pending, nil end
   targets[#targets + 1] = t
 end
