@@ -341,7 +341,11 @@ function mt:send(method, path, query, body, opts)
 end
 
 --- Send a request and decode the JSON body of a 2xx answer.
--- Arguments as `send`, and:
+-- @tparam string method as `send`
+-- @tparam string path as `send`
+-- @tparam[opt] string query as `send`
+-- @tparam[opt] string body as `send`
+-- @tparam[opt] table opts as `send`
 -- @tparam[opt] function decode a decoder made by `core.json_decoder` for the documented shape of the
 --   answer (default `core.json_decode`): the body is decoded and typed in one pass
 -- @treturn any|nil decoded body (integers as integers, `null` as nil), or nil and a `convai.error` (as
