@@ -367,29 +367,49 @@ static int oom_call(lua_State *S) {
   return 2;
 }
 
-static void test_memory_errors(void) {
-  budget b = {-1, 0};
-  lua_State *S = lua_newstate(alloc, &b);
+/* The shape {aggregate_stats = {session_count = "integer", success_rate =
+** "float?"}, stats = {{a = "integer"}, n = 6}} (the document above has 6
+** stats entries, not all objects: not typed), C strings as field names. */
+static const cv_jsonfield shape_fields[] = {
+    {"aggregate_stats", 15, 1}, {"stats", 5, 4},
+    {"session_count", 13, 2},   {"success_rate", 12, 3},
+    {"a", 1, 6}};
+static const cv_jsonnode shape_nodes[] = {
+    {'O', 0, 2, 3, 0, 0}, {'O', 2, 2, 1, 0, 0}, {'i', 0, 0, 0, 0, 0},
+    {'f', 0, 0, 0, 0, 0}, {'A', 0, 0, 0, 5, 6}, {'O', 4, 1, 1, 0, 0},
+    {'i', 0, 0, 0, 0, 0}};
+static const cv_jsonshape shape = {shape_nodes, shape_fields};
+
+/* decode_shape(text) -> value, typed | nothing */
+static int l_decode_shape(lua_State *S) {
+  size_t n;
+  const char *s = luaL_checklstring(S, 1, &n);
+  int typed = -1;
+  lua_settop(S, 1);
+  if (!cv_jsondec(S, s, n, NULL, 0, &shape, &typed)) return 0;
+  lua_pushboolean(S, typed);
+  return 2;
+}
+
+/* Decode the document (stack index 2) with the decoder at 1, a memory
+** error at every allocation in turn until it succeeds: each failure is
+** LUA_ERRMEM with the stack as it was; the success is the right value. */
+static void run_oom(lua_State *S, budget *b, int shaped) {
   long n;
   int done = 0;
-  if (S == NULL) {
-    printf("test_jsondec: no custom allocator here (LuaJIT 64-bit), "
-           "memory error test skipped\n");
-    return;
-  }
-  push_decoder(S); /* 1 */
-  lua_pushstring(S, oom_doc); /* 2 */
   for (n = 0; n < 10000 && !done; n++) {
     int status, top = lua_gettop(S);
     lua_pushcfunction(S, oom_call);
     lua_pushvalue(S, 1);
     lua_pushvalue(S, 2);
-    b.fail_after = n;
+    b->fail_after = n;
     status = lua_pcall(S, 2, 2, 0);
-    b.fail_after = -1;
+    b->fail_after = -1;
     if (status == LUA_OK) {
       done = 1;
-      CHECK(lua_type(S, -2) == LUA_TTABLE && lua_isnil(S, -1));
+      CHECK(lua_type(S, -2) == LUA_TTABLE);
+      CHECK(shaped ? lua_type(S, -1) == LUA_TBOOLEAN && !lua_toboolean(S, -1)
+                   : lua_isnil(S, -1));
       lua_getfield(S, -2, "k7");
       CHECK(lua_tonumber(S, -1) == 7);
       lua_getfield(S, -3, "aggregate_stats");
@@ -398,24 +418,61 @@ static void test_memory_errors(void) {
     } else {
       CHECK_AT(status == LUA_ERRMEM, __FILE__, __LINE__,
                "allocation %ld: status %d", n, status);
+      CHECK_AT(lua_gettop(S) == top + 1, __FILE__, __LINE__,
+               "allocation %ld: stack %d", n, lua_gettop(S));
     }
-    lua_settop(S, top + (status == LUA_OK ? 0 : 1));
-    CHECK_AT(lua_gettop(S) == top + (status == LUA_OK ? 0 : 1), __FILE__,
-             __LINE__, "allocation %ld: stack %d", n, lua_gettop(S));
     lua_settop(S, top);
     lua_gc(S, LUA_GCCOLLECT, 0);
   }
   CHECK_AT(done && n > 10, __FILE__, __LINE__,
            "never decoded (%ld allocations tried)", n);
-  /* the key cache is still right after all those failures */
-  lua_pushvalue(S, 1);
+  printf("test_jsondec: a memory error at each of %ld allocations%s\n",
+         n - 1, shaped ? " (with a shape)" : "");
+}
+
+static void test_memory_errors(void) {
+  budget b = {-1, 0};
+  lua_State *S = lua_newstate(alloc, &b);
+  if (S == NULL) {
+    printf("test_jsondec: no custom allocator here (LuaJIT 64-bit), "
+           "memory error test skipped\n");
+    return;
+  }
+  push_decoder(S);            /* 1 */
+  lua_pushstring(S, oom_doc); /* 2 */
+  run_oom(S, &b, 0);
+  lua_pushvalue(S, 1); /* the key cache is still right after the failures */
   lua_pushstring(S, "{\"k1\":10,\"k7\":70}");
   CHECK(lua_pcall(S, 1, 1, 0) == LUA_OK);
   lua_getfield(S, -1, "k7");
   CHECK(lua_tonumber(S, -1) == 70);
+  lua_settop(S, 2);
+  lua_pushcfunction(S, l_decode_shape);
+  lua_replace(S, 1);
+  run_oom(S, &b, 1);
   lua_close(S);
   CHECK_INT(b.in_use, 0);
-  printf("test_jsondec: a memory error at each of %ld allocations\n", n - 1);
+}
+
+/* The shape's checks: typed when the body has it, an integer success_rate
+** made a float (Lua 5.4); not typed otherwise. */
+static void test_shape(void) {
+  int top = lua_gettop(L);
+  lua_pushcfunction(L, l_decode_shape);
+  lua_pushstring(L, "{\"aggregate_stats\":{\"session_count\":1,"
+                    "\"success_rate\":88},\"stats\":[{\"a\":1},{\"a\":2},"
+                    "{\"a\":3},{\"a\":4},{\"a\":5},{\"a\":6,\"b\":[]}]}");
+  CHECK(lua_pcall(L, 1, 2, 0) == LUA_OK);
+  CHECK(lua_toboolean(L, -1));
+  lua_getfield(L, -2, "aggregate_stats");
+  lua_getfield(L, -1, "success_rate");
+  CHECK(is_float(-1, 88));
+  lua_settop(L, top);
+  lua_pushcfunction(L, l_decode_shape);
+  lua_pushstring(L, "{\"aggregate_stats\":{\"session_count\":1.5}}");
+  CHECK(lua_pcall(L, 1, 2, 0) == LUA_OK);
+  CHECK(lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1));
+  lua_settop(L, top);
 }
 
 int main(void) {
@@ -429,6 +486,7 @@ int main(void) {
   test_depth();
   test_big();
   test_locale();
+  test_shape();
   CHECK_INT(lua_gettop(L), dec);
   lua_close(L);
   test_memory_errors();
