@@ -7,7 +7,8 @@
 **                 core.errors
 **   lsession.c    core.session;  lmulti.c  core.multi  (both on
 **                 request.c -> transfer.c -> response.c)
-**   ljson.c       json_decode/json_encode/array;  lfieldcheck.c
+**   ljson.c       json_decode/json_encode/array (jsondec.c decodes);
+**   ljsondecoder.c json_decoder (decode and type one shape);  lfieldcheck.c
 **                 field_checker (response shapes)
 **   lhttpfields.c retry_after, check_header;  lformats.c parse_date,
 **                 format_date, normalize_phone
@@ -158,6 +159,7 @@ resolution); from 0 to 31536000 (one year)
 #include "lhttpfields.h"
 #include "ljournal.h"
 #include "ljson.h"
+#include "ljsondecoder.h"
 #include "lmulti.h"
 #include "lratelimit.h"
 #include "lredis.h"
@@ -234,6 +236,7 @@ int luaopen_convai_core(lua_State *L) {
   cv_httpfields_open(L);
   cv_formats_open(L);
   cv_json_open(L);
+  cv_jsondecoder_open(L);
   cv_fieldcheck_open(L);
   cv_session_open(L);
   cv_multi_open(L);

@@ -1,5 +1,6 @@
 /*
-** ljson.c - JSON decode/encode around cjson.safe (see ljson.h).
+** ljson.c - core.json_decode (on the core's decoder, jsondec.c) and
+** core.json_encode around cjson.safe (see ljson.h).
 **
 ** Encoding works on a copy of the value, so the caller's tables are never
 ** touched: in the copy, each empty marked array and each number cjson
@@ -13,10 +14,10 @@
 /*** @module convai.core */
 
 /*** JSON.
-JSON (RFC 8259) through lua-cjson 2.1.0, with what it gets wrong for an HTTP
-API client fixed. An independent instance is used
-(`require("cjson.safe").new()`), so settings made on the global `cjson`
-module do not apply.
+JSON (RFC 8259). Decoding is the core's own one-pass decoder; encoding goes
+through lua-cjson 2.1.0, with what it gets wrong for an HTTP API client
+fixed. An independent cjson instance is used (`require("cjson.safe").new()`),
+so settings made on the global `cjson` module do not apply.
 @section json
 */
 
@@ -25,54 +26,19 @@ module do not apply.
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsondec.h"
 #include "ljson.h"
 
 #define MAX_DEPTH 1000      /* same as cjson's default nesting limit */
-#define MAX_SAFE 9007199254740992.0 /* 2^53 */
 #define FRAG_INT_MIN 1e14   /* "%.14g" is exact below this magnitude */
 
 /* upvalue indices */
-#define UV_DECODE lua_upvalueindex(1)
-#define UV_NULL lua_upvalueindex(2)
+#define UV_KEYS lua_upvalueindex(1)
+#define UV_ANCHOR lua_upvalueindex(2)
 #define UV_ENCODE lua_upvalueindex(1)
 #define UV_ARRAY_MT lua_upvalueindex(2)
 
 /* ---------------------------------------------------------------- decode */
-
-static int is_null(lua_State *L, int idx) {
-  return lua_type(L, idx) == LUA_TLIGHTUSERDATA && lua_rawequal(L, idx,
-                                                                UV_NULL);
-}
-
-/* Normalise the table at idx in place: drop nulls, integral floats become
-** integers (on Lua 5.4).  Only existing fields are assigned, which is
-** allowed during traversal. */
-static void normalize(lua_State *L, int idx) {
-  luaL_checkstack(L, 4, "JSON too deeply nested");
-  lua_pushnil(L);
-  while (lua_next(L, idx)) {
-    int t = lua_type(L, -1);
-    if (t == LUA_TTABLE) {
-      normalize(L, lua_gettop(L));
-      lua_pop(L, 1);
-    } else if (t == LUA_TLIGHTUSERDATA && is_null(L, -1)) {
-      lua_pop(L, 1);
-      lua_pushvalue(L, -1);
-      lua_pushnil(L);
-      lua_rawset(L, idx);
-    } else if (CV_HAS_INTEGERS && t == LUA_TNUMBER && !lua_isinteger(L, -1)) {
-      lua_Number n = lua_tonumber(L, -1);
-      lua_pop(L, 1);
-      if (n >= -MAX_SAFE && n <= MAX_SAFE && n == floor(n)) {
-        lua_pushvalue(L, -1);
-        lua_pushinteger(L, (lua_Integer)n);
-        lua_rawset(L, idx);
-      }
-    } else {
-      lua_pop(L, 1);
-    }
-  }
-}
 
 /*** Decode JSON text into a Lua value.
 Objects become tables with string keys, arrays tables with the keys 1 to n.
@@ -81,43 +47,35 @@ holes (iterate it with its indices, not `#` or `ipairs`). On Lua 5.4 a
 number that is integral and within +-2^53 becomes an integer (`1`, `1.0` and
 `1e3` alike); other numbers are floats, so integers beyond 2^53 lose
 precision. `NaN`, `Infinity` and hexadecimal numbers are refused, and so is
-nesting deeper than 1000. Decoded arrays are plain tables: an empty one
-encodes back as `{}` unless marked with `array`.
+nesting deeper than 1000 and a NUL byte outside a `\u0000` escape. A
+duplicate key keeps its last value. Numbers never depend on the C locale.
+Decoded arrays are plain tables: an empty one encodes back as `{}` unless
+marked with `array`. The decoder is the core's own (src/jsondec.c), one
+pass into Lua values; it accepts what lua-cjson 2.1.0 accepts and gives the
+same values (docs/core.md, "JSON decoding", says where it departs).
 @function json_decode
 @tparam string text JSON text, UTF-8 (a number is converted to a string)
 @return[1] the value: a table, string, number or boolean; nil (and no
 second result) for the text `null`
 @treturn[2] nil
-@treturn[2] string `"invalid JSON: "` followed by cjson's reason and the
-character position
-@raise if `text` is not a string or number
+@treturn[2] string `"invalid JSON: "` followed by the reason and the
+character position (cjson's wording: `Expected value but found T_END at
+character 1`)
+@raise if `text` is not a string or number; when out of memory
 @usage local v, err = core.json_decode(resp.body)
 if v == nil and err then return nil, core.error("decode", err) end
 */
 /* core.json_decode(text) -> value | nil, message */
 static int l_json_decode(lua_State *L) {
-  luaL_checkstring(L, 1);
+  size_t n;
+  const char *text = luaL_checklstring(L, 1, &n);
   lua_settop(L, 1);
-  lua_pushvalue(L, UV_DECODE);
-  lua_pushvalue(L, 1);
-  lua_call(L, 1, 2); /* cjson.safe: value | nil, message */
-  if (lua_isnil(L, 2)) {
-    luaL_pushfail(L);
-    lua_pushfstring(L, "invalid JSON: %s",
-                    lua_isstring(L, 3) ? lua_tostring(L, 3) : "?");
-    return 2;
-  }
-  lua_pop(L, 1);
-  if (is_null(L, 2)) {
-    lua_pushnil(L); /* "null" decodes to nil (and no message) */
-  } else if (lua_type(L, 2) == LUA_TTABLE) {
-    normalize(L, 2);
-  } else if (CV_HAS_INTEGERS && lua_type(L, 2) == LUA_TNUMBER) {
-    lua_Number n = lua_tonumber(L, 2);
-    if (n >= -MAX_SAFE && n <= MAX_SAFE && n == floor(n))
-      lua_pushinteger(L, (lua_Integer)n);
-  }
-  return 1;
+  if (cv_jsondec(L, text, n, (cv_jsondec_keys *)lua_touserdata(L, UV_KEYS),
+                 UV_ANCHOR, NULL, NULL))
+    return 1;
+  luaL_pushfail(L);
+  lua_insert(L, -2);
+  return 2;
 }
 
 /* ---------------------------------------------------------------- encode */
@@ -377,12 +335,8 @@ void cv_json_open(lua_State *L) {
   lua_call(L, 1, 1);
   lua_getfield(L, -1, "new");
   lua_call(L, 0, 1); /* lib, cjson.safe, inst */
-  lua_getfield(L, -1, "decode_invalid_numbers"); /* no NaN, Infinity, hex */
-  lua_pushboolean(L, 0);
-  lua_call(L, 1, 0);
 
-  lua_getfield(L, -1, "decode");
-  lua_getfield(L, -2, "null");
+  cv_jsondec_newkeys(L); /* key cache, anchor */
   lua_pushcclosure(L, l_json_decode, 2);
   lua_setfield(L, lib, "json_decode");
 

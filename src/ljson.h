@@ -1,12 +1,13 @@
 /*
-** ljson.h - JSON for convai, on top of lua-cjson.
+** ljson.h - JSON for convai: decoding on the core's decoder (jsondec.h),
+** encoding on lua-cjson.
 **
-** convai does not parse JSON itself: it uses an independent cjson.safe
-** instance (cjson.safe.new(), so global cjson settings do not leak in) and
-** fixes what cjson 2.1.0 gets wrong for an HTTP API client:
-**  - decode: integral numbers within +-2^53 become Lua integers (5.4), and
-**    JSON null becomes nil (the key/index is absent) instead of cjson.null;
-**  - encode: tables marked with core.array(t) encode as [] even when empty,
+** Decoding is one pass into Lua values (jsondec.c): integral numbers
+** within +-2^53 become Lua integers (5.4), and JSON null becomes nil (the
+** key/index is absent).  Encoding uses an independent cjson.safe instance
+** (cjson.safe.new(), so global cjson settings do not leak in) and fixes
+** what cjson 2.1.0 gets wrong for an HTTP API client:
+**  - tables marked with core.array(t) encode as [] even when empty,
 **    and numbers that cjson's 14-digit "%.14g" would corrupt (large IDs,
 **    0.1+0.2) are written with full precision.
 */

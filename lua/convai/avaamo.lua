@@ -15,7 +15,6 @@ local dates = require "convai.dates"
 
 local type, format = type, string.format
 local floor = math.floor
-local unpack = table.unpack or unpack -- luacheck: ignore 143
 
 local VENDOR = "Avaamo"
 local DEFAULT_BASE_URL = "https://cx.avaamo.com"
@@ -145,8 +144,13 @@ STATS_FIELDS[#STATS_FIELDS + 1] = { "success_rate", "number?" }
 -- stats_shape(s): s has the documented shape (changes nothing); stats_typed(s1, ..., sn): all of them
 -- have it, and then (only then) an integral success_rate is made a float in each.
 local stats_shape = core.field_checker(STATS_FIELDS)
-STATS_FIELDS[#STATS_FIELDS] = { "success_rate", "float?" }
-local stats_typed = core.field_checker(STATS_FIELDS)
+
+-- The documented body, decoded and typed in one pass (core.json_decoder): counts integers, times numbers,
+-- success_rate made a float (or absent), 9 slices. Any other body is checked field by field below.
+local STATS_SHAPE = { start_time = "number", end_time = "number", success_rate = "float?" }
+for i = 1, #COUNTS do STATS_SHAPE[COUNTS[i]] = "integer" end
+local decode_usage = core.json_decoder { aggregate_stats = STATS_SHAPE, previous_interval_stats = STATS_SHAPE,
+  stats = { STATS_SHAPE, n = _M.SLICES } }
 
 --- Check a stats object without copying it: nil when it has the documented shape, else the field at
 -- fault and what is wrong with it (the message is only formatted when there is one).
@@ -189,18 +193,18 @@ _M.MAX_RANGE_DAYS = 366
 
 -- One request: the typed result for a range of at most MAX_WINDOW_DAYS (or any range, unsplit).
 local function fetch_window(self, agent_id, query)
-  local body, err = self.http:json("GET", format("/bots/analytics/%d/usage.json", agent_id), query)
+  local body, err, typed = self.http:json("GET", format("/bots/analytics/%d/usage.json", agent_id), query,
+    nil, nil, decode_usage)
   if body == nil then return nil, err end
-  if type(body) ~= "table" then return client.shape_error(VENDOR, "body is not an object", body) end
-  -- What the vendor sends: one C call checks the 11 objects (and makes success_rate a float).
-  local stats = body.stats
-  if type(stats) == "table" and #stats == _M.SLICES
-    and stats_typed(body.aggregate_stats, body.previous_interval_stats, unpack(stats, 1, _M.SLICES)) then
+  -- What the vendor sends: checked and typed while decoding.
+  if typed then
     return { aggregate_stats = body.aggregate_stats, previous_interval_stats = body.previous_interval_stats,
-      stats = stats }
+      stats = body.stats }
   end
-  -- Field by field: everything is checked before anything is changed (but success_rate, made a float
-  -- above), so a shape error carries the body as decoded.
+  if type(body) ~= "table" then return client.shape_error(VENDOR, "body is not an object", body) end
+  local stats = body.stats
+  -- Field by field: everything is checked before anything is changed, so a shape error carries the body
+  -- as decoded.
   local fix = nil -- fix[object]: integral floats to convert (rare)
   for i = 1, 2 do
     local key = STATS_KEYS[i]

@@ -63,6 +63,16 @@ function _M.from_env(opts)
   return _M.new(o)
 end
 
+-- The documented answer of agent-usage, decoded and typed in one pass (core.json_decoder); any other
+-- answer is checked field by field below.
+local decode_usage = core.json_decoder { data = { business_initiated = {
+  current_usage = "integer", current_limit = "integer", limit_exhausted = "boolean" } } }
+
+local function usage_result(usage, limit, exhausted)
+  return { current_usage = usage, current_limit = limit, limit_exhausted = exhausted,
+    remaining = limit > usage and limit - usage or 0 }
+end
+
 --- WhatsApp agent usage: business-initiated conversations in the rolling 24 h window.
 -- `GET {base_url}/whatsapp/agent-usage[?agent_id=N]`.
 -- @tparam[opt] integer agent_id the WhatsApp agent; without it the vendor uses the first WhatsApp agent
@@ -82,8 +92,12 @@ function mt:whatsapp_usage(agent_id)
     end
     query = "?agent_id=" .. id -- digits: nothing to escape
   end
-  local body, err = self.http:json("GET", "/whatsapp/agent-usage", query)
+  local body, err, typed = self.http:json("GET", "/whatsapp/agent-usage", query, nil, nil, decode_usage)
   if body == nil then return nil, err end
+  if typed then -- what the vendor documents, typed while decoding
+    local b = body.data.business_initiated
+    return usage_result(b.current_usage, b.current_limit, b.limit_exhausted)
+  end
   local bi = type(body) == "table" and type(body.data) == "table" and body.data.business_initiated
   if type(bi) ~= "table" then
     return client.shape_error(VENDOR, "no data.business_initiated object", body)
@@ -93,12 +107,7 @@ function mt:whatsapp_usage(agent_id)
     return client.shape_error(VENDOR, "business_initiated lacks integer current_usage/current_limit "
       .. "or boolean limit_exhausted", body)
   end
-  return {
-    current_usage = usage,
-    current_limit = limit,
-    limit_exhausted = bi.limit_exhausted,
-    remaining = limit > usage and limit - usage or 0,
-  }
+  return usage_result(usage, limit, bi.limit_exhausted)
 end
 
 local SEND_FIELDS = "phone_number, customer_name, template_name, template_components, agent_id"

@@ -1,7 +1,9 @@
 /*
 ** fuzz_json.c - JSON result normalisation (src/ljson.c) in a real Lua 5.4
-** state: core.json_decode of arbitrary bytes, then core.json_encode and
-** json_decode again.  The properties are written in Lua, in json_check.lua
+** state: core.json_decode of arbitrary bytes (the core's decoder against
+** lua-cjson + normalisation: the differential harness of issue 14), a
+** json_decoder of the Avaamo shape on the same bytes, then
+** core.json_encode and json_decode again.  The properties are written in Lua, in json_check.lua
 ** (beside this file; its path is compiled in as FUZZ_JSON_CHECK, or given
 ** by $CONVAI_FUZZ_JSON_CHECK): agreement with plain cjson.safe, nulls
 ** removed, integral numbers as integers, and round trips that keep values
@@ -13,6 +15,7 @@
 #include "fuzz.h"
 #include "lfieldcheck.h"
 #include "ljson.h"
+#include "ljsondecoder.h"
 #include "lualib.h"
 
 static lua_State *L;
@@ -32,6 +35,7 @@ static void init(void) {
   lua_newtable(L);
   cv_json_open(L);
   cv_fieldcheck_open(L);
+  cv_jsondecoder_open(L);
   lua_pushvalue(L, -1);
   lua_insert(L, 1); /* core, chunk, core */
   lua_getglobal(L, "require");

@@ -3,16 +3,30 @@
 -- Called as `check(core, text)` where core holds convai.core's json_decode/json_encode (src/ljson.c) and
 -- field_checker (src/lfieldcheck.c), and text is arbitrary bytes. A broken property raises an error,
 -- which the harness turns into a crash.
---  1. json_decode agrees with plain cjson.safe (the reference): it refuses exactly what cjson refuses,
---     with "invalid JSON: ..."; otherwise its value is cjson's with every null removed and every integral
---     float within +-2^53 turned into an integer (nothing else changes: strings, booleans, other numbers,
---     keys). `null` alone decodes to nil and no message.
+--  1. json_decode (the core's own decoder, src/jsondec.c) agrees with plain cjson.safe (the reference):
+--     it refuses exactly what cjson refuses, with "invalid JSON: ..."; otherwise its value is cjson's with
+--     every null removed and every integral float within +-2^53 turned into an integer (nothing else
+--     changes: strings, booleans, other numbers, keys). `null` alone decodes to nil and no message.
+--     The one documented difference (docs/core.md, "JSON decoding"): a text with a raw NUL byte is
+--     refused, where cjson reads the NUL as the end of the text.
 --  2. json_encode of a decoded value fails exactly when the value cannot be JSON (an infinity from an
 --     overflowing number like 1e400, or an array so sparse after removing nulls that cjson refuses it),
 --     and otherwise decodes back to the same value (same types, integers stay integers).
+--  4. core.json_decoder (when the module has it) with the Avaamo usage shape gives json_decode's result;
+--     when it says the shape holds, its value differs only by success_rate fields made floats, and the
+--     shape does hold (checked in Lua); when it says no, the value is json_decode's exactly.
 --  3. core.field_checker (when the module has it), built from the types a decoded object's fields
 --     have, accepts that object, and refuses it as soon as one field is declared with another type.
 local core, cjson = ...
+-- Also run by tests/lua/core/json_spec.lua under LuaJIT, where an integral number within +-2^53 is what
+-- the core calls an integer (no subtype) and nothing is ever made a float.
+local MAX_SAFE_ = 2 ^ 53
+local mtype = math.type or function(v)
+  if type(v) ~= "number" then return nil end
+  return (v == math.floor(v) and v >= -MAX_SAFE_ and v <= MAX_SAFE_) and "integer" or "float"
+end
+local tointeger = math.tointeger or function(v) return v end
+local HAS_FLOATS = math.type ~= nil -- integral floats exist (Lua 5.4)
 local raw = cjson.new()
 raw.decode_invalid_numbers(false)
 local null = raw.null
@@ -26,8 +40,8 @@ end
 local function same(a, b, path)
   if type(a) ~= type(b) then fail("%s: %s vs %s", path, type(a), type(b)) end
   if type(a) == "number" then
-    if math.type(a) ~= math.type(b) or a ~= b then
-      fail("%s: %s %.17g vs %s %.17g", path, math.type(a), a, math.type(b), b)
+    if mtype(a) ~= mtype(b) or a ~= b then
+      fail("%s: %s %.17g vs %s %.17g", path, mtype(a), a, mtype(b), b)
     end
   elseif type(a) == "table" then
     for k, v in pairs(a) do same(v, b[k], path .. "." .. tostring(k)) end
@@ -42,9 +56,9 @@ end
 -- What convai should make of cjson's value.
 local function normalised(v)
   if v == null then return nil end
-  if type(v) == "number" and math.type(v) == "float" and v >= -MAX_SAFE and v <= MAX_SAFE
+  if type(v) == "number" and mtype(v) == "float" and v >= -MAX_SAFE and v <= MAX_SAFE
     and v == math.floor(v) then
-    return math.tointeger(v)
+    return tointeger(v)
   end
   if type(v) ~= "table" then return v end
   local t = {}
@@ -61,7 +75,7 @@ local function unencodable(v)
   for k, x in pairs(v) do
     if unencodable(x) then return true end
     n = n + 1
-    if math.type(k) == "integer" and k > 0 then
+    if mtype(k) == "integer" and k > 0 then
       if k > max then max = k end
     else
       array = false
@@ -71,7 +85,7 @@ local function unencodable(v)
 end
 
 local function kind_of(x)
-  if math.type(x) == "integer" then return "integer" end
+  if mtype(x) == "integer" then return "integer" end
   if type(x) == "number" then return "number" end
   return type(x)
 end
@@ -98,12 +112,59 @@ local function check_fields(v)
   end
 end
 
+local STATS = { start_time = "number", end_time = "number", success_rate = "float?" }
+local COUNTS = { "session_count", "messages_count", "unhandled_messages_count", "successful_responses_count",
+  "ambiguous_messages_count", "interventions_count", "success_rate_count" }
+for i = 1, #COUNTS do STATS[COUNTS[i]] = "integer" end
+local decode_avaamo = core.json_decoder and core.json_decoder { aggregate_stats = STATS,
+  previous_interval_stats = STATS, stats = { STATS, n = 9 } }
+
+local function stats_ok(s)
+  if type(s) ~= "table" then return false end
+  for i = 1, #COUNTS do if mtype(s[COUNTS[i]]) ~= "integer" then return false end end
+  return type(s.start_time) == "number" and type(s.end_time) == "number"
+    and (s.success_rate == nil or type(s.success_rate) == "number"
+      and (not HAS_FLOATS or mtype(s.success_rate) == "float"))
+end
+
+local function check_decoder(text, v, err)
+  if not decode_avaamo then return end
+  local w, typed = decode_avaamo(text)
+  if v == nil then
+    if w ~= nil or typed ~= err then fail("json_decoder: %s, %s for nil, %s", tostring(w), tostring(typed),
+      tostring(err)) end
+    return
+  end
+  if not typed then
+    if typed ~= false then fail("json_decoder: second result %s", tostring(typed)) end
+    same(v, w, "$")
+    return
+  end
+  local n = 0
+  for k in pairs(w.stats) do n = n + 1; if not (mtype(k) == "integer" and k >= 1 and k <= 9) then n = -99 end end
+  if n ~= 9 or not (stats_ok(w.aggregate_stats) and stats_ok(w.previous_interval_stats)) then
+    fail("json_decoder says typed, but the shape does not hold")
+  end
+  for i = 1, 9 do if not stats_ok(w.stats[i]) then fail("json_decoder: stats[%d] not typed", i) end end
+  -- json_decode's value with success_rate made floats is the typed value
+  local function floats(s) if s.success_rate then s.success_rate = s.success_rate + 0.0 end end
+  floats(v.aggregate_stats); floats(v.previous_interval_stats)
+  for i = 1, 9 do floats(v.stats[i]) end
+  same(v, w, "$")
+end
+
 return function(text)
   local v, err = core.json_decode(text)
-  local r = raw.decode(text)
-  if r == nil then
+  local ok_dec, why = pcall(check_decoder, text, v, err)
+  if not ok_dec then fail("%s", why) end
+  v, err = core.json_decode(text)
+  local r, rerr = raw.decode(text)
+  if r == nil or text:find("\0", 1, true) then
     if v ~= nil or type(err) ~= "string" or not err:find("^invalid JSON: ") then
       fail("cjson refuses, convai gives %s, %s", tostring(v), tostring(err))
+    end
+    if r == nil and not text:find("\0", 1, true) and err ~= "invalid JSON: " .. rerr then
+      fail("cjson says %q, convai %q", rerr, err)
     end
     return
   end

@@ -341,19 +341,26 @@ function mt:send(method, path, query, body, opts)
 end
 
 --- Send a request and decode the JSON body of a 2xx answer.
--- Arguments as `send`.
+-- @tparam string method as `send`
+-- @tparam string path as `send`
+-- @tparam[opt] string query as `send`
+-- @tparam[opt] string body as `send`
+-- @tparam[opt] table opts as `send`
+-- @tparam[opt] function decode a decoder made by `core.json_decoder` for the documented shape of the
+--   answer (default `core.json_decode`): the body is decoded and typed in one pass
 -- @treturn any|nil decoded body (integers as integers, `null` as nil), or nil and a `convai.error` (as
 --   `send`, or kind `decode` when the body is not JSON)
 -- @treturn table the raw response
-function mt:json(method, path, query, body, opts)
+-- @treturn boolean|nil with `decode`: whether the body has the shape (see `core.json_decoder`)
+function mt:json(method, path, query, body, opts, decode)
   local resp, err = self:send(method, path, query, body, opts)
   if not resp then return nil, err end
-  local value, derr = json_decode(resp.body)
+  local value, derr = (decode or json_decode)(resp.body)
   if value == nil then
     return nil, new_error("decode", format("%s: response is not JSON (%s)", self.vendor, tostring(derr)),
       { status = resp.status, body = resp.body })
   end
-  return value, resp
+  return value, resp, derr
 end
 
 --- A transport that shares this one's connection and credentials, with other retry options.

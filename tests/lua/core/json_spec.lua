@@ -1,4 +1,5 @@
--- json_spec.lua - JSON on lua-cjson (src/ljson.c): core.json_decode, core.json_encode, core.array.
+-- json_spec.lua - JSON: core.json_decode (the core's decoder, src/jsondec.c, checked against lua-cjson and
+-- normalisation), core.json_encode (on lua-cjson, src/ljson.c), core.array.
 
 local helper = require "core_helper"
 local core = helper.core
@@ -62,5 +63,68 @@ describe("json", function()
     v, msg = core.json_encode(cyc)
     assert.is_nil(v)
     assert.is_string(msg)
+  end)
+
+  describe("decodes as lua-cjson does, normalised", function()
+    -- The properties of the differential fuzz harness (tests/fuzz/json_check.lua): the same accept/refuse
+    -- and message as cjson, the same value once cjson's is normalised, encode round trips, field checks,
+    -- json_decoder with the Avaamo shape.
+    local check = assert(loadfile("tests/fuzz/json_check.lua"))(core, require "cjson.safe")
+    local function agrees(text) check(text) end
+    local cases = {
+      ["duplicate keys: the last wins, a null removes"] = '{"a":1,"a":null,"b":2,"b":3,"c":null}',
+      ["escapes and surrogate pairs"] = '["\\"\\\\\\/\\b\\f\\n\\r\\t","\\u00e9\\ud83d\\ude00","a\\u0000b"]',
+      ["bad surrogates"] = '["\\ud800"]',
+      ["a low surrogate first"] = '["\\udc00\\ud800"]',
+      ["invalid UTF-8 and raw control characters, copied"] = '["\255\254\1\31"]',
+      ["numbers cjson accepts"] = "[1.,-.5,1.e3,0e5,-0,-0.0,1e-400,1.5e+3,1E-7]",
+      ["huge numbers"] = "[1e400,-1e400,12345678901234567890,9007199254740993,-9007199254740993]",
+      ["a leading zero"] = "[01]", ["hex"] = "[0x1]", ["NaN"] = "[NaN]", ["-Infinity"] = "[-Infinity]",
+      ["a trailing comma"] = '{"a":1,}', ["no colon"] = '{"a" 1}', ["trailing text"] = "[1] x",
+      ["an unterminated key"] = '{"abc', ["empty"] = "", ["a lone minus"] = "[-]",
+      ["1000 levels"] = string.rep("[", 1000) .. string.rep("]", 1000),
+      ["1001 levels"] = string.rep("[", 1001) .. string.rep("]", 1001),
+    }
+    for name, text in pairs(cases) do
+      it(name, function() agrees(text) end)
+    end
+    it("an array and an object bigger than LuaJIT's stack", function()
+      local parts = {}
+      for i = 1, 70000 do parts[i] = tostring(i) end
+      agrees("[" .. table.concat(parts, ",") .. "]")
+      for i = 1, 70000 do parts[i] = string.format('"k%d":%d', i % 50000, i) end
+      agrees("{" .. table.concat(parts, ",") .. "}")
+    end)
+    it("the Avaamo sample", function()
+      local f = assert(io.open("tests/fixtures/avaamo-usage-sample.json"))
+      local text = f:read("a")
+      f:close()
+      agrees(text)
+      agrees(text) -- again, keys from the cache
+    end)
+  end)
+
+  it("refuses a raw NUL byte, where cjson reads the end of the text", function()
+    local v, err = core.json_decode("[1]\0x")
+    assert.is_nil(v)
+    assert.equal("invalid JSON: Expected the end but found T_END at character 4", err)
+    assert.equal("a\0b", core.json_decode('"a\\u0000b"'))
+  end)
+
+  it("reads numbers the same under a locale whose decimal point is a comma", function()
+    local old = os.setlocale(nil, "numeric")
+    if not (os.setlocale("de_DE.UTF-8", "numeric") or os.setlocale("de_DE.utf8", "numeric")) then
+      pending("no de_DE.UTF-8 locale (scripts/deps makes it)")
+      return
+    end
+    local ok, a, b, c = pcall(function()
+      return core.json_decode("1.5"), core.json_decode("[3.141592653589793238462643383279]"),
+        core.json_decode("1.5e300")
+    end)
+    os.setlocale(old, "numeric")
+    assert(ok, a)
+    assert.equal(1.5, a)
+    assert.equal(3.141592653589793, b[1])
+    assert.equal(1.5e300, c)
   end)
 end)

@@ -1,0 +1,198 @@
+/*
+** ljsondecoder.c - core.json_decoder: a decoder for one documented
+** response shape, which decodes and types the body in one pass (issue 14).
+** The shape, given as a Lua table, is compiled into the node array of
+** jsondec.h, kept in a userdata upvalue of the returned closure with the
+** anchor table of its field names and its key cache.
+*/
+/*** @module convai.core */
+
+#include <string.h>
+
+#include "jsondec.h"
+#include "ljsondecoder.h"
+
+#define MAX_SPEC_DEPTH 32
+
+/* upvalues of the decoding closure */
+#define UV_SHAPE lua_upvalueindex(1)
+#define UV_KEYS lua_upvalueindex(2)
+#define UV_ANCHOR lua_upvalueindex(3)
+#define UV_NAMES lua_upvalueindex(4)
+
+typedef struct compiled {
+  cv_jsonshape shape;
+  int nnodes, nfields;
+  /* then the nodes, then the fields */
+} compiled;
+
+static const char *const leaf_names[] = {"integer", "number", "number?",
+                                         "float?",  "string", "boolean",
+                                         "table",   NULL};
+static const char leaf_codes[] = "inofsbt";
+
+/* Count the nodes and fields of the spec at idx (raises when it is bad). */
+static void count(lua_State *L, int idx, int depth, int *nodes, int *fields) {
+  (*nodes)++;
+  if (lua_type(L, idx) == LUA_TSTRING) {
+    luaL_checkoption(L, idx, NULL, leaf_names);
+    return;
+  }
+  if (lua_type(L, idx) != LUA_TTABLE || depth > MAX_SPEC_DEPTH)
+    luaL_error(L, "json_decoder: a shape is a type name, {field = shape, "
+                  "...} or {shape, n = length} (nested at most %d deep)",
+               MAX_SPEC_DEPTH);
+  luaL_checkstack(L, 4, "json_decoder: shape too deep");
+  lua_rawgeti(L, idx, 1);
+  if (!lua_isnil(L, -1)) { /* an array */
+    count(L, lua_gettop(L), depth + 1, nodes, fields);
+    lua_pop(L, 1);
+    return;
+  }
+  lua_pop(L, 1);
+  {
+    int n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+      if (lua_type(L, -2) != LUA_TSTRING)
+        luaL_error(L, "json_decoder: field names must be strings");
+      if (++n > CV_JSONSHAPE_MAXFIELDS)
+        luaL_error(L, "json_decoder: more than %d fields in an object",
+                   CV_JSONSHAPE_MAXFIELDS);
+      count(L, lua_gettop(L), depth + 1, nodes, fields);
+      lua_pop(L, 1);
+    }
+    *fields += n;
+  }
+}
+
+typedef struct builder {
+  cv_jsonnode *nodes;
+  cv_jsonfield *fields;
+  int nnodes, nfields;
+  int names; /* stack index of the names table (anchors field names) */
+} builder;
+
+/* Fill the node for the (checked) spec at idx; its index. */
+static int build(lua_State *L, builder *b, int idx) {
+  int me = b->nnodes++;
+  cv_jsonnode *nd = &b->nodes[me];
+  memset(nd, 0, sizeof *nd);
+  if (lua_type(L, idx) == LUA_TSTRING) {
+    nd->kind = leaf_codes[luaL_checkoption(L, idx, NULL, leaf_names)];
+    return me;
+  }
+  lua_rawgeti(L, idx, 1);
+  if (!lua_isnil(L, -1)) {
+    int elem;
+    nd->kind = 'A';
+    elem = build(L, b, lua_gettop(L));
+    nd = &b->nodes[me];
+    nd->elem = elem;
+    lua_getfield(L, idx, "n");
+    nd->len = lua_isnil(L, -1) ? -1 : (int)luaL_checkinteger(L, -1);
+    lua_pop(L, 2);
+    return me;
+  }
+  lua_pop(L, 1);
+  nd->kind = 'O';
+  nd->first = b->nfields;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) nd->nfields++, lua_pop(L, 1);
+  b->nfields += nd->nfields;
+  {
+    int i = 0, top = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+      cv_jsonfield *f = &b->fields[b->nodes[me].first + i];
+      int child;
+      char kind;
+      lua_pushvalue(L, -2); /* anchor the name */
+      lua_rawseti(L, b->names, (int)lua_rawlen(L, b->names) + 1);
+      f->name = lua_tolstring(L, -2, &f->len);
+      child = build(L, b, lua_gettop(L));
+      f->node = child;
+      kind = b->nodes[child].kind;
+      if (kind != 'o' && kind != 'f' && kind != 't')
+        b->nodes[me].required |= (uint64_t)1 << i;
+      i++;
+      lua_settop(L, top + 1); /* the key */
+    }
+    lua_settop(L, top);
+  }
+  return me;
+}
+
+/*** Make a decoder for one documented response shape: it decodes a body
+and checks (and types) it against the shape in the same pass.
+Decoding is exactly `json_decode`'s. The shape says what the vendor
+documents: a type name as for `field_checker` (`"integer"`, `"number"`,
+`"number?"`, `"float?"`, `"string"`, `"boolean"`, `"table"`), an object
+`{field = shape, ...}` (fields other than `number?`, `float?` and `table`
+must be present; other keys are allowed), or an array `{shape, n = length}`
+(`n` optional). When the body has the shape, every `float?` field holding
+an integer is made a float, and the second result is true. When it has not,
+the value is exactly `json_decode`'s and the second result is false: the
+caller then finds the field at fault the slow way.
+@function json_decoder
+@tparam table shape the root shape (an object or an array)
+@treturn function `decode(text)`: the value and true or false (the shape
+held), or nil and the message of `json_decode` (nil alone for `null`)
+@raise if `shape` is not such a table
+@usage local decode = core.json_decoder { data = { business_initiated = {
+  current_usage = "integer", current_limit = "integer",
+  limit_exhausted = "boolean" } } }
+local body, typed = decode(text)
+*/
+/* decode(text) -> value, typed | nil, message */
+static int l_decode(lua_State *L) {
+  size_t n;
+  const char *text = luaL_checklstring(L, 1, &n);
+  compiled *c = (compiled *)lua_touserdata(L, UV_SHAPE);
+  cv_jsondec_keys *keys = (cv_jsondec_keys *)lua_touserdata(L, UV_KEYS);
+  int typed = 0;
+  lua_settop(L, 1);
+  if (!cv_jsondec(L, text, n, keys, UV_ANCHOR, &c->shape, &typed)) {
+    luaL_pushfail(L);
+    lua_insert(L, -2);
+    return 2;
+  }
+  if (lua_isnil(L, -1)) return 1; /* the text null: nil alone */
+  if (!typed) { /* the plain value: no float? conversion made */
+    lua_settop(L, 1);
+    cv_jsondec(L, text, n, keys, UV_ANCHOR, NULL, NULL);
+  }
+  lua_pushboolean(L, typed);
+  return 2;
+}
+
+/* core.json_decoder(shape) -> decode */
+static int l_json_decoder(lua_State *L) {
+  int nodes = 0, fields = 0;
+  compiled *c;
+  builder b;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  count(L, 1, 0, &nodes, &fields);
+  c = (compiled *)lua_newuserdatauv(
+      L, sizeof *c + (size_t)nodes * sizeof(cv_jsonnode) +
+             (size_t)fields * sizeof(cv_jsonfield), 0); /* 2 */
+  b.nodes = (cv_jsonnode *)(void *)(c + 1);
+  b.fields = (cv_jsonfield *)(void *)(b.nodes + nodes);
+  b.nnodes = b.nfields = 0;
+  c->shape.nodes = b.nodes;
+  c->shape.fields = b.fields;
+  c->nnodes = nodes;
+  c->nfields = fields;
+  cv_jsondec_newkeys(L); /* 3 keys, 4 anchor */
+  lua_newtable(L);       /* 5 names */
+  b.names = 5;
+  build(L, &b, 1);
+  lua_pushcclosure(L, l_decode, 4);
+  return 1;
+}
+
+void cv_jsondecoder_open(lua_State *L) {
+  lua_pushcfunction(L, l_json_decoder);
+  lua_setfield(L, -2, "json_decoder");
+}
