@@ -310,7 +310,7 @@ local CLI_ROWS = {
   { input = "campaign run --store", cli = campaign_cli(GOOD_CSV, function(args, v)
     return with_flag(with_flag(args, "--journal", NIL), "--store", v)
   end), cases = {
-    { "redis://:pw@127.0.0.1:99999/0", "invalid argument: --store: campaign store: invalid Redis URL" },
+    { "redis://:pw@127.0.0.1:99999/0", "invalid_argument: --store: campaign store: invalid Redis URL" },
     { "memcached://127.0.0.1/0", "unknown journal store scheme memcached://" },
     { "127.0.0.1:6379", "--store must be a URL such as redis://HOST:6379/0" },
     { "redis://127.0.0.1:1/0", "--store: campaign store redis://127.0.0.1:1/0: Redis at 127.0.0.1:1" },

@@ -225,9 +225,9 @@ end
 -- Print the invalid rows that stopped the campaign before its first send; returns EXIT.USAGE.
 local function refuse_invalid(invalid, recipients)
   for _, i in ipairs(invalid) do
-    io.stderr:write(format("convai: invalid argument: recipients line %d: %s\n", i.line, i.message))
+    io.stderr:write(format("convai: invalid_argument: recipients line %d: %s\n", i.line, i.message))
   end
-  io.stderr:write(format("convai: invalid argument: %d invalid row%s in %s; nothing was sent: fix "
+  io.stderr:write(format("convai: invalid_argument: %d invalid row%s in %s; nothing was sent: fix "
     .. "them, or pass --skip-invalid to send to the valid rows\n", #invalid, #invalid == 1 and "" or "s",
     recipients))
   return EXIT.USAGE
@@ -322,7 +322,7 @@ function _M.run(args, out)
     if args.store ~= nil and type(err) == "table" then
       local msg = "--store: " .. tostring(err.message)
       if err.kind == "invalid_argument" then return common.usage_error(msg) end
-      return common.fail(msg, EXIT.USAGE)
+      return common.fail(msg, EXIT.USAGE, err.kind)
     end
     return common.fail(err, EXIT.USAGE)
   end

@@ -39,12 +39,11 @@ describe("convai CLI", function()
   end)
 
   describe("usage voicebot", function()
-    it("prints a table", function()
+    it("prints a table, one row per agent, the agent ID first", function()
       local code, out, err = cli { "usage", "voicebot" }
       assert.equal(0, code, err)
-      assert.matches("current_usage%s+0\n", out)
-      assert.matches("current_limit%s+250\n", out)
-      assert.matches("limit_exhausted%s+false\n", out)
+      assert.equal("agent_id  current_usage  current_limit  remaining  limit_exhausted\n"
+        .. "(first)   0              250            250        false\n", out)
       no_secret(out, err)
     end)
 
@@ -52,8 +51,8 @@ describe("convai CLI", function()
       helper.config { voicebot = { agents = { ["9"] = { limit = 20, usage = 4 } } } }
       local code, out = cli { "usage", "voicebot", "--agent-id", "9", "--format", "json" }
       assert.equal(0, code)
-      assert.same({ current_usage = 4, current_limit = 20, remaining = 16, limit_exhausted = false },
-        helper.decode(out))
+      assert.same({ agent_id = 9, current_usage = 4, current_limit = 20, remaining = 16,
+        limit_exhausted = false }, helper.decode(out))
       assert.is_nil(out:find("%.0"), "counts must print as integers")
     end)
 
@@ -164,17 +163,19 @@ describe("convai CLI", function()
     end)
 
     it("exits 2 on invalid arguments, saying what is wrong, and sends nothing", function()
-      local TRY = "Try 'convai --help' or 'convai <command> --help'.\n"
+      local TRY = "Try 'convai trigger whatsapp --help'.\n"
       for _, case in ipairs {
-        { with(TRIGGER, { "--to", "12" }), "convai: invalid_argument error: to: phone number must have 8 to "
-          .. "15 digits including the country code, got 2\n" },
-        { { "trigger", "whatsapp", "--agent-id", "a" }, "convai: invalid argument: missing option "
+        { with(TRIGGER, { "--to", "12" }), "convai: invalid_argument: to: phone number must have 8 to "
+          .. "15 digits including the country code, got 2\n" .. TRY },
+        { { "trigger", "whatsapp", "--agent-id", "a" }, "convai: invalid_argument: missing option "
           .. "'--namespace'\n" .. TRY },
         { with(TRIGGER, { "--session-param", "novalue" }),
-          'convai: invalid argument: --session-param must be NAME=VALUE, got "novalue"\n' },
-        { with(TRIGGER, { "--header-param", string.rep("x", 61) }), "convai: invalid_argument error: "
-          .. "components.header[1] is 61 characters long; WhatsApp allows at most 60 in a header parameter\n" },
-        { with(TRIGGER, { "--api-key", "k" }), "convai: invalid argument: unknown option '--api-key'\n" .. TRY },
+          'convai: invalid_argument: --session-param must be NAME=VALUE, got "novalue"\n' .. TRY },
+        { with(TRIGGER, { "--header-param", string.rep("x", 61) }), "convai: invalid_argument: "
+          .. "components.header[1] is 61 characters long; WhatsApp allows at most 60 in a header parameter\n"
+          .. TRY },
+        { with(TRIGGER, { "--api-key", "k" }), "convai: invalid_argument: --api-key: credentials come from the "
+          .. "environment (or a profile), never from arguments: set CONVAI_VONAGE_KEY\n" .. TRY },
       } do
         local code, out, err = cli(case[1])
         local line = table.concat(case[1], " ")
@@ -257,7 +258,7 @@ describe("convai CLI", function()
       end
       local code, out, err = run("usage", "voicebot")
       assert.equal(0, code, err)
-      assert.matches("current_limit%s+250\n", out)
+      assert.matches("250%s+250%s+false\n", out)
       code, out = run("sandbox", "--help")
       assert.equal(0, code)
       assert.matches("Usage: convai sandbox", out)
