@@ -19,9 +19,11 @@ local EXIT = common.EXIT
 local _M = {}
 
 -- The options every channel shares: the agent, the recipient, the status URL, session parameters.
--- `--status-url` is required unless `optional_status` (a call).
-local function shared_options(cmd, status_url_help, optional_status)
+-- `--status-url` is required unless `optional_status` (a call); `more(cmd)`, when given, adds the
+-- channel's own options after `--agent-id` (the order of --help and of the "missing option" checks).
+local function shared_options(cmd, status_url_help, optional_status, more)
   cmd:option("--agent-id", "AI Studio agent ID."):count(1)
+  if more then more(cmd) end
   cmd:option("--to", "Recipient phone number with country code, e.g. '+44 7700 900123'."):count(1)
   cmd:option("--status-url", status_url_help):count(optional_status and "?" or 1)
   cmd:option("--session-param", "Session parameter NAME=VALUE (repeatable)."):count("*")
@@ -33,10 +35,11 @@ local define, METHOD = {}, { whatsapp = "trigger_whatsapp", sms = "trigger_sms",
 function define.whatsapp(trigger)
   local wa = trigger:command("whatsapp",
     "Start an outbound WhatsApp virtual-agent session at Vonage AI Studio from an approved template.")
-  shared_options(wa, "URL that receives the message statuses (required).")
-  wa:option("--namespace", "WhatsApp template namespace."):count(1)
-  wa:option("--template", "Approved WhatsApp template name."):count(1)
-  wa:option("--locale", "Template language, e.g. en or en_US."):count(1)
+  shared_options(wa, "URL that receives the message statuses (required).", false, function()
+    wa:option("--namespace", "WhatsApp template namespace."):count(1)
+    wa:option("--template", "Approved WhatsApp template name."):count(1)
+    wa:option("--locale", "Template language, e.g. en or en_US."):count(1)
+  end)
   wa:option("--header-param", "Header text parameter (repeat in order)."):count("*")
   wa:option("--body-param", "Body text parameter (repeat in order)."):count("*")
   return wa
