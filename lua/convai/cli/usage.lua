@@ -90,8 +90,8 @@ end
 
 -- Query every agent of `ids` concurrently (`client:batch`), `call(id)` giving each call `{"method",
 -- args...}`; then `print_values({{id =, value =}, ...})` with the answers. Returns the exit status after
--- printing every failure on stderr (`convai: KIND: agent ID: ...`); exit 2 when every call was refused
--- before sending.
+-- printing every failure on stderr (`convai: KIND: agent ID: ...`); exit 2 (one message) when every call
+-- was refused before sending.
 local function query_agents(vendor, opts, ids, call, print_values)
   local calls = {}
   for i, id in ipairs(ids) do calls[i] = call(id) end
@@ -99,24 +99,26 @@ local function query_agents(vendor, opts, ids, call, print_values)
     return client:batch(calls)
   end)
   if not results then return code end
-  local values, failed, refused = {}, 0, 0
+  local values, failures, refused = {}, {}, 0
   for i, r in ipairs(results) do
     if r.err then
-      failed = failed + 1
+      failures[#failures + 1] = { id = ids[i], err = r.err }
       if r.err.kind == "invalid_argument" then refused = refused + 1 end
-      local e = r.err
-      if #ids > 1 then
-        e = { kind = e.kind, status = e.status, message = format("agent %s: %s", tostring(ids[i]),
-          tostring(e.message)) }
-      end
-      common.fail(e)
     else
       values[#values + 1] = { id = ids[i], value = r.value }
     end
   end
+  -- Refused before sending, all of them: the same bad option (a date), said once.
+  if refused == #ids then return common.fail(failures[1].err) end
   if #values > 0 then print_values(values) end
-  if failed == 0 then return EXIT.OK end
-  return refused == #ids and EXIT.USAGE or EXIT.FAILED
+  if #failures == 0 then return EXIT.OK end
+  if #ids == 1 then return common.fail(failures[1].err) end
+  for _, f in ipairs(failures) do
+    local e = f.err
+    io.stderr:write(common.error_line { kind = e.kind, status = e.status,
+      message = format("agent %s: %s", tostring(f.id), tostring(e.message)) }, "\n")
+  end
+  return EXIT.FAILED
 end
 
 -- The JSON of a query: one object for one agent, an array of them for several.
