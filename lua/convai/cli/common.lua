@@ -13,6 +13,7 @@
 local core = require "convai.core"
 local config = require "convai.config"
 local http = require "convai.http"
+local hints = require "convai.cli.hints"
 
 local format, concat, rep, find, sort = string.format, table.concat, string.rep, string.find, table.sort
 local type, tostring, tonumber, ipairs, pairs, getmetatable = type, tostring, tonumber, ipairs, pairs,
@@ -224,20 +225,28 @@ function _M.client_options(args)
 end
 
 --- Make one call with a vendor client built from the environment, then close the client. A failure
--- (no credentials, the API or the network) is printed with `fail`.
+-- (no credentials, the API or the network) is printed with `fail`, with the hint of `convai.cli.hints`
+-- (the variable to fix); a credential written with its `Bearer ` prefix is refused before anything is
+-- sent.
 -- @tparam table vendor a client module: `convai.voicebot`, `convai.avaamo` or `convai.vonage`
 -- @tparam table opts client options (`client_options`)
--- @tparam function call `call(client)`: `result` or `nil, err`
+-- @tparam function call `call(client, explain)`: `result` or `nil, err`; `explain(err)` gives an error
+--   of the client with its hint (for the errors `call` prints itself, e.g. a batch's)
 -- @return[1] the result
 -- @treturn[2] nil
 -- @treturn[2] integer the exit status
 function _M.with_client(vendor, opts, call)
-  local client, err = vendor.from_env(opts)
+  local ok, err = hints.check_env(vendor)
+  if not ok then return nil, _M.fail(err) end
+  local client
+  client, err = vendor.from_env(opts)
   if not client then return nil, _M.fail(err) end
+  local base_url = client.http and client.http.base_url
+  local function explain(e) return hints.explain(e, vendor, base_url) end
   local result
-  result, err = call(client)
+  result, err = call(client, explain)
   client:close()
-  if not result then return nil, _M.fail(err) end
+  if not result then return nil, _M.fail(explain(err)) end
   return result
 end
 

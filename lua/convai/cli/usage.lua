@@ -95,14 +95,16 @@ end
 local function query_agents(vendor, opts, ids, call, print_values)
   local calls = {}
   for i, id in ipairs(ids) do calls[i] = call(id) end
-  local results, code = common.with_client(vendor, opts, function(client)
+  local explain
+  local results, code = common.with_client(vendor, opts, function(client, hint)
+    explain = hint
     return client:batch(calls)
   end)
   if not results then return code end
   local values, failures, refused = {}, {}, 0
   for i, r in ipairs(results) do
     if r.err then
-      failures[#failures + 1] = { id = ids[i], err = r.err }
+      failures[#failures + 1] = { id = ids[i], err = explain(r.err) }
       if r.err.kind == "invalid_argument" then refused = refused + 1 end
     else
       values[#values + 1] = { id = ids[i], value = r.value }
