@@ -31,7 +31,9 @@ describe("convai CLI", function()
     for _, args in ipairs { { "--help" }, { "usage", "--help" }, { "usage", "voicebot", "--help" },
       { "usage", "avaamo", "--help" }, { "trigger", "--help" }, { "trigger", "whatsapp", "--help" },
       { "sandbox", "--help" }, { "sandbox", "start", "--help" },
-      { "sandbox", "stop", "--help" }, { "sandbox", "status", "--help" } } do
+      { "sandbox", "stop", "--help" }, { "sandbox", "status", "--help" }, { "sandbox", "env", "--help" },
+      { "trigger", "sms", "--help" }, { "trigger", "call", "--help" }, { "send-template", "--help" },
+      { "completion", "--help" } } do
       local code, out = cli(args)
       assert.equal(0, code, table.concat(args, " "))
       assert.matches("Usage: convai", out)
@@ -211,15 +213,25 @@ describe("convai CLI", function()
       code, out = cli { "sandbox", "status", "--dir", dir }
       assert.equal(0, code)
       assert.matches("running at http://127.0.0.1:" .. port, out)
-      local _, err2
-      code, _, err2 = cli { "sandbox", "start", "--port", "0", "--dir", dir }
-      assert.equal(1, code, "a second start in the same directory is refused")
-      assert.matches("already running", err2)
+      local out2, err2
+      code, out2, err2 = cli { "sandbox", "start", "--port", "0", "--dir", dir }
+      assert.equal(0, code, "a second start in the same directory prints the running one's settings")
+      assert.equal("", err2)
+      assert.matches("^# already running: these are its settings\n", out2)
+      assert.matches("export CONVAI_VOICEBOT_URL='http://127%.0%.0%.1:" .. port .. "/voicebot/third%-party/v1'", out2)
+      code, out2 = cli { "sandbox", "env", "--dir", dir }
+      assert.equal(0, code)
+      assert.matches("export CONVAI_VONAGE_URL='http://127%.0%.0%.1:" .. port .. "/vonage'", out2)
       code = cli { "sandbox", "stop", "--dir", dir }
       assert.equal(0, code)
       code, out = cli { "sandbox", "status", "--dir", dir }
       assert.equal(3, code)
       assert.matches("not running", out)
+      code, out, err = cli { "sandbox", "env", "--dir", dir }
+      assert.equal(3, code)
+      assert.equal("", out)
+      assert.equal("convai: sandbox: no sandbox is running in " .. dir .. "; start one with: eval \"$(convai "
+        .. "sandbox start)\"\n", err)
       os.execute("rm -rf '" .. dir .. "'")
     end)
 
@@ -250,7 +262,7 @@ describe("convai CLI", function()
       end
       local MISSING = "convai: sandbox: the sandbox is not installed (no Lua module convai.sandbox); install it "
         .. "with 'luarocks install convai-sandbox', or run ./scripts/quickstart from a clone of convai\n"
-      for _, target in ipairs { "start", "stop", "status" } do
+      for _, target in ipairs { "start", "stop", "status", "env" } do
         local code, out, err = run("sandbox", target)
         assert.equal(2, code, target)
         assert.equal("", out, target)

@@ -1,0 +1,100 @@
+-- Messages that say how to fix it (issue 13 §5): one `convai: KIND: MESSAGE` prefix, the command's
+-- `Try '... --help'` hint on every usage error, the variable of a failing credential, credentials never
+-- from arguments, the plain-HTTP and endpoint-path hints, the subcommands of a group, a sandbox port in
+-- use. Real process, real sandbox; the messages are compared whole.
+local helper = require "helper"
+
+local cli = helper.cli
+local URL = helper.env("CONVAI_VOICEBOT_URL")
+local PORT = helper.url:match(":(%d+)$")
+
+-- Run a command that must be refused: exit 2, nothing on stdout, stderr exactly `err`, nothing sent.
+local function refused(args, err, env)
+  local code, out, e = cli(args, env)
+  local line = table.concat(args, " ")
+  assert.equal(2, code, line)
+  assert.equal("", out, line)
+  assert.equal(err, e, line)
+  assert.same({}, helper.log(), line)
+end
+
+describe("convai CLI messages", function()
+  before_each(helper.reset)
+
+  it("a group without its subcommand lists the subcommands", function()
+    refused({ "usage" }, "convai: invalid_argument: 'convai usage' needs a subcommand:\n"
+      .. "  voicebot   WhatsApp agent usage at voicebot.studio: business-initiated conversations in the rolling "
+      .. "24 h window.\n"
+      .. "  avaamo     Avaamo agent usage statistics over a date range.\n"
+      .. "Try 'convai usage --help'.\n")
+    local _, _, err = cli { "trigger" }
+    assert.matches("\n  whatsapp .*\n  sms .*\n  call .*\nTry 'convai trigger %-%-help'%.\n$", err)
+  end)
+
+  it("every usage error ends with the hint of the command typed", function()
+    refused({ "usage", "avaamo", "--agent-id", "1", "--bogus" }, "convai: invalid_argument: unknown option "
+      .. "'--bogus'\nTry 'convai usage avaamo --help'.\n")
+    refused({ "frobnicate" }, "convai: invalid_argument: unknown command 'frobnicate'\nTry 'convai --help'.\n")
+    refused({ "usage", "voicebot", "--timeout", "soon" }, "convai: invalid_argument: --timeout must be a "
+      .. "positive number of seconds (e.g. 30 or 0.5), got \"soon\"\nTry 'convai usage voicebot --help'.\n")
+  end)
+
+  it("a credential given as an option is refused, naming the variable that holds it", function()
+    refused({ "usage", "voicebot", "--token", "x" }, "convai: invalid_argument: --token: credentials come from "
+      .. "the environment (or a profile), never from arguments: set CONVAI_VOICEBOT_TOKEN\n"
+      .. "Try 'convai usage voicebot --help'.\n")
+    refused({ "usage", "avaamo", "--agent-id", "1", "--access-token", "x" }, "convai: invalid_argument: "
+      .. "--access-token: credentials come from the environment (or a profile), never from arguments: set "
+      .. "CONVAI_AVAAMO_TOKEN\nTry 'convai usage avaamo --help'.\n")
+  end)
+
+  it("a token written as 'Bearer xxx' is refused before sending, the value never echoed", function()
+    refused({ "usage", "voicebot" }, "convai: invalid_argument: CONVAI_VOICEBOT_TOKEN starts with 'Bearer ': "
+      .. "drop the prefix and give the token alone (convai sends the 'Bearer ' header itself)\n"
+      .. "Try 'convai usage voicebot --help'.\n", { CONVAI_VOICEBOT_TOKEN = "Bearer SECRET-x1" })
+  end)
+
+  it("an auth error names the variable of the credential", function()
+    local code, out, err = cli({ "usage", "voicebot" }, { CONVAI_VOICEBOT_TOKEN = "wrong-SECRET-9" })
+    assert.equal(1, code)
+    assert.equal("", out)
+    assert.equal("convai: auth: voicebot.studio: Unauthenticated. (check CONVAI_VOICEBOT_TOKEN) (HTTP 401)\n", err)
+    local _
+    code, _, err = cli({ "trigger", "call", "--agent-id", "a", "--to", "+44 7700 900123" },
+      { CONVAI_VONAGE_KEY = "wrong-SECRET-9" })
+    assert.equal(1, code)
+    assert.matches("^convai: auth: .*%(check CONVAI_VONAGE_KEY%) %(HTTP 401%)\n$", err)
+  end)
+
+  it("https:// on a plain-HTTP port says the URL should probably be http://", function()
+    local code, _, err = cli({ "usage", "voicebot", "--timeout", "5" },
+      { CONVAI_VOICEBOT_URL = URL:gsub("^http:", "https:") })
+    assert.equal(1, code)
+    assert.matches("^convai: tls: .*wrong version number %(the server answers plain HTTP there: "
+      .. "CONVAI_VOICEBOT_URL should probably start with http://%)", err)
+  end)
+
+  it("a base URL that holds the endpoint path says so on the 404", function()
+    local code, _, err = cli({ "usage", "voicebot" }, { CONVAI_VOICEBOT_URL = URL .. "/whatsapp/agent-usage" })
+    assert.equal(1, code)
+    assert.equal("convai: not_found: voicebot.studio: Not Found. (CONVAI_VOICEBOT_URL holds an endpoint path; "
+      .. "give the base URL only, e.g. https://1-client.server.healvi-chat/third-party/v1) (HTTP 404)\n", err)
+  end)
+
+  it("a network error has the same prefix", function()
+    local code, _, err = cli({ "usage", "voicebot" }, { CONVAI_VOICEBOT_URL = "http://127.0.0.1:1/v1" })
+    assert.equal(1, code)
+    assert.matches("^convai: network: [^\n]+\n$", err)
+  end)
+
+  it("a sandbox port in use is one line suggesting --port 0", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    local code, out, err = cli { "sandbox", "start", "--port", PORT, "--dir", dir }
+    os.execute("rm -rf '" .. dir .. "'")
+    assert.equal(1, code)
+    assert.equal("", out)
+    assert.equal("convai: sandbox: port " .. PORT .. " is in use (another program, or a sandbox started with "
+      .. "another --dir, listens there); choose another --port, or --port 0 for any free port\n", err)
+  end)
+end)
