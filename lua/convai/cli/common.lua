@@ -14,6 +14,7 @@ local core = require "convai.core"
 local config = require "convai.config"
 local http = require "convai.http"
 local hints = require "convai.cli.hints"
+local runtime = require "convai.runtime"
 
 local format, concat, rep, find, sort = string.format, table.concat, string.rep, string.find, table.sort
 local type, tostring, tonumber, ipairs, pairs, getmetatable = type, tostring, tonumber, ipairs, pairs,
@@ -85,13 +86,24 @@ function _M.usage_error(msg)
   return _M.fail(msg, EXIT.USAGE)
 end
 
+-- Why the last attempt failed, from a response event of the trace: "HTTP 503", "timeout: ...".
+local function outcome(ev)
+  if ev.status then return format("HTTP %d", ev.status) end
+  local e = ev.error or {}
+  return format("%s: %s", tostring(e.kind), tostring(e.message))
+end
+
 --- The verbose printer (the option `-v`): a `trace` function for the clients (see `convai.http`)
 -- that writes each request (`> METHOD URL`, its headers with credentials shown as `<redacted>`, the
--- body size) and each response (`< HTTP status (N ms)`, or the error when none came) to `out`.
+-- body size) and each response (`< HTTP status (N ms)`, or the error when none came) to `out`; and a
+-- `sleep` function for the retry policy that writes each pause before a retry and why (`* retrying in
+-- 0.42 s: HTTP 503`) before it pauses.
 -- @tparam file out where to write, e.g. `io.stderr`
 -- @treturn function the trace function, called with each event table
+-- @treturn function the retry policy's `sleep(seconds)` (pauses with `convai.runtime.sleep`)
 function _M.verbose_trace(out)
-  return function(ev)
+  local last = "?"
+  local function trace(ev)
     if ev.phase == "request" then
       out:write(format("> %s %s\n", ev.method, ev.url))
       local headers = http.redact_headers(ev.headers) -- already redacted; twice is harmless
@@ -106,15 +118,24 @@ function _M.verbose_trace(out)
       out:write(format("< no response: %s error: %s (%d ms)\n", tostring(e.kind), tostring(e.message),
         ev.elapsed_ms))
     end
+    if ev.phase ~= "request" then last = outcome(ev) end
     out:flush()
   end
+  local function sleep(seconds)
+    out:write(format("* retrying in %.2f s: %s\n", seconds, last))
+    out:flush()
+    runtime.sleep(seconds)
+  end
+  return trace, sleep
 end
 
 --- The trace function a command's clients get: the verbose printer on stderr, or none.
 -- @tparam table args parsed arguments (`args.verbose`)
--- @treturn ?function
+-- @treturn ?function the trace function
+-- @treturn ?function the retry policy's `sleep` that prints each pause (see `verbose_trace`)
 function _M.trace(args)
-  return args.verbose and _M.verbose_trace(io.stderr) or nil
+  if not args.verbose then return nil end
+  return _M.verbose_trace(io.stderr)
 end
 
 --- Add a command group (`usage`, `trigger`, ...): a command that needs one of its subcommands, whose
@@ -133,21 +154,31 @@ end
 --- Add `--timeout` and `--connect-timeout` (seconds, as text; check them with `seconds` or `positive`).
 -- @param cmd an argparse command
 function _M.add_timeout_options(cmd)
-  cmd:option("--timeout", "Total time allowed per request, in seconds."):default "30"
+  cmd:option("--timeout", "Time allowed for each attempt of a request (a retried request makes up to 3), "
+    .. "in seconds."):default "30"
   cmd:option("--connect-timeout", "Time allowed to connect, in seconds."):default "10"
+end
+
+-- Add `--deadline` (seconds, as text; checked by `client_options`).
+local function add_deadline_option(cmd)
+  cmd:option("--deadline", "Time allowed for the whole call, retries and their pauses included, in "
+    .. "seconds (default: no bound but the attempts' own).")
 end
 
 --- The output formats of every query command (`--format`).
 _M.FORMATS = { "table", "json", "csv" }
 
 --- Add the options of a command that makes one request and prints its result.
--- They are `--format`, `--timeout`, `--connect-timeout` and `-v/--verbose` (see `client_options`).
+-- They are `--format`, `--timeout`, `--connect-timeout`, `--deadline` and `-v/--verbose` (see
+-- `client_options`).
 -- @param cmd an argparse command
 function _M.add_output_options(cmd)
   cmd:option("--format", "Output format: table, json (one line, keys sorted by name: the same input "
     .. "gives the same bytes) or csv (RFC 4180, a header line first)."):choices(_M.FORMATS):default "table"
   _M.add_timeout_options(cmd)
-  cmd:flag("-v --verbose", "Print each request (credentials redacted) and response to stderr.")
+  add_deadline_option(cmd)
+  cmd:flag("-v --verbose", "Print each request (credentials redacted), each response and each pause "
+    .. "before a retry, with why, to stderr.")
 end
 
 --- Add the option that chooses where the agents' send slots are kept to a command that sends:
@@ -211,8 +242,9 @@ function _M.agent_id(v)
 end
 
 --- The client options of a command defined with `add_output_options`.
--- @tparam table args parsed arguments
--- @treturn[1] table `{timeout = s, connect_timeout = s, trace = ?function}` for a client's `from_env`
+-- @tparam table args parsed arguments (`timeout`, `connect_timeout`, `deadline`, `verbose`)
+-- @treturn[1] table `{timeout = s, connect_timeout = s, trace = ?function, retry = ?table}` for a
+--   client's `from_env`: `retry` holds the `deadline` and, with `-v`, the `sleep` that prints each pause
 -- @treturn[2] nil
 -- @treturn[2] string the message for `usage_error`
 function _M.client_options(args)
@@ -221,7 +253,15 @@ function _M.client_options(args)
   local connect_timeout
   connect_timeout, err = _M.seconds(args.connect_timeout, "connect-timeout")
   if not connect_timeout then return nil, err end
-  return { timeout = timeout, connect_timeout = connect_timeout, trace = _M.trace(args) }
+  local deadline
+  if args.deadline ~= nil then
+    deadline, err = _M.seconds(args.deadline, "deadline")
+    if not deadline then return nil, err end
+  end
+  local trace, sleep = _M.trace(args)
+  local retry
+  if deadline or sleep then retry = { deadline = deadline, sleep = sleep } end
+  return { timeout = timeout, connect_timeout = connect_timeout, trace = trace, retry = retry }
 end
 
 --- Make one call with a vendor client built from the environment, then close the client. A failure

@@ -97,4 +97,36 @@ describe("convai CLI messages", function()
     assert.equal("convai: sandbox: port " .. PORT .. " is in use (another program, or a sandbox started with "
       .. "another --dir, listens there); choose another --port, or --port 0 for any free port\n", err)
   end)
+
+  describe("retries", function()
+    local USAGE_PATH = "/voicebot/third-party/v1/whatsapp/agent-usage"
+
+    it("-v shows each pause before a retry and why", function()
+      helper.add_fault { path = USAGE_PATH, fault = "status", status = 503, count = 2 }
+      local code, out, err = cli { "usage", "voicebot", "-v" }
+      assert.equal(0, code, err)
+      assert.matches("250%s+false\n$", out)
+      local pauses = {}
+      for s in err:gmatch("%* retrying in (%d+%.%d%d) s: HTTP 503\n") do pauses[#pauses + 1] = tonumber(s) end
+      assert.equal(2, #pauses, err)
+      assert.matches("< HTTP 503 .*\n%* retrying in [%d.]+ s: HTTP 503\n> GET ", err)
+    end)
+
+    it("--deadline bounds the whole call, retries included; --timeout each attempt", function()
+      helper.add_fault { path = USAGE_PATH, fault = "delay", delay_ms = 3000, count = 3 }
+      local t0 = os.time()
+      local code, _, err = cli { "usage", "voicebot", "--timeout", "2", "--deadline", "1" }
+      assert.is_true(os.time() - t0 <= 2, "--deadline 1 took " .. (os.time() - t0) .. " s")
+      assert.equal(1, code)
+      assert.matches("^convai: timeout: ", err)
+    end)
+
+    it("refuses a bad --deadline, sending nothing", function()
+      refused({ "usage", "voicebot", "--deadline", "-1" }, "convai: invalid_argument: --deadline must be a "
+        .. "positive number of seconds (e.g. 30 or 0.5), got \"-1\"\nTry 'convai usage voicebot --help'.\n")
+      refused({ "trigger", "call", "--agent-id", "a", "--to", "+44 7700 900123", "--deadline", "soon" },
+        "convai: invalid_argument: --deadline must be a positive number of seconds (e.g. 30 or 0.5), got "
+        .. "\"soon\"\nTry 'convai trigger call --help'.\n")
+    end)
+  end)
 end)
