@@ -129,4 +129,66 @@ describe("convai CLI messages", function()
         .. "\"soon\"\nTry 'convai trigger call --help'.\n")
     end)
   end)
+
+  describe("campaign run", function()
+    local function tmpdir()
+      local d = os.tmpname()
+      os.remove(d)
+      assert(os.execute("mkdir -p '" .. d .. "'"))
+      return d
+    end
+    local function write(path, text)
+      local f = assert(io.open(path, "w"))
+      f:write(text)
+      f:close()
+    end
+    local function exists(path)
+      local f = io.open(path)
+      if f then f:close() end
+      return f ~= nil
+    end
+    local function run(csv, journal, more)
+      local args = { "campaign", "run", csv, "--agent-id", "a", "--namespace", "n", "--template", "t",
+        "--locale", "en", "--status-url", "https://example.com/s", "--journal", journal, "--limits", "process" }
+      for _, a in ipairs(more or {}) do args[#args + 1] = a end
+      return cli(args)
+    end
+
+    it("a directory given as the recipients file says so", function()
+      local d = tmpdir()
+      local code, out, err = run(d, d .. "/j")
+      assert.equal(2, code)
+      assert.equal("", out)
+      assert.equal("convai: invalid_argument: cannot read the recipients file " .. d .. ": Is a directory (give the "
+        .. "CSV file)\nTry 'convai campaign run --help'.\n", err)
+      assert.is_false(exists(d .. "/j"))
+      os.execute("rm -rf '" .. d .. "'")
+    end)
+
+    it("a CSV with only a header exits 2 before creating a journal, unless --allow-empty", function()
+      local d = tmpdir()
+      write(d .. "/r.csv", "to,name\n")
+      local code, out, err = run(d .. "/r.csv", d .. "/j")
+      assert.equal(2, code)
+      assert.equal("", out)
+      assert.equal("convai: invalid_argument: " .. d .. "/r.csv has a header and no recipient rows: nothing to "
+        .. "send (pass --allow-empty to run it anyway)\nTry 'convai campaign run --help'.\n", err)
+      assert.is_false(exists(d .. "/j"))
+      code, out, err = run(d .. "/r.csv", d .. "/j", { "--allow-empty" })
+      assert.equal(0, code, err)
+      assert.matches("recipients%s+0\n", out)
+      os.execute("rm -rf '" .. d .. "'")
+    end)
+
+    it("invalid rows are told in the CSV's column names, not Lua field paths", function()
+      local d = tmpdir()
+      write(d .. "/r.csv", "to,name,header.1\n+44 7700 900123,Ann," .. string.rep("y", 61) .. "\n")
+      local code, _, err = run(d .. "/r.csv", d .. "/j")
+      assert.equal(2, code)
+      assert.matches("^convai: invalid_argument: recipients line 2: header%.1 is 61 characters long;", err)
+      assert.is_nil(err:find("components", 1, true), err)
+      assert.same({}, helper.log())
+      os.execute("rm -rf '" .. d .. "'")
+    end)
+  end)
 end)
