@@ -76,13 +76,14 @@ local function stats_row(id, label, s)
 end
 
 -- The agent IDs of `--agent-id` (all digits, as integers), or nil and the message naming the first bad
--- one as typed. `none` is what stands for "no --agent-id" (the vendor's default agent).
-local function agent_ids(list)
+-- one as typed (in the client's words; `where` says where the ID is found). Checked before any is
+-- queried, so that a bad one means nothing is sent.
+local function agent_ids(list, where)
   local ids = {}
   for i, text in ipairs(list) do
     ids[i] = common.agent_id(text)
     if not ids[i] or ids[i] < 1 then
-      return nil, format("agent_id must be a positive integer, got %s", http.quote(text))
+      return nil, format("agent_id must be a positive integer%s, got %s", where or "", http.quote(text))
     end
   end
   return ids
@@ -155,7 +156,7 @@ function run.voicebot(args, out, opts)
 end
 
 function run.avaamo(args, out, opts)
-  local ids, err = agent_ids(args.agent_id)
+  local ids, err = agent_ids(args.agent_id, " (from the agent URL)")
   if not ids then return common.usage_error(err) end
   return query_agents(avaamo, opts, ids, function(id)
     return { "usage", { agent_id = id, from_date = args.from, to_date = args.to, utc_offset = args.utc_offset,

@@ -1,28 +1,12 @@
 -- The `convai` CLI as a user runs it: real process, real sandbox, exit status, stdout and stderr.
 local helper = require "helper"
+local cli_helper = require "cli_helper"
 
 local cli = helper.cli
-local TOKEN = helper.env("CONVAI_VOICEBOT_TOKEN")
-local KEY = helper.env("CONVAI_VONAGE_KEY")
-local AVAAMO_TOKEN = helper.env("CONVAI_AVAAMO_TOKEN")
+local with, no_secret = cli_helper.with, cli_helper.no_secret
 
 local TRIGGER = { "trigger", "whatsapp", "--agent-id", "agent-cli", "--namespace", "ns", "--template",
   "order_update", "--locale", "en", "--to", "+44 7700 900123", "--status-url", "https://example.com/s" }
-
-local function with(base, extra)
-  local t = {}
-  for i, v in ipairs(base) do t[i] = v end
-  for _, v in ipairs(extra) do t[#t + 1] = v end
-  return t
-end
-
-local function no_secret(...)
-  for _, s in ipairs { ... } do
-    for _, secret in ipairs { TOKEN, KEY, AVAAMO_TOKEN } do
-      assert.is_nil(s:find(secret, 1, true), "a secret was printed")
-    end
-  end
-end
 
 describe("convai CLI", function()
   before_each(helper.reset)

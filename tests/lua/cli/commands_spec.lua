@@ -2,10 +2,10 @@
 -- with several agents, `--format table|json|csv` with deterministic JSON, `--version`, `completion`.
 -- Real process, real sandbox: exit status, stdout, stderr and what the sandbox received.
 local helper = require "helper"
+local cli_helper = require "cli_helper"
 
 local cli = helper.cli
-local TOKEN = helper.env("CONVAI_VOICEBOT_TOKEN")
-local KEY = helper.env("CONVAI_VONAGE_KEY")
+local with, no_secret, refused = cli_helper.with, cli_helper.no_secret, cli_helper.refused
 
 local TO = "+44 7700 900123"
 local SMS = { "trigger", "sms", "--agent-id", "agent-sms", "--to", TO, "--status-url", "https://example.com/s" }
@@ -14,34 +14,11 @@ local TEMPLATE = { "send-template", "--to", TO, "--name", "Ann", "--template", "
 local AVAAMO = { "usage", "avaamo", "--agent-id", "5", "--agent-id", "6", "--from", "10/04/2020", "--to",
   "13/04/2020" }
 
-local function with(base, extra)
-  local t = {}
-  for i, v in ipairs(base) do t[i] = v end
-  for _, v in ipairs(extra) do t[#t + 1] = v end
-  return t
-end
-
-local function no_secret(...)
-  for _, s in ipairs { ... } do
-    for _, secret in ipairs { TOKEN, KEY } do assert.is_nil(s:find(secret, 1, true), "a secret was printed") end
-  end
-end
-
 -- The one request the sandbox received: its path and decoded body.
 local function sent()
   local log = helper.log()
   assert.equal(1, #log)
   return log[1].path, helper.decode(log[1].body)
-end
-
--- Run a command that must be refused: exit 2, nothing on stdout, `err` exactly, nothing sent.
-local function refused(args, err)
-  local code, out, e = cli(args)
-  local line = table.concat(args, " ")
-  assert.equal(2, code, line)
-  assert.equal("", out, line)
-  assert.equal(err, e, line)
-  assert.same({}, helper.log(), line)
 end
 
 describe("convai CLI: every client call", function()
@@ -185,7 +162,7 @@ describe("convai CLI: every client call", function()
         "convai: invalid_argument: agent_id must be a positive integer, got \"99999999999999999999\"\n"
         .. "Try 'convai usage voicebot --help'.\n")
       refused({ "usage", "avaamo", "--agent-id", "1", "--agent-id", "x" },
-        "convai: invalid_argument: agent_id must be a positive integer, got \"x\"\n"
+        "convai: invalid_argument: agent_id must be a positive integer (from the agent URL), got \"x\"\n"
         .. "Try 'convai usage avaamo --help'.\n")
       refused({ "usage", "avaamo", "--agent-id", "1", "--agent-id", "2", "--from", "31/02/2024" },
         "convai: invalid_argument: from_date: \"31/02/2024\" is not a calendar date (expected dd/mm/yyyy)\n"

@@ -3,20 +3,12 @@
 -- from arguments, the plain-HTTP and endpoint-path hints, the subcommands of a group, a sandbox port in
 -- use. Real process, real sandbox; the messages are compared whole.
 local helper = require "helper"
+local cli_helper = require "cli_helper"
 
 local cli = helper.cli
+local refused = cli_helper.refused
 local URL = helper.env("CONVAI_VOICEBOT_URL")
 local PORT = helper.url:match(":(%d+)$")
-
--- Run a command that must be refused: exit 2, nothing on stdout, stderr exactly `err`, nothing sent.
-local function refused(args, err, env)
-  local code, out, e = cli(args, env)
-  local line = table.concat(args, " ")
-  assert.equal(2, code, line)
-  assert.equal("", out, line)
-  assert.equal(err, e, line)
-  assert.same({}, helper.log(), line)
-end
 
 describe("convai CLI messages", function()
   before_each(helper.reset)
