@@ -1,13 +1,14 @@
 --- convai.cli.common: what every `convai` command shares.
 --
--- The exit statuses, the error lines on stderr, the `--verbose` trace printer, the table and JSON
--- output, and the option types: the checks that turn an option's text into a value (seconds, agent
--- IDs) with the message the user sees when it is wrong. The command modules (`convai.cli.usage`,
--- `trigger`, `campaign`, `sandbox`) depend on this module; it depends on none of them.
+-- The exit statuses, the error lines on stderr (`convai: KIND: MESSAGE`, and after a usage error the
+-- `Try 'convai COMMAND --help'.` hint), the `--verbose` trace printer, the table, CSV and deterministic
+-- JSON output, and the option types: the checks that turn an option's text into a value (seconds,
+-- agent IDs) with the message the user sees when it is wrong. The command modules (`convai.cli.usage`,
+-- `trigger`, `send_template`, `campaign`, `sandbox`, `completion`) depend on this module; it depends
+-- on none of them (`convai.cli.hints` adds the how-to-fix part of a client's error).
 --
--- The option types run after argparse has parsed the line, not as argparse converters: a converter's
--- failure would be reported by argparse with its "Try 'convai --help'" line, and the CLI prints these
--- messages without it.
+-- The option types run after argparse has parsed the line, not as argparse converters, so that their
+-- messages are the clients' own (the same words from Lua and from the command line).
 --
 -- @module convai.cli.common
 local core = require "convai.core"
