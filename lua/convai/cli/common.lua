@@ -21,6 +21,10 @@ local format, concat, rep, find, sort = string.format, table.concat, string.rep,
 local type, tostring, tonumber, ipairs, pairs, getmetatable = type, tostring, tonumber, ipairs, pairs,
   getmetatable
 local huge, tointeger = math.huge, math.tointeger
+local running = coroutine.running
+
+-- Stands for the main coroutine where `coroutine.running` gives nil (LuaJIT, Lua 5.1).
+local MAIN = {}
 
 local _M = {}
 
@@ -103,7 +107,9 @@ end
 -- @treturn function the trace function, called with each event table
 -- @treturn function the retry policy's `sleep(seconds)` (pauses with `convai.runtime.sleep`)
 function _M.verbose_trace(out)
-  local last = "?"
+  -- Why each task's last attempt failed, by coroutine: in a batch, the pause and the failure it
+  -- follows are in the same task (weak keys: a finished task's entry goes with it).
+  local last = setmetatable({}, { __mode = "k" })
   local function trace(ev)
     if ev.phase == "request" then
       out:write(format("> %s %s\n", ev.method, ev.url))
@@ -119,11 +125,11 @@ function _M.verbose_trace(out)
       out:write(format("< no response: %s error: %s (%d ms)\n", tostring(e.kind), tostring(e.message),
         ev.elapsed_ms))
     end
-    if ev.phase ~= "request" then last = outcome(ev) end
+    if ev.phase ~= "request" then last[running() or MAIN] = outcome(ev) end
     out:flush()
   end
   local function sleep(seconds)
-    out:write(format("* retrying in %.2f s: %s\n", seconds, last))
+    out:write(format("* retrying in %.2f s: %s\n", seconds, last[running() or MAIN] or "?"))
     out:flush()
     runtime.sleep(seconds)
   end
