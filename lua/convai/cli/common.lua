@@ -91,18 +91,24 @@ function _M.usage_error(msg)
   return _M.fail(msg, EXIT.USAGE)
 end
 
--- Why the last attempt failed, from a response event of the trace: "HTTP 503", "timeout: ...".
+-- The request and why its attempt failed, from a response event of the trace:
+-- "GET URL in %.2f s: HTTP 503" without the pause ("%s" left for it).
 local function outcome(ev)
-  if ev.status then return format("HTTP %d", ev.status) end
-  local e = ev.error or {}
-  return format("%s: %s", tostring(e.kind), tostring(e.message))
+  local why
+  if ev.status then
+    why = format("HTTP %d", ev.status)
+  else
+    local e = ev.error or {}
+    why = format("%s: %s", tostring(e.kind), tostring(e.message))
+  end
+  return format("%s %s", tostring(ev.method), tostring(ev.url)), why
 end
 
 --- The verbose printer (the option `-v`): a `trace` function for the clients (see `convai.http`)
 -- that writes each request (`> METHOD URL`, its headers with credentials shown as `<redacted>`, the
 -- body size) and each response (`< HTTP status (N ms)`, or the error when none came) to `out`; and a
--- `sleep` function for the retry policy that writes each pause before a retry and why (`* retrying in
--- 0.42 s: HTTP 503`) before it pauses.
+-- `sleep` function for the retry policy that writes each pause before a retry and why (`* retrying GET
+-- URL in 0.42 s: HTTP 503`) before it pauses.
 -- @tparam file out where to write, e.g. `io.stderr`
 -- @treturn function the trace function, called with each event table
 -- @treturn function the retry policy's `sleep(seconds)` (pauses with `convai.runtime.sleep`)
@@ -125,11 +131,12 @@ function _M.verbose_trace(out)
       out:write(format("< no response: %s error: %s (%d ms)\n", tostring(e.kind), tostring(e.message),
         ev.elapsed_ms))
     end
-    if ev.phase ~= "request" then last[running() or MAIN] = outcome(ev) end
+    if ev.phase ~= "request" then last[running() or MAIN] = { outcome(ev) } end
     out:flush()
   end
   local function sleep(seconds)
-    out:write(format("* retrying in %.2f s: %s\n", seconds, last[running() or MAIN] or "?"))
+    local l = last[running() or MAIN] or { "the request", "?" }
+    out:write(format("* retrying %s in %.2f s: %s\n", l[1], seconds, l[2]))
     out:flush()
     runtime.sleep(seconds)
   end

@@ -99,9 +99,11 @@ describe("convai CLI messages", function()
       assert.equal(0, code, err)
       assert.matches("250%s+false\n$", out)
       local pauses = {}
-      for s in err:gmatch("%* retrying in (%d+%.%d%d) s: HTTP 503\n") do pauses[#pauses + 1] = tonumber(s) end
+      for s in err:gmatch("%* retrying GET http://[^ ]+/whatsapp/agent%-usage in (%d+%.%d%d) s: HTTP 503\n") do
+        pauses[#pauses + 1] = tonumber(s)
+      end
       assert.equal(2, #pauses, err)
-      assert.matches("< HTTP 503 .*\n%* retrying in [%d.]+ s: HTTP 503\n> GET ", err)
+      assert.matches("< HTTP 503 .*\n%* retrying GET [^\n]* in [%d.]+ s: HTTP 503\n> GET ", err)
     end)
 
     it("--deadline bounds the whole call, retries included; --timeout each attempt", function()
