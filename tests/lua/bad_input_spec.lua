@@ -120,7 +120,8 @@ local CLI_ROWS = {
   -- usage voicebot
   { input = "usage voicebot --agent-id", cli = flag(VB, "--agent-id"), cases = {
     { "x1", 'agent_id must be a positive integer, got "x1"' },
-    { "0", "agent_id must be a positive integer, got 0" },
+    { "0", 'agent_id must be a positive integer, got "0"' },
+    { "99999999999999999999", 'agent_id must be a positive integer, got "99999999999999999999"' },
     { "-3", 'agent_id must be a positive integer, got "-3"' },
     { "1.5", 'agent_id must be a positive integer, got "1.5"' },
     { "1/../../x", 'agent_id must be a positive integer, got "1/../../x"' },
@@ -315,8 +316,10 @@ local CLI_ROWS = {
     cases = { { "yes", "option '--verbose' does not take arguments" } } },
   { input = "other arguments", commands = API, cli = function(v, _, cmd) return append(cmd, table.unpack(v)) end,
     cases = {
-      { { "--api-key", "k" }, "unknown option '--api-key'", "--api-key k (credentials come from the environment)" },
-      { { "--token=k" }, "unknown option '--token'", "--token=k (the value is not shown)" },
+      { { "--api-key", "k" }, "--api-key: credentials come from the environment (or a profile), never from "
+        .. "arguments: set CONVAI_", "--api-key k (credentials come from the environment)" },
+      { { "--token=k" }, "--token: credentials come from the environment (or a profile), never from arguments",
+        "--token=k (the value is not shown)" },
       { { "extra" }, "too many arguments", "an extra argument" },
     } },
   { input = "CONVAI_CAFILE", commands = API, cli = function(v, _, cmd) return cmd, { CONVAI_CAFILE = v } end,
@@ -413,7 +416,7 @@ local CLI_ROWS = {
   { input = "campaign run --store", cli = campaign_cli(GOOD_CSV, function(args, v)
     return with_flag(with_flag(args, "--journal", NIL), "--store", v)
   end), cases = {
-    { "redis://:pw@127.0.0.1:99999/0", "invalid argument: --store: campaign store: invalid Redis URL" },
+    { "redis://:pw@127.0.0.1:99999/0", "invalid_argument: --store: campaign store: invalid Redis URL" },
     { "memcached://127.0.0.1/0", "unknown journal store scheme memcached://" },
     { "127.0.0.1:6379", "--store must be a URL such as redis://HOST:6379/0" },
     { "redis://127.0.0.1:1/0", "--store: campaign store redis://127.0.0.1:1/0: Redis at 127.0.0.1:1" },
@@ -469,18 +472,20 @@ local CLI_ROWS = {
   } },
   { input = "CSV columns header.N", cli = campaign_cli(csv_with("to,header.1", "+447700900123,VALUE")), cases = {
     { "", "recipients line 2: header.1 is empty (the template needs 1 header parameter)" },
-    { string.rep("x", 61), "header[1] is 61 characters long; WhatsApp allows at most 60 in a header parameter" },
+    { string.rep("x", 61), "recipients line 2: header.1 is 61 characters long; WhatsApp allows at most 60 in a "
+      .. "header parameter" },
   } },
   { input = "CSV columns body.N", cli = campaign_cli(csv_with("to,body.1", "+447700900123,VALUE")), cases = {
     { "", "recipients line 2: body.1 is empty (the template needs 1 body parameter)" },
-    { string.rep("x", 1025), "body[1] is 1025 characters long; WhatsApp allows at most 1024 in a body parameter" },
+    { string.rep("x", 1025), "recipients line 2: body.1 is 1025 characters long; WhatsApp allows at most 1024 in "
+      .. "a body parameter" },
     { "a\tb", "must not contain line breaks or tabs" },
   } },
   { input = "CSV column name", cli = campaign_cli(csv_with("to,name", "+447700900123,VALUE"), function(args)
     args = with_flag(with_flag(with_flag(args, "--namespace", NIL), "--locale", NIL), "--status-url", NIL)
     return with_flag(with_flag(args, "--provider", "voicebot"), "--agent-id", "7")
   end), cases = {
-    { "", "customer_name is required (the recipient's name, a non-empty string)" },
+    { "", "recipients line 2: name is required (the recipient's name, a non-empty string)" },
   } },
   { input = "CSV header", cli = campaign_cli(function(v) return v .. "\n+447700900123,x\n" end), cases = {
     { "to,colour", 'recipients CSV line 1: unknown column "colour"' },

@@ -1,7 +1,10 @@
 -- The documentation holds: every relative link of a Markdown page (README.md, docs/, bench/RESULTS.md...)
 -- names a file of the repository and, with a #fragment, a heading of it; every citation of a docs/ page
 -- in the code (`docs/api-notes.md §3`, `docs/http.md "Retries"`) names a page, section or heading that
--- exists; the README stays short, keeps the test command CI runs, and its Lua example runs as it is.
+-- exists; the README stays short, keeps the test command CI runs, and its Lua example runs as it is;
+-- every Lua block of the README and docs/ compiles, and runs against the sandbox unless it is a reference
+-- sketch (listed below, with why); every `convai ...` example parses, its options exist, and the
+-- read-only ones run.
 local helper = require "helper"
 
 local ROOT = helper.root
@@ -18,6 +21,14 @@ local function read(path)
 end
 
 local function exists(path) return read(path) ~= nil end
+
+-- `words` and then `extra`, as one new list.
+local function helper_words(words, extra)
+  local t = {}
+  for i, w in ipairs(words) do t[i] = w end
+  t[#t + 1] = extra
+  return t
+end
 
 -- Lines of a shell command's output.
 local function lines_of(cmd)
@@ -167,4 +178,174 @@ describe("documentation", function()
     assert.equal("triggered: HTTP 200", out[2])
   end)
 
+  -- The Lua blocks of a page: `{text, first}` (its first line), in order.
+  local function lua_blocks(text)
+    local out = {}
+    for block in ("\n" .. text):gmatch("\n```lua\n(.-)\n```") do
+      out[#out + 1] = { text = block, first = block:match("^[^\n]*") }
+    end
+    return out
+  end
+
+  -- The pages whose Lua blocks are checked.
+  local function doc_pages()
+    local list = { "README.md" }
+    for _, page in ipairs(pages()) do
+      if page:match("^docs/") then list[#list + 1] = page end
+    end
+    return list
+  end
+
+  -- Blocks that are reference sketches, not programs: they compile, but do not run as they are.
+  -- Page -> {first line of the block (a prefix) = why}.
+  local SKETCHES = {
+    ["docs/coordination.md"] = {
+      ["local limit = require"] = "the limit API, one call a line with its results",
+      ["local lim = assert(limit.new { store = \"redis://[user"] = "a URL template and nginx's limiter",
+      ["local capacity = require"] = "the capacity API, one call a line",
+      ["local journal = require"] = "the journal API, one call a line",
+      ["limit.register("] = "registering application modules that do not exist here",
+    },
+    ["docs/clients.md"] = { ["local vg = assert(vonage.from_env { rates"] = "fields elided with ..." },
+    ["docs/openresty.md"] = { ["-- myapp.lua"] = "an nginx module: tests/lua/ngx/openresty_spec.lua runs nginx" },
+  }
+
+  local function sketch(page, first)
+    for prefix, why in pairs(SKETCHES[page] or {}) do
+      if first:sub(1, #prefix) == prefix then return why end
+    end
+  end
+
+  it("every Lua block of the README and docs/ compiles", function()
+    local broken, n = {}, 0
+    for _, page in ipairs(doc_pages()) do
+      for i, b in ipairs(lua_blocks(assert(read(page)))) do
+        n = n + 1
+        local _, err = load(b.text, "=" .. page .. " block " .. i, "t", {})
+        if err then broken[#broken + 1] = err end
+      end
+    end
+    assert.is_true(n >= 10, "only " .. n .. " Lua blocks found")
+    assert.same({}, broken)
+  end)
+
+  it("every Lua block that is not a sketch runs against the sandbox, its documented output checked", function()
+    local failed, ran, used = {}, 0, {}
+    for _, page in ipairs(doc_pages()) do
+      -- A page's runnable blocks run as one program, in order (a later block uses an earlier one's locals).
+      local parts = {}
+      for _, b in ipairs(lua_blocks(assert(read(page)))) do
+        local why = sketch(page, b.first)
+        if why then used[page .. ": " .. b.first] = true else parts[#parts + 1] = b.text end
+      end
+      if #parts > 0 then
+        helper.reset()
+        ran = ran + 1
+        local dir = os.tmpname()
+        os.remove(dir)
+        assert(os.execute(("mkdir -p '%s' && cp '%s/examples/recipients.csv' '%s/'"):format(dir, ROOT, dir)))
+        local f = assert(io.open(dir .. "/snippet.lua", "w"))
+        f:write(table.concat(parts, "\n"))
+        f:close()
+        local p = assert(io.popen(("cd '%s' && lua5.4 '%s/tests/docs_runner.lua' snippet.lua 2>&1; echo \"exit $?\"")
+          :format(dir, ROOT)))
+        local out = p:read("a")
+        p:close()
+        if not out:match("exit 0\n$") then failed[#failed + 1] = page .. ":\n" .. out end
+        os.execute("rm -rf '" .. dir .. "'")
+      end
+    end
+    assert.is_true(ran >= 4, "only " .. ran .. " pages with runnable Lua blocks")
+    assert.same({}, failed)
+    -- every sketch listed is still in the docs (the list cannot hide a block that became runnable)
+    for page, list in pairs(SKETCHES) do
+      for prefix in pairs(list) do
+        local found = false
+        for k in pairs(used) do
+          if k:sub(1, #page + 2 + #prefix) == page .. ": " .. prefix then found = true end
+        end
+        assert.is_true(found, page .. ": no block starts with " .. prefix)
+      end
+    end
+  end)
+
+  -- The `convai ...` examples of the README and docs/: inline code and lines of code blocks.
+  local function cli_examples()
+    local out = {}
+    for _, page in ipairs(doc_pages()) do
+      local text = assert(read(page))
+      for code in text:gmatch("`(convai [^`\n]+)`") do out[#out + 1] = { page = page, text = code } end
+      for block in ("\n" .. text):gmatch("\n```[%w]*\n(.-)\n```") do
+        for line in (block .. "\n"):gmatch("([^\n]*)\n") do
+          local cmd = line:match("^%$?%s*(convai %S.-)%s*\\?$")
+          -- without the shell's redirection and comment: `convai completion bash > FILE  # ...`
+          if cmd then out[#out + 1] = { page = page, text = (cmd:gsub("%s+[>#].*$", "")) } end
+        end
+      end
+    end
+    return out
+  end
+
+  -- The help of a command and of all its subcommands, one text.
+  local function help_of(words)
+    local code, out = helper.cli(helper_words(words, "--help"))
+    if code ~= 0 then return nil end
+    local all = { out }
+    local commands = out:match("\nCommands:\n(.*)$")
+    for sub in (commands or ""):gmatch("\n?%s%s%s(%S+)") do
+      local w = {}
+      for i, x in ipairs(words) do w[i] = x end
+      w[#w + 1] = sub
+      all[#all + 1] = help_of(w) or ""
+    end
+    return table.concat(all, "\n")
+  end
+
+  -- Commands run for real (they only read, or print settings; never `sandbox start` or `stop`):
+  -- by prefix. Every other example is parsed only (`--help` appended).
+  local REAL = { "convai usage ", "convai sandbox status", "convai sandbox env",
+    "convai --version", "convai completion " }
+  local function real(text)
+    for _, prefix in ipairs(REAL) do
+      if text == prefix or text:sub(1, #prefix) == prefix then return true end
+    end
+    return false
+  end
+
+  it("every convai example of the README and docs/ parses, names options that exist, and runs if it reads", function()
+    local broken, n = {}, 0
+    for _, ex in ipairs(cli_examples()) do
+      n = n + 1
+      local words, rest = {}, ex.text:gsub("^convai%s*", "")
+      for w in rest:gmatch("%S+") do words[#words + 1] = w end
+      local synopsis = ex.text:find("[%[|…]") or ex.text:find("%.%.%.") or ex.text:find("%f[%w]%u[%u_]*%f[%W]")
+        or ex.text:find("%u%u+%.csv")
+      if real(ex.text) and not synopsis then
+        local code, _, err = helper.cli(words)
+        if code ~= 0 then broken[#broken + 1] = ex.page .. ": " .. ex.text .. ": exit " .. code .. ": " .. err end
+      elseif not synopsis then
+        local code, _, err = helper.cli(helper_words(words, "--help"))
+        if code ~= 0 then broken[#broken + 1] = ex.page .. ": " .. ex.text .. " --help: " .. err end
+      else
+        local path = {}
+        for _, w in ipairs(words) do
+          if not w:match("^[a-z][a-z-]*$") then break end
+          path[#path + 1] = w
+        end
+        local help = help_of(path)
+        if not help then
+          broken[#broken + 1] = ex.page .. ": " .. ex.text .. ": no command convai " .. table.concat(path, " ")
+        else
+          for flag in ex.text:gmatch("%-%-[%w-]+") do
+            if not help:find(flag:gsub("%p", "%%%0") .. "%f[^%w-]") then
+              broken[#broken + 1] = ex.page .. ": " .. ex.text .. ": convai " .. table.concat(path, " ")
+                .. " has no option " .. flag
+            end
+          end
+        end
+      end
+    end
+    assert.is_true(n >= 10, "only " .. n .. " convai examples found")
+    assert.same({}, broken)
+  end)
 end)

@@ -34,6 +34,7 @@ local common = require "convai.cli.common"
 local delivery = require "convai.campaign.delivery"
 local html = require "convai.campaign.html"
 local campaign_report = require "convai.campaign.report"
+local columns = require "convai.cli.columns"
 
 local format, concat, sort = string.format, table.concat, table.sort
 local type, tostring, tonumber, ipairs, pairs, next = type, tostring, tonumber, ipairs, pairs, next
@@ -81,6 +82,7 @@ function _M.define(parser)
   run:flag("--resend-unknown", "Send again to recipients whose outcome is unknown (the request may have "
     .. "reached the vendor): only after checking with the vendor that they got nothing (--journal only; "
     .. "see convai campaign reconcile).")
+  run:flag("--allow-empty", "Run a recipients file that has a header and no rows (refused by default).")
   run:flag("--skip-invalid", "Send to the valid rows even if some rows are invalid (by default any invalid "
     .. "row stops the campaign before the first send).")
   run:flag("-v --verbose", "Print each request and response on stderr (credentials redacted).")
@@ -278,9 +280,10 @@ end
 -- Print the invalid rows that stopped the campaign before its first send; returns EXIT.USAGE.
 local function refuse_invalid(invalid, recipients)
   for _, i in ipairs(invalid) do
-    io.stderr:write(format("convai: invalid argument: recipients line %d: %s\n", i.line, i.message))
+    io.stderr:write(format("convai: invalid_argument: recipients line %d: %s\n", i.line,
+      columns.csv_names(i.message)))
   end
-  io.stderr:write(format("convai: invalid argument: %d invalid row%s in %s; nothing was sent: fix "
+  io.stderr:write(format("convai: invalid_argument: %d invalid row%s in %s; nothing was sent: fix "
     .. "them, or pass --skip-invalid to send to the valid rows\n", #invalid, #invalid == 1 and "" or "s",
     recipients))
   return EXIT.USAGE
@@ -417,8 +420,17 @@ function _M.run(args, out)
   if not f then return common.usage_error(ferr) end
   local fh, oerr = io.open(args.recipients, "rb")
   if not fh then return common.usage_error(format("cannot read the recipients file: %s", tostring(oerr))) end
-  local csv = fh:read("a") or ""
+  local csv, read_err = fh:read("a")
   fh:close()
+  if not csv then -- a directory opens, and fails to read
+    return common.usage_error(format("cannot read the recipients file %s: %s (give the CSV file)",
+      args.recipients, tostring(read_err)))
+  end
+  local parsed = campaign.parse_csv(csv)
+  if parsed and #parsed.rows == 0 and not args.allow_empty then
+    return common.usage_error(format("%s has a header and no recipient rows: nothing to send (pass "
+      .. "--allow-empty to run it anyway)", args.recipients))
+  end
   local lerr
   f.limits, lerr = common.limits(args)
   if lerr then return common.fail(lerr) end
@@ -468,7 +480,8 @@ function _M.run(args, out)
     return common.fail(err)
   end
   for _, i in ipairs(c.invalid) do
-    io.stderr:write(format("convai: recipients line %d: %s (not sent)\n", i.line, i.message))
+    io.stderr:write(format("convai: recipients line %d: %s (not sent)\n", i.line,
+      columns.csv_names(i.message)))
   end
   if c.rate_lowered then
     io.stderr:write(format("convai: --rate %g is above agent %s's rate (%g per second: CONVAI_VONAGE_RATES, "
@@ -488,7 +501,7 @@ function _M.run(args, out)
     if args.store ~= nil and type(err) == "table" then
       local msg = "--store: " .. tostring(err.message)
       if err.kind == "invalid_argument" then return common.usage_error(msg) end
-      return common.fail(msg, EXIT.USAGE)
+      return common.fail(msg, EXIT.USAGE, err.kind)
     end
     return common.fail(err, EXIT.USAGE)
   end

@@ -1,4 +1,4 @@
---- convai.cli.sandbox: the `convai sandbox start|stop|status` commands.
+--- convai.cli.sandbox: the `convai sandbox start|stop|status|env` commands.
 --
 -- They run the local emulator of the three vendor APIs through its launcher, the module
 -- `convai.sandbox`, which is installed apart from the library (`luarocks install convai-sandbox`, or
@@ -37,12 +37,37 @@ function _M.define(parser)
   stop:option("--dir", "State directory.")
   local status = sandbox:command("status", "Tell whether the sandbox runs (exit 0) or not (exit 3).")
   status:option("--dir", "State directory.")
+  local env = sandbox:command("env", "Print the export lines of the running sandbox (eval \"$(convai "
+    .. "sandbox env)\"); exit 3 when none runs.")
+  env:option("--dir", "State directory.")
 end
 
--- Print `convai: sandbox: ERR`; returns the exit status `code`.
+-- Print `convai: sandbox: ERR`; returns the exit status `code`. A port in use is said in one line
+-- that suggests `--port 0`, instead of nginx's repeated `[emerg]` lines.
 local function sandbox_error(err, code)
-  io.stderr:write("convai: sandbox: ", tostring(err), "\n")
-  return code
+  local port = tostring(err):match("^nginx failed to start on port (%d+): .*Address already in use")
+  if port then
+    err = format("port %s is in use (another program, or a sandbox started with another --dir, listens "
+      .. "there); choose another --port, or --port 0 for any free port", port)
+  end
+  return common.fail(err, code, "sandbox")
+end
+
+local shell_quote = system.quote
+
+-- Print the comment lines and export lines of a running sandbox (`info` from `start` or `status`).
+local function print_env(out, sandbox, info, dir_arg)
+  out:write(format("# convai sandbox running at %s (pid %s, dir %s)\n", info.url, tostring(info.pid),
+    tostring(info.dir)))
+  if info.tls_url then
+    out:write(format("# HTTPS at %s, certificate signed by the CA in %s; admin API at %s/_sandbox/\n",
+      info.tls_url, tostring(info.cafile), info.url))
+  end
+  out:write("# stop it with: convai sandbox stop", dir_arg and (" --dir " .. shell_quote(dir_arg)) or "",
+    "\n")
+  for _, kv in ipairs(sandbox.env(info)) do
+    out:write(format("export %s=%s\n", kv[1], shell_quote(kv[2])))
+  end
 end
 
 -- The launcher, or nil and the exit status after saying that it is not installed.
@@ -52,10 +77,9 @@ local function launcher()
   if not tostring(sandbox):find("^module 'convai%.sandbox' not found") then
     error(sandbox, 0) -- installed but broken: show why
   end
-  return nil, sandbox_error(_M.NOT_INSTALLED, EXIT.USAGE)
+  io.stderr:write("convai: sandbox: ", _M.NOT_INSTALLED, "\n") -- not a usage error: no --help hint
+  return nil, EXIT.USAGE
 end
-
-local shell_quote = system.quote
 
 -- The ports of `sandbox start`: `{port = n, tls_port = ?n}`, or nil and the message.
 local function ports(args)
@@ -93,20 +117,16 @@ function run.start(args, out)
     local _, derr = sandbox.check_path(dir, dir_name)
     if derr then return common.usage_error(derr) end
   end
-  local info, err = sandbox.start { port = p.port, dir = args.dir, tls = args.tls or nil,
+  local info, err, current = sandbox.start { port = p.port, dir = args.dir, tls = args.tls or nil,
     tls_port = p.tls_port }
+  if not info and current and current.running then
+    -- Already running in this directory: its settings, so that eval "$(convai sandbox start)" works.
+    out:write("# already running: these are its settings\n")
+    print_env(out, sandbox, current, args.dir)
+    return EXIT.OK
+  end
   if not info then return sandbox_error(err, EXIT.FAILED) end
-  out:write(format("# convai sandbox running at %s (pid %s, dir %s)\n", info.url, tostring(info.pid),
-    info.dir))
-  if info.tls_url then
-    out:write(format("# HTTPS at %s, certificate signed by the CA in %s; admin API at %s/_sandbox/\n",
-      info.tls_url, tostring(info.cafile), info.url))
-  end
-  out:write("# stop it with: convai sandbox stop", args.dir and (" --dir " .. shell_quote(args.dir)) or "",
-    "\n")
-  for _, kv in ipairs(sandbox.env(info)) do
-    out:write(format("export %s=%s\n", kv[1], shell_quote(kv[2])))
-  end
+  print_env(out, sandbox, info, args.dir)
   return EXIT.OK
 end
 
@@ -124,11 +144,25 @@ function run.status(args, out)
     st.tls_url and format(", HTTPS at %s (CA %s)", st.tls_url, tostring(st.cafile)) or "") or nil)
 end
 
---- Run `convai sandbox start|stop|status` with parsed arguments.
--- @tparam table args from argparse (`args.target` is `"start"`, `"stop"` or `"status"`)
+function run.env(args, out)
+  local sandbox, code = launcher()
+  if not sandbox then return code end
+  local st = sandbox.status { dir = args.dir }
+  if not st.running then
+    return common.fail("no sandbox is running" .. (args.dir and " in " .. args.dir or "")
+      .. "; start one with: eval \"$(convai sandbox start)\"", EXIT.NOT_RUNNING, "sandbox")
+  end
+  print_env(out, sandbox, st, args.dir)
+  return EXIT.OK
+end
+
+--- Run `convai sandbox start|stop|status|env` with parsed arguments. `start` while a sandbox runs in
+-- the same directory prints that one's export lines (exit 0), so `eval "$(convai sandbox start)"` works
+-- either way; `env` prints them for the running one.
+-- @tparam table args from argparse (`args.target` is `"start"`, `"stop"`, `"status"` or `"env"`)
 -- @tparam file out where the export lines or the status go
 -- @treturn integer exit status: `EXIT.OK`; `EXIT.FAILED` the sandbox could not start or stop;
---   `EXIT.USAGE` invalid arguments, or the sandbox is not installed; `EXIT.NOT_RUNNING` (status)
+--   `EXIT.USAGE` invalid arguments, or the sandbox is not installed; `EXIT.NOT_RUNNING` (status, env)
 function _M.run(args, out)
   return run[args.target](args, out)
 end

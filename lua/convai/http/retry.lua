@@ -27,7 +27,10 @@ local _M = {}
 _M.DEFAULTS = {
   attempts = 3, base = 0.5, cap = 20, retry_after_cap = 60, random = math.random, sleep = runtime.sleep,
 }
-local OPTIONS = "attempts, base, cap, retry_after_cap, random, sleep"
+local OPTIONS = "attempts, base, cap, retry_after_cap, deadline, random, sleep"
+-- The options a policy may have: those of DEFAULTS, and `deadline` (none by default).
+local KNOWN = { deadline = true }
+for k in pairs(_M.DEFAULTS) do KNOWN[k] = true end
 --- Most attempts a policy may make.
 _M.MAX_ATTEMPTS = 100
 
@@ -50,7 +53,7 @@ local function bad_option(k, x)
       return format("an integer from 1 to %d (attempts in all, the first one included; 1 means "
         .. "no retries)", _M.MAX_ATTEMPTS)
     end
-  elseif k == "base" or k == "cap" then
+  elseif k == "base" or k == "cap" or k == "deadline" then
     if not seconds(x) or x == huge then return "a positive number of seconds" end
   elseif k == "retry_after_cap" then
     if not seconds(x, true) then
@@ -65,7 +68,8 @@ end
 
 --- Check retry options and lay them over a policy.
 -- @param v nil (keep `base`), false (no retries), true (the defaults) or a table of options
---   (`attempts`: integer, attempts in all; `base`, `cap`, `retry_after_cap`: seconds; `random`: a
+--   (`attempts`: integer, attempts in all; `base`, `cap`, `retry_after_cap`: seconds; `deadline`:
+--   seconds for the whole call, retries and pauses included, none by default; `random`: a
 --   function returning a number in [0, 1); `sleep`: a function(seconds) that pauses)
 -- @tparam[opt] table|false base the policy the options override (default: `DEFAULTS`)
 -- @treturn table|false|nil the policy (false: no retries)
@@ -84,7 +88,7 @@ function _M.check(v, base)
       .. "options (%s), got %s", OPTIONS, type(v)))
   end
   for k, x in pairs(v) do
-    if _M.DEFAULTS[k] == nil then
+    if not KNOWN[k] then
       return invalid(format("unknown retry option %s (the options are %s)", tostring(k), OPTIONS))
     end
     local bad = bad_option(k, x)
@@ -113,11 +117,23 @@ local transient = _M.transient
 -- @tparam string vendor the vendor's name, for the message
 -- @tparam[opt] number rate_window seconds: the vendor counts its rate limit in windows this long and
 --   answers 429 without `Retry-After`, so a pause after such a 429 is at least this long
+-- @tparam[opt=0] number elapsed seconds since the call started (for the policy's `deadline`)
 -- @treturn number|nil seconds to pause before the next attempt, or nil to stop
--- @treturn[2] string why it stops (`"unsafe"`, `"exhausted"`, `"retry_after_cap"`), nil when the error
---   is not one that is retried
+-- @treturn[2] string why it stops (`"unsafe"`, `"exhausted"`, `"retry_after_cap"`, `"deadline"`), nil
+--   when the error is not one that is retried
 -- @treturn[2] string what to add to the error message, or nil
-function _M.next_wait(policy, method, err, attempt, vendor, rate_window)
+function _M.next_wait(policy, method, err, attempt, vendor, rate_window, elapsed)
+  local wait, why, note = _M.pause(policy, method, err, attempt, vendor, rate_window)
+  local deadline = policy.deadline
+  if wait and deadline and (elapsed or 0) + wait >= deadline then
+    return nil, "deadline", format("gave up after %d attempt%s: another would start after the deadline "
+      .. "(%g s)", attempt, attempt == 1 and "" or "s", deadline)
+  end
+  return wait, why, note
+end
+
+-- What follows a failed attempt, the deadline aside (arguments and results of `next_wait`).
+function _M.pause(policy, method, err, attempt, vendor, rate_window)
   if not transient(err) then return nil end
   if not QUERY_METHODS[method] and err.status ~= 429 and err.request_sent ~= false then
     return nil, "unsafe", format("not retried: the request may have reached %s, and a retry could "

@@ -22,7 +22,7 @@ local redirect = require "convai.http.redirect"
 
 local type, tostring, pairs, setmetatable = type, tostring, pairs, setmetatable
 local format = string.format
-local floor = math.floor
+local floor, fmax = math.floor, math.max
 local monotonic, json_decode, new_error = core.monotonic, core.json_decode, core.error
 
 local invalid = errors.invalid
@@ -169,12 +169,13 @@ end
 -- Credentials go only to the base URL's origin: after a hop to another scheme, host or port none of the
 -- transport's credential headers is sent again, for the rest of the chain. Returns the 2xx response,
 -- or nil and a `convai.error` (a 3xx not followed is kind `http`, with `location`).
-local function fetch(self, method, url, body)
+local function fetch(self, method, url, body, timeout)
   local max, hops, from, credentials = self.follow_redirects or 0, 0, nil, true
   local first = url
   while true do
     local headers = headers_of(self, body, credentials)
-    local resp, err = perform(self, { method = method, url = url, headers = headers, body = body })
+    local resp, err = perform(self, { method = method, url = url, headers = headers, body = body,
+      timeout = timeout })
     if not resp then
       err.message = self.vendor .. ": " .. err.message
       if hops > 0 then err.redirects = hops end
@@ -314,7 +315,8 @@ function mt:send(method, path, query, body, opts)
     pace = opts.pace
   end
   local url = self.base_url .. path .. (query or "")
-  local attempt, last = 0, nil
+  local attempt, last, started = 0, nil, monotonic()
+  local deadline = policy and policy.deadline
   while true do
     attempt = attempt + 1
     if pace then
@@ -324,11 +326,14 @@ function mt:send(method, path, query, body, opts)
         return nil, perr
       end
     end
-    local resp, err = fetch(self, method, url, body)
+    -- With a deadline, no attempt may last past it.
+    local left = deadline and fmax(deadline - (monotonic() - started), 0.001)
+    local resp, err = fetch(self, method, url, body, left and left < self.timeout and left or nil)
     if resp then return resp end
     local wait, why, note
     if policy then
-      wait, why, note = next_wait(policy, method, err, attempt, self.vendor, self.rate_window)
+      wait, why, note = next_wait(policy, method, err, attempt, self.vendor, self.rate_window,
+        monotonic() - started)
     end
     if not wait then
       err.attempts, err.retry = attempt, why

@@ -1,28 +1,12 @@
 -- The `convai` CLI as a user runs it: real process, real sandbox, exit status, stdout and stderr.
 local helper = require "helper"
+local cli_helper = require "cli_helper"
 
 local cli = helper.cli
-local TOKEN = helper.env("CONVAI_VOICEBOT_TOKEN")
-local KEY = helper.env("CONVAI_VONAGE_KEY")
-local AVAAMO_TOKEN = helper.env("CONVAI_AVAAMO_TOKEN")
+local with, no_secret = cli_helper.with, cli_helper.no_secret
 
 local TRIGGER = { "trigger", "whatsapp", "--agent-id", "agent-cli", "--namespace", "ns", "--template",
   "order_update", "--locale", "en", "--to", "+44 7700 900123", "--status-url", "https://example.com/s" }
-
-local function with(base, extra)
-  local t = {}
-  for i, v in ipairs(base) do t[i] = v end
-  for _, v in ipairs(extra) do t[#t + 1] = v end
-  return t
-end
-
-local function no_secret(...)
-  for _, s in ipairs { ... } do
-    for _, secret in ipairs { TOKEN, KEY, AVAAMO_TOKEN } do
-      assert.is_nil(s:find(secret, 1, true), "a secret was printed")
-    end
-  end
-end
 
 describe("convai CLI", function()
   before_each(helper.reset)
@@ -31,7 +15,9 @@ describe("convai CLI", function()
     for _, args in ipairs { { "--help" }, { "usage", "--help" }, { "usage", "voicebot", "--help" },
       { "usage", "avaamo", "--help" }, { "trigger", "--help" }, { "trigger", "whatsapp", "--help" },
       { "sandbox", "--help" }, { "sandbox", "start", "--help" },
-      { "sandbox", "stop", "--help" }, { "sandbox", "status", "--help" } } do
+      { "sandbox", "stop", "--help" }, { "sandbox", "status", "--help" }, { "sandbox", "env", "--help" },
+      { "trigger", "sms", "--help" }, { "trigger", "call", "--help" }, { "send-template", "--help" },
+      { "completion", "--help" } } do
       local code, out = cli(args)
       assert.equal(0, code, table.concat(args, " "))
       assert.matches("Usage: convai", out)
@@ -39,12 +25,11 @@ describe("convai CLI", function()
   end)
 
   describe("usage voicebot", function()
-    it("prints a table", function()
+    it("prints a table, one row per agent, the agent ID first", function()
       local code, out, err = cli { "usage", "voicebot" }
       assert.equal(0, code, err)
-      assert.matches("current_usage%s+0\n", out)
-      assert.matches("current_limit%s+250\n", out)
-      assert.matches("limit_exhausted%s+false\n", out)
+      assert.equal("agent_id  current_usage  current_limit  remaining  limit_exhausted\n"
+        .. "(first)   0              250            250        false\n", out)
       no_secret(out, err)
     end)
 
@@ -52,8 +37,8 @@ describe("convai CLI", function()
       helper.config { voicebot = { agents = { ["9"] = { limit = 20, usage = 4 } } } }
       local code, out = cli { "usage", "voicebot", "--agent-id", "9", "--format", "json" }
       assert.equal(0, code)
-      assert.same({ current_usage = 4, current_limit = 20, remaining = 16, limit_exhausted = false },
-        helper.decode(out))
+      assert.same({ agent_id = 9, current_usage = 4, current_limit = 20, remaining = 16,
+        limit_exhausted = false }, helper.decode(out))
       assert.is_nil(out:find("%.0"), "counts must print as integers")
     end)
 
@@ -165,17 +150,19 @@ describe("convai CLI", function()
     end)
 
     it("exits 2 on invalid arguments, saying what is wrong, and sends nothing", function()
-      local TRY = "Try 'convai --help' or 'convai <command> --help'.\n"
+      local TRY = "Try 'convai trigger whatsapp --help'.\n"
       for _, case in ipairs {
-        { with(TRIGGER, { "--to", "12" }), "convai: invalid_argument error: to: phone number must have 8 to "
-          .. "15 digits including the country code, got 2\n" },
-        { { "trigger", "whatsapp", "--agent-id", "a" }, "convai: invalid argument: missing option "
+        { with(TRIGGER, { "--to", "12" }), "convai: invalid_argument: to: phone number must have 8 to "
+          .. "15 digits including the country code, got 2\n" .. TRY },
+        { { "trigger", "whatsapp", "--agent-id", "a" }, "convai: invalid_argument: missing option "
           .. "'--namespace'\n" .. TRY },
         { with(TRIGGER, { "--session-param", "novalue" }),
-          'convai: invalid argument: --session-param must be NAME=VALUE, got "novalue"\n' },
-        { with(TRIGGER, { "--header-param", string.rep("x", 61) }), "convai: invalid_argument error: "
-          .. "components.header[1] is 61 characters long; WhatsApp allows at most 60 in a header parameter\n" },
-        { with(TRIGGER, { "--api-key", "k" }), "convai: invalid argument: unknown option '--api-key'\n" .. TRY },
+          'convai: invalid_argument: --session-param must be NAME=VALUE, got "novalue"\n' .. TRY },
+        { with(TRIGGER, { "--header-param", string.rep("x", 61) }), "convai: invalid_argument: "
+          .. "components.header[1] is 61 characters long; WhatsApp allows at most 60 in a header parameter\n"
+          .. TRY },
+        { with(TRIGGER, { "--api-key", "k" }), "convai: invalid_argument: --api-key: credentials come from the "
+          .. "environment (or a profile), never from arguments: set CONVAI_VONAGE_KEY\n" .. TRY },
       } do
         local code, out, err = cli(case[1])
         local line = table.concat(case[1], " ")
@@ -211,15 +198,25 @@ describe("convai CLI", function()
       code, out = cli { "sandbox", "status", "--dir", dir }
       assert.equal(0, code)
       assert.matches("running at http://127.0.0.1:" .. port, out)
-      local _, err2
-      code, _, err2 = cli { "sandbox", "start", "--port", "0", "--dir", dir }
-      assert.equal(1, code, "a second start in the same directory is refused")
-      assert.matches("already running", err2)
+      local out2, err2
+      code, out2, err2 = cli { "sandbox", "start", "--port", "0", "--dir", dir }
+      assert.equal(0, code, "a second start in the same directory prints the running one's settings")
+      assert.equal("", err2)
+      assert.matches("^# already running: these are its settings\n", out2)
+      assert.matches("export CONVAI_VOICEBOT_URL='http://127%.0%.0%.1:" .. port .. "/voicebot/third%-party/v1'", out2)
+      code, out2 = cli { "sandbox", "env", "--dir", dir }
+      assert.equal(0, code)
+      assert.matches("export CONVAI_VONAGE_URL='http://127%.0%.0%.1:" .. port .. "/vonage'", out2)
       code = cli { "sandbox", "stop", "--dir", dir }
       assert.equal(0, code)
       code, out = cli { "sandbox", "status", "--dir", dir }
       assert.equal(3, code)
       assert.matches("not running", out)
+      code, out, err = cli { "sandbox", "env", "--dir", dir }
+      assert.equal(3, code)
+      assert.equal("", out)
+      assert.equal("convai: sandbox: no sandbox is running in " .. dir .. "; start one with: eval \"$(convai "
+        .. "sandbox start)\"\n", err)
       os.execute("rm -rf '" .. dir .. "'")
     end)
 
@@ -250,7 +247,7 @@ describe("convai CLI", function()
       end
       local MISSING = "convai: sandbox: the sandbox is not installed (no Lua module convai.sandbox); install it "
         .. "with 'luarocks install convai-sandbox', or run ./scripts/quickstart from a clone of convai\n"
-      for _, target in ipairs { "start", "stop", "status" } do
+      for _, target in ipairs { "start", "stop", "status", "env" } do
         local code, out, err = run("sandbox", target)
         assert.equal(2, code, target)
         assert.equal("", out, target)
@@ -258,7 +255,7 @@ describe("convai CLI", function()
       end
       local code, out, err = run("usage", "voicebot")
       assert.equal(0, code, err)
-      assert.matches("current_limit%s+250\n", out)
+      assert.matches("250%s+250%s+false\n", out)
       code, out = run("sandbox", "--help")
       assert.equal(0, code)
       assert.matches("Usage: convai sandbox", out)

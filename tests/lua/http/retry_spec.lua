@@ -86,6 +86,8 @@ describe("retry policy", function()
         { { random = 0.5 }, "retry.random must be a function" },
         { { sleep = "1" }, "retry.sleep must be a function" },
         { { tries = 3 }, "unknown retry option tries" },
+        { { deadline = 0 }, "retry.deadline must be a positive number of seconds" },
+        { { deadline = "5" }, "retry.deadline" },
       }
       local makers = {
         function(o) o.base_url = helper.env("CONVAI_VOICEBOT_URL"); o.token = "t"; return voicebot.new(o) end,
@@ -126,6 +128,29 @@ describe("retry policy", function()
       assert.equal(250, u.current_limit)
       assert.same({ "GET status", "GET status", "GET 200" }, received())
       assert.is_true(dt < 1.5 + 1, "elapsed " .. dt) -- pauses of at most 0.5 s and 1 s
+      c:close()
+    end)
+
+    it("deadline: no retry whose pause would end past it, and no attempt longer than what is left", function()
+      local retry, sleeps = recorded { attempts = 5, base = 10, cap = 10, deadline = 4 }
+      add { path = VB_PATH, fault = "status", status = 503, count = 5 }
+      local c = vb_client { retry = retry }
+      local u, err = c:whatsapp_usage()
+      assert.is_nil(u)
+      assert.equal("server", err.kind)
+      assert.equal("deadline", err.retry)
+      assert.equal(1, err.attempts)
+      assert.matches("gave up after 1 attempt: another would start after the deadline %(4 s%)", err.message)
+      assert.same({}, sleeps) -- the first pause (0.5 * 10 s) would end past the deadline
+      c:close()
+      helper.reset()
+      add { path = VB_PATH, fault = "delay", delay_ms = 3000, count = 1 }
+      c = vb_client { retry = { deadline = 0.5, attempts = 1 } }
+      local dt
+      u, err, dt = timed(c.whatsapp_usage, c)
+      assert.is_nil(u)
+      assert.equal("timeout", err.kind)
+      assert.is_true(dt < 1.5, "elapsed " .. dt)
       c:close()
     end)
 

@@ -629,6 +629,23 @@ describe("OpenResty (nginx + ngx_lua)", function()
       assert.are.same({ "submitted", "delivered", "read" }, kept)
     end)
 
+    it("answers 404 for an unknown agent and 400 for a bad agent id (its kind -> status table)", function()
+      local resp, body = get(ex, "/dashboard?agent_id=5000")
+      assert.are.equal(404, resp.status, resp.body)
+      assert.are.equal("not_found", body.error)
+      resp, body = get(ex, "/dashboard?agent_id=x")
+      assert.are.equal(400, resp.status, resp.body)
+      assert.are.equal("invalid_argument", body.error)
+    end)
+
+    it("documents a stop command with the same -p and -c as its start command", function()
+      local text = assert(harness.read_file(ROOT .. "/examples/openresty/nginx.conf"))
+      local started = text:match("\n#%s+(nginx %-p %S+ %-c %S+)\n")
+      assert.truthy(started, "no start command in the header")
+      assert.truthy(text:find("\n#%s+" .. started:gsub("%p", "%%%0") .. " %-s stop\n"), "no stop command with "
+        .. started)
+    end)
+
     it("answers 400 to a trigger with missing fields, sending nothing", function()
       local resp, body = post("/admin/trigger", { agent_id = "ex-bad" })
       assert.are.equal(400, resp.status)
