@@ -206,7 +206,13 @@ describe("documentation", function()
       ["local journal = require"] = "the journal API, one call a line",
       ["limit.register("] = "registering application modules that do not exist here",
     },
-    ["docs/clients.md"] = { ["local vg = assert(vonage.from_env { rates"] = "fields elided with ..." },
+    ["docs/clients.md"] = {
+      ["local vg = assert(vonage.from_env { rates"] = "fields elided with ...",
+      ["avaamo.range { last"] = "one call a line; the range depends on today (client/avaamo_spec.lua checks it)",
+    },
+    ["docs/statuses.md"] = {
+      ["local status = require"] = "a Redis at a fixed address; status/receiver_spec.lua runs one of its own",
+    },
     ["docs/openresty.md"] = { ["-- myapp.lua"] = "an nginx module: tests/lua/ngx/openresty_spec.lua runs nginx" },
   }
 

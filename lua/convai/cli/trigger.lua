@@ -37,8 +37,8 @@ local define, METHOD = {}, { whatsapp = "trigger_whatsapp", sms = "trigger_sms",
 function define.whatsapp(trigger)
   local wa = trigger:command("whatsapp",
     "Start an outbound WhatsApp virtual-agent session at Vonage AI Studio from an approved template.")
-  shared_options(wa, "URL that receives the message statuses (default $CONVAI_STATUS_URL, which `convai receive "
-    .. "start` prints).", false, function()
+  shared_options(wa, "URL that receives the message statuses (default $CONVAI_STATUS_URL, which "
+    .. "`convai receive start` prints).", false, function()
     wa:option("--namespace", "WhatsApp template namespace."):count(1)
     wa:option("--template", "Approved WhatsApp template name."):count(1)
     wa:option("--locale", "Template language, e.g. en or en_US."):count(1)

@@ -89,7 +89,7 @@ describe("convai campaign run (issue 12)", function()
       local code, out, err = cli(a)
       assert.equal(2, code, err)
       assert.equal("", out)
-      assert.matches("convai: --template is welcome in the journal but promo now; use the same --template, "
+      assert.matches("convai: invalid_argument: --template is welcome in the journal but promo now; use the same --template, "
         .. "or another --journal for a new campaign", err, 1, true)
     end
     assert.same({}, helper.log())
