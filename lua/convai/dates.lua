@@ -18,8 +18,10 @@ local invalid = errors.invalid
 
 local _M = {}
 
---- Offsets accepted, seconds east of UTC: UTC-12:00 to UTC+14:00 (every zone in use).
-_M.MIN_OFFSET, _M.MAX_OFFSET = -43200, 50400
+--- The lowest offset accepted, seconds east of UTC: UTC-12:00.
+_M.MIN_OFFSET = -43200
+--- The highest offset accepted, seconds east of UTC: UTC+14:00 (with MIN_OFFSET, every zone in use).
+_M.MAX_OFFSET = 50400
 local DAY = 86400
 _M.DAY = DAY
 
@@ -104,7 +106,8 @@ local function month_length(y, m)
   return days_from_civil(m == 12 and y + 1 or y, m % 12 + 1, 1) - days_from_civil(y, m, 1)
 end
 
---- The first day of `--last N{d,w,m}`, a range that ends on `to` (included): `7d` is 7 days, `4w` 28 days,
+--- The first day of a range of the last N days, weeks or months that ends on `to` (included).
+-- As the `--last` option writes them: `7d` is 7 days, `4w` 28 days,
 -- `3m` three calendar months (from the day after the same date three months before; 31/05 - 3m starts
 -- 01/03).
 -- @tparam string v `Nd`, `Nw` or `Nm`, N a positive integer

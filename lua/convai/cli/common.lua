@@ -63,7 +63,8 @@ function _M.error_line(err, kind)
   return format("convai: %s: %s", kind or "invalid_argument", (tostring(err):gsub("^convai: ", "")))
 end
 
---- The hint printed after a usage error: `Try 'convai usage avaamo --help'.`
+--- The hint printed after a usage error, naming the help of the command typed.
+-- For example `Try 'convai usage avaamo --help'.`
 -- @treturn string the line, without its newline
 function _M.hint()
   return format("Try '%s --help'.", command_path)
@@ -437,8 +438,8 @@ function _M.print_csv(out, rows)
   end
 end
 
---- Print a query's result in the format of `--format`: `table` and `csv` print `rows` (the first row
--- the header), `json` prints `value` (`json_text`).
+--- Print a query's result in the format asked: `table` and `csv` print `rows` (the first row the
+-- header), `json` prints `value` (`json_text`); the `--format` option's values.
 -- @tparam file out
 -- @tparam string fmt `"table"`, `"json"` or `"csv"`
 -- @tparam {{...},...} rows the header and the rows
@@ -453,8 +454,8 @@ function _M.print_result(out, fmt, rows, value)
   end
 end
 
---- Print a send's answer (`{status, body}`) in the format of `--format`: a `status` and a `body` column
--- (the body as JSON text when it is JSON), or the whole answer as JSON.
+--- Print a send's answer (`{status, body}`) in the format asked: a `status` and a `body` column (the
+-- body as JSON text when it is JSON), or the whole answer as JSON (the `--format` option's values).
 -- @tparam file out
 -- @tparam string fmt `"table"`, `"json"` or `"csv"`
 -- @tparam table result the answer of a send (`status`, `body`)

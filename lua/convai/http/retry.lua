@@ -109,31 +109,8 @@ function _M.transient(err)
 end
 local transient = _M.transient
 
---- Decide what follows a failed attempt.
--- @tparam table policy from `check`
--- @tparam string method the request's method
--- @tparam convai.error err the attempt's error
--- @tparam integer attempt attempts made so far (1 after the first)
--- @tparam string vendor the vendor's name, for the message
--- @tparam[opt] number rate_window seconds: the vendor counts its rate limit in windows this long and
---   answers 429 without `Retry-After`, so a pause after such a 429 is at least this long
--- @tparam[opt=0] number elapsed seconds since the call started (for the policy's `deadline`)
--- @treturn number|nil seconds to pause before the next attempt, or nil to stop
--- @treturn[2] string why it stops (`"unsafe"`, `"exhausted"`, `"retry_after_cap"`, `"deadline"`), nil
---   when the error is not one that is retried
--- @treturn[2] string what to add to the error message, or nil
-function _M.next_wait(policy, method, err, attempt, vendor, rate_window, elapsed)
-  local wait, why, note = _M.pause(policy, method, err, attempt, vendor, rate_window)
-  local deadline = policy.deadline
-  if wait and deadline and (elapsed or 0) + wait >= deadline then
-    return nil, "deadline", format("gave up after %d attempt%s: another would start after the deadline "
-      .. "(%g s)", attempt, attempt == 1 and "" or "s", deadline)
-  end
-  return wait, why, note
-end
-
 -- What follows a failed attempt, the deadline aside (arguments and results of `next_wait`).
-function _M.pause(policy, method, err, attempt, vendor, rate_window)
+local function pause(policy, method, err, attempt, vendor, rate_window)
   if not transient(err) then return nil end
   if not QUERY_METHODS[method] and err.status ~= 429 and err.request_sent ~= false then
     return nil, "unsafe", format("not retried: the request may have reached %s, and a retry could "
@@ -159,5 +136,29 @@ function _M.pause(policy, method, err, attempt, vendor, rate_window)
   if err.status == 429 and rate_window and wait < rate_window then wait = rate_window end
   return wait
 end
+
+--- Decide what follows a failed attempt.
+-- @tparam table policy from `check`
+-- @tparam string method the request's method
+-- @tparam convai.error err the attempt's error
+-- @tparam integer attempt attempts made so far (1 after the first)
+-- @tparam string vendor the vendor's name, for the message
+-- @tparam[opt] number rate_window seconds: the vendor counts its rate limit in windows this long and
+--   answers 429 without `Retry-After`, so a pause after such a 429 is at least this long
+-- @tparam[opt=0] number elapsed seconds since the call started (for the policy's `deadline`)
+-- @treturn number|nil seconds to pause before the next attempt, or nil to stop
+-- @treturn[2] string why it stops (`"unsafe"`, `"exhausted"`, `"retry_after_cap"`, `"deadline"`), nil
+--   when the error is not one that is retried
+-- @treturn[2] string what to add to the error message, or nil
+function _M.next_wait(policy, method, err, attempt, vendor, rate_window, elapsed)
+  local wait, why, note = pause(policy, method, err, attempt, vendor, rate_window)
+  local deadline = policy.deadline
+  if wait and deadline and (elapsed or 0) + wait >= deadline then
+    return nil, "deadline", format("gave up after %d attempt%s: another would start after the deadline "
+      .. "(%g s)", attempt, attempt == 1 and "" or "s", deadline)
+  end
+  return wait, why, note
+end
+
 
 return _M
