@@ -616,7 +616,9 @@ end
 -- The summary's error fields.
 local function add_errors(s, rep)
   local sum = rep.summary
-  if s.gate_failure then sum.gate_error = message_of(s.gate_failure) end
+  if s.gate_failure then
+    sum.gate_error = format("%s: %s", tostring(s.gate_failure.kind or "unknown"), message_of(s.gate_failure))
+  end
   if s.stop_error then sum.stop_error = format("%s: %s", s.stop_error.kind, message_of(s.stop_error)) end
   if s.journal_failure then sum.journal_error = s.journal_failure end
   if s.capacity_read then sum.capacity = s.capacity_read end

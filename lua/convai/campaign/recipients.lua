@@ -10,7 +10,7 @@ local core = require "convai.core"
 local errors = require "convai.errors"
 
 local type, tostring, tonumber, ipairs = type, tostring, tonumber, ipairs
-local format, match, find = string.format, string.match, string.find
+local format, match, find, gsub = string.format, string.match, string.find, string.gsub
 local max, min = math.max, math.min
 local concat = table.concat
 
@@ -121,9 +121,31 @@ function _M.components(row, counts)
   return c
 end
 
+-- Lua field path (a Lua pattern) -> the CSV column it comes from, in the order they are tried.
+local PATHS = {
+  { "template_components%.(%a+)%[(%d+)%]", "%1.%2" },
+  { "components%.(%a+)%[(%d+)%]", "%1.%2" },
+  { "%f[%w_]customer_name%f[^%w_]", "name" },
+  { "%f[%w_]phone_number%f[^%w_]", "to" },
+  { "%f[%w_]session_parameters%f[^%w_]", "session.NAME" },
+}
+
+--- A message in the recipients CSV's terms: the Lua field paths that the clients' checks name
+-- (`components.header[1]`, `template_components.body[2]`, `customer_name`, `phone_number`,
+-- `session_parameters`) replaced by the CSV columns they come from (`header.1`, `body.2`, `name`, `to`,
+-- `session.NAME`). Used for every message about a recipient: invalid rows, failed sends, the report.
+-- @tparam string|nil msg
+-- @treturn string|nil the message rewritten; nil for nil
+function _M.csv_names(msg)
+  if msg == nil then return nil end
+  msg = tostring(msg)
+  for _, p in ipairs(PATHS) do msg = gsub(msg, p[1], p[2]) end
+  return msg
+end
+
 local function message_of(err)
-  if type(err) == "table" then return err.message or tostring(err) end
-  return tostring(err)
+  if type(err) == "table" then return _M.csv_names(err.message or tostring(err)) end
+  return _M.csv_names(err)
 end
 
 -- The refusal of a campaign with invalid rows: the first three named, all of them in `err.invalid`.
@@ -158,6 +180,7 @@ function _M.check(input, sender, skip_invalid)
   local by_to = {}
   for _, row in ipairs(input.rows) do
     local ok, why = _M.check_params(row, input.params)
+    why = _M.csv_names(why)
     local request, to
     if ok then
       request, to = sender.prepare(row, input.params)

@@ -7,6 +7,7 @@
 -- @module convai.campaign.report
 local core = require "convai.core"
 local journal = require "convai.journal"
+local recipients = require "convai.campaign.recipients"
 
 local type, tostring, ipairs, pairs = type, tostring, ipairs, pairs
 local format, match, find, gsub = string.format, string.match, string.find, string.gsub
@@ -88,9 +89,9 @@ function _M.build(c, state, stats, stop)
     local outcome = rec and journal.FINAL[rec.r] and rec.r or "pending"
     local e = { line = r.line, to = r.to, outcome = outcome }
     if rec and (rec.r == "sent" or rec.r == "failed") then
-      e.status, e.kind, e.message = rec.status, rec.kind, rec.message
+      e.status, e.kind, e.message = rec.status, rec.kind, recipients.csv_names(rec.message)
     elseif rec and rec.r == "unknown" then
-      e.message = rec.message
+      e.message = recipients.csv_names(rec.message)
     end
     e.vendor_id = _M.vendor_id(rec)
     if outcome == "failed" then kinds[#kinds + 1] = rec.kind or "unknown" end

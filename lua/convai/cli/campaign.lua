@@ -34,7 +34,6 @@ local common = require "convai.cli.common"
 local delivery = require "convai.campaign.delivery"
 local html = require "convai.campaign.html"
 local campaign_report = require "convai.campaign.report"
-local columns = require "convai.cli.columns"
 
 local format, concat, sort = string.format, table.concat, table.sort
 local type, tostring, tonumber, ipairs, pairs, next = type, tostring, tonumber, ipairs, pairs, next
@@ -220,8 +219,9 @@ local function store_wait_line(w)
   if w.recovered then
     return format("convai: the store answers again (after %.1f s); going on\n", w.waited)
   end
-  return format("convai: %s; nothing is sent meanwhile; retrying in %.1f s, giving up after %g s\n",
-    tostring(type(w.error) == "table" and w.error.message or w.error), w.wait, w.timeout)
+  local e = type(w.error) == "table" and w.error or { message = tostring(w.error) }
+  return common.error_line({ kind = e.kind or "store", message = format("%s; nothing is sent meanwhile; "
+    .. "retrying in %.1f s, giving up after %g s", tostring(e.message), w.wait, w.timeout) }) .. "\n"
 end
 
 local function progress_line(p)
@@ -279,31 +279,32 @@ end
 
 -- Print the invalid rows that stopped the campaign before its first send; returns EXIT.USAGE.
 local function refuse_invalid(invalid, recipients)
-  for _, i in ipairs(invalid) do
-    io.stderr:write(format("convai: invalid_argument: recipients line %d: %s\n", i.line,
-      columns.csv_names(i.message)))
-  end
-  io.stderr:write(format("convai: invalid_argument: %d invalid row%s in %s; nothing was sent: fix "
-    .. "them, or pass --skip-invalid to send to the valid rows\n", #invalid, #invalid == 1 and "" or "s",
-    recipients))
-  return EXIT.USAGE
+  for _, i in ipairs(invalid) do common.say(format("recipients line %d: %s", i.line, i.message)) end
+  return common.fail(format("%d invalid row%s in %s; nothing was sent: fix them, or pass --skip-invalid to "
+    .. "send to the valid rows", #invalid, #invalid == 1 and "" or "s", recipients), EXIT.USAGE)
+end
+
+-- "KIND: MESSAGE" (the summary's stop_error and gate_error) as an error line: `convai: KIND: campaign
+-- stopped: WHAT MESSAGE`.
+local function say_stopped(text, what)
+  local kind, msg = tostring(text):match("^([%w_]+): (.*)$")
+  common.say({ kind = kind or "unknown", message = "campaign stopped: " .. what .. (msg or tostring(text)) })
 end
 
 -- Print what went wrong in a finished run: the failed recipients, and why it stopped early.
 local function print_problems(report)
   for _, e in ipairs(report.entries) do
     if e.outcome == "failed" then
-      io.stderr:write(format("convai: recipients line %d (%s): failed: %s%s: %s\n", e.line, e.to,
-        tostring(e.kind), e.status and format(" (HTTP %d)", e.status) or "", tostring(e.message)))
+      common.say { kind = e.kind, status = e.status,
+        message = format("recipients line %d (%s): failed: %s", e.line, e.to, tostring(e.message)) }
     end
   end
   local s = report.summary
-  if s.stop_error then io.stderr:write("convai: campaign stopped: ", s.stop_error, "\n") end
-  if s.gate_error then io.stderr:write("convai: campaign stopped: capacity gate: ", s.gate_error, "\n") end
-  if s.journal_error then
-    io.stderr:write("convai: campaign stopped: journal: ", tostring(s.journal_error), "\n")
-  end
-  if s.report_error then io.stderr:write("convai: ", tostring(s.report_error), "\n") end
+  if s.stop_error then say_stopped(s.stop_error, "") end
+  if s.gate_error then say_stopped(s.gate_error, "capacity gate: ") end
+  if s.journal_error then common.say("campaign stopped: " .. tostring(s.journal_error), "journal") end
+  -- A report file that could not be (re)written: the campaign's own files, as the journal.
+  if s.report_error then common.say(tostring(s.report_error), "journal") end
 end
 
 -- A journal of another campaign, said in the command's terms: the flag that differs and its two values.
@@ -480,8 +481,7 @@ function _M.run(args, out)
     return common.fail(err)
   end
   for _, i in ipairs(c.invalid) do
-    io.stderr:write(format("convai: recipients line %d: %s (not sent)\n", i.line,
-      columns.csv_names(i.message)))
+    common.say(format("recipients line %d: %s (not sent)", i.line, i.message))
   end
   if c.rate_lowered then
     io.stderr:write(format("convai: --rate %g is above agent %s's rate (%g per second: CONVAI_VONAGE_RATES, "

@@ -70,6 +70,15 @@ function _M.hint()
   return format("Try '%s --help'.", command_path)
 end
 
+--- Print an error line on stderr (`error_line`), without the hint and without choosing an exit status:
+-- for the lines about one part of a command that goes on (a recipient that failed, why a campaign
+-- stopped). Every CLI error line is written by this function.
+-- @param err a `convai.error` value, or a message
+-- @tparam[opt] string kind the kind of a message given as a string (default `invalid_argument`)
+function _M.say(err, kind)
+  io.stderr:write(_M.error_line(err, kind), "\n")
+end
+
 --- Print an error on stderr (`error_line`) and choose the exit status. An `invalid_argument` error is
 -- a usage error: the `hint` line follows it.
 -- @param err a `convai.error` value or a message
@@ -78,9 +87,9 @@ end
 -- @tparam[opt] string kind the kind of a message given as a string (default `invalid_argument`)
 -- @treturn integer the exit status
 function _M.fail(err, code, kind)
-  local line = _M.error_line(err, kind)
   local usage = (type(err) == "table" and err.kind or kind or "invalid_argument") == "invalid_argument"
-  io.stderr:write(line, "\n", usage and _M.hint() .. "\n" or "")
+  _M.say(err, kind)
+  if usage then io.stderr:write(_M.hint(), "\n") end
   if code then return code end
   return usage and EXIT.USAGE or EXIT.FAILED
 end
@@ -113,7 +122,7 @@ end
 -- @treturn integer `EXIT.OK`, or `EXIT.FAILED` when it did not stop
 function _M.server_stopped(out, what, ok, err)
   if not ok then
-    io.stderr:write("convai: ", what, ": ", tostring(type(err) == "table" and err.message or err), "\n")
+    _M.say(tostring(type(err) == "table" and err.message or err), what)
     return EXIT.FAILED
   end
   out:write("# convai ", what, " stopped\n")

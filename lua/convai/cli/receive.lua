@@ -34,7 +34,7 @@ end
 local shell_quote = system.quote
 
 local function receive_error(err, code)
-  io.stderr:write("convai: receive: ", tostring(type(err) == "table" and err.message or err), "\n")
+  common.say(tostring(type(err) == "table" and err.message or err), "receive")
   return code
 end
 

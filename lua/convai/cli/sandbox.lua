@@ -77,7 +77,7 @@ local function launcher()
   if not tostring(sandbox):find("^module 'convai%.sandbox' not found") then
     error(sandbox, 0) -- installed but broken: show why
   end
-  io.stderr:write("convai: sandbox: ", _M.NOT_INSTALLED, "\n") -- not a usage error: no --help hint
+  common.say(_M.NOT_INSTALLED, "sandbox") -- not a usage error: no --help hint
   return nil, EXIT.USAGE
 end
 

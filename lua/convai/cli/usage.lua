@@ -134,8 +134,8 @@ local function query_agents(vendor, opts, ids, call, print_values)
   if #ids == 1 then return common.fail(failures[1].err) end
   for _, f in ipairs(failures) do
     local e = f.err
-    io.stderr:write(common.error_line { kind = e.kind, status = e.status,
-      message = format("agent %s: %s", tostring(f.id), tostring(e.message)) }, "\n")
+    common.say { kind = e.kind, status = e.status,
+      message = format("agent %s: %s", tostring(f.id), tostring(e.message)) }
   end
   return EXIT.FAILED
 end
