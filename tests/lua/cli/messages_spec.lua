@@ -184,5 +184,39 @@ describe("convai CLI messages", function()
       assert.same({}, helper.log())
       os.execute("rm -rf '" .. d .. "'")
     end)
+
+    it("a failed recipient is one `convai: KIND:` line in the CSV's column names, as in the report file",
+      function()
+      local d = tmpdir()
+      write(d .. "/r.csv", "to,name,header.1\n+44 7700 900123,Ann,x\n")
+      helper.add_fault { path = "/vonage/messaging/conversation", fault = "status", status = 422, count = 1,
+        body = '{"message":"components.header[1] is not in the approved template"}',
+        content_type = "application/json" }
+      local code, _, err = run(d .. "/r.csv", d .. "/j", { "--report", d .. "/rep.csv" })
+      assert.equal(1, code, err)
+      local line = err:match("[^\n]*recipients line 2[^\n]*")
+      assert.matches("^convai: unprocessable: recipients line 2 %(447700900123%): failed: .*header%.1 is not in "
+        .. "the approved template.* %(HTTP 422%)$", line)
+      assert.is_nil(err:find("components", 1, true), err)
+      local f = assert(io.open(d .. "/rep.csv"))
+      local text = f:read("a")
+      f:close()
+      assert.matches("header%.1 is not in the approved template", text)
+      assert.is_nil(text:find("components", 1, true), text)
+      os.execute("rm -rf '" .. d .. "'")
+    end)
+
+    it("a campaign stopped by a refused credential says so with the one prefix, every line", function()
+      local d = tmpdir()
+      write(d .. "/r.csv", "to,name\n+44 7700 900123,Ann\n+44 7700 900124,Bob\n")
+      helper.add_fault { path = "/vonage/messaging/conversation", fault = "status", status = 401, count = 2 }
+      local code, _, err = run(d .. "/r.csv", d .. "/j")
+      assert.equal(1, code, err)
+      for l in err:gmatch("[^\n]+") do
+        assert.matches("^convai: [%w_]+: ", l)
+      end
+      assert.matches("\nconvai: auth: campaign stopped: ", "\n" .. err)
+      os.execute("rm -rf '" .. d .. "'")
+    end)
   end)
 end)
