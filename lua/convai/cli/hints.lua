@@ -4,7 +4,9 @@
 -- setting to change. This module knows, for each vendor client, the environment variables that hold
 -- its base URL and credential and the first segments of its endpoint paths, and from them:
 --  - refuses a credential written with its `Bearer ` prefix before anything is sent (`check_env`);
---  - names the variable of the credential in an `auth` error; says that the URL should probably be
+--  - names where the failing credential is set in an `auth` error: its variable, or the profile entry
+--    (`profile acme: voicebot_token`, or the variable a `*_env` entry names), as `convai.config.source`
+--    says; says that the URL should probably be
 --    `http://` when a `tls` error is a plain-HTTP answer (`wrong version number`); says that the base
 --    URL already holds the endpoint path when a 404 comes from such a URL (`explain`).
 --
@@ -13,6 +15,7 @@ local voicebot = require "convai.voicebot"
 local avaamo = require "convai.avaamo"
 local vonage = require "convai.vonage"
 local errors = require "convai.errors"
+local config = require "convai.config"
 
 local format, find = string.format, string.find
 local type, tostring, ipairs, pairs, getenv = type, tostring, ipairs, pairs, os.getenv
@@ -37,18 +40,29 @@ function _M.variables(vendor)
   return v and { secret = v.secret, url = v.url }
 end
 
+-- A credential's value and where the user set it: the variable, or the profile entry (`profile acme:
+-- voicebot_token`, or the variable its `voicebot_token_env` names), from `env` (a getenv function) or
+-- else the environment over the selected profile (`convai.config.getenv`; the environment alone when the
+-- profile cannot be used: that error is told where the profile is read).
+local function credential(name, env)
+  local source = env or config.getenv() or getenv
+  local value, _, setting = source(name)
+  return value, setting or name
+end
+
 --- Refuse a credential given with its `Bearer ` prefix (the clients add it): nothing is sent.
 -- @tparam table vendor a vendor client module
--- @tparam[opt=os.getenv] function env reads a variable
+-- @tparam[opt] function env reads a variable (default: the environment over the selected profile)
 -- @treturn[1] true
 -- @treturn[2] nil
--- @treturn[2] convai.error kind `invalid_argument`, naming the variable (never its value)
+-- @treturn[2] convai.error kind `invalid_argument`, naming the variable or profile entry (never its value)
 function _M.check_env(vendor, env)
   local v = VENDORS[vendor]
-  local secret = v and (env or getenv)(v.secret)
+  if not v then return true end
+  local secret, setting = credential(v.secret, env)
   if type(secret) == "string" and find(secret, "^%s*[Bb][Ee][Aa][Rr][Ee][Rr]%s") then
     return errors.invalid("%s starts with 'Bearer ': drop the prefix and give the token alone (convai "
-      .. "sends the 'Bearer ' header itself)", v.secret)
+      .. "sends the 'Bearer ' header itself)", setting)
   end
   return true
 end
@@ -68,14 +82,17 @@ end
 -- @param err a `convai.error`
 -- @tparam table vendor the client's module
 -- @tparam[opt] string base_url the client's base URL
+-- @tparam[opt] function env reads a variable (default: the environment over the selected profile), for
+--   where the credential of an `auth` error is set
 -- @return the error, or a copy whose `message` ends with the hint
-function _M.explain(err, vendor, base_url)
+function _M.explain(err, vendor, base_url, env)
   local v = VENDORS[vendor]
   if type(err) ~= "table" or not v then return err end
   -- The hint, and the library's generic advice it replaces (when the message has it).
   local hint, generic
   if err.kind == "auth" then
-    hint, generic = format("check %s", v.secret), "%(check the credentials%)"
+    local _, setting = credential(v.secret, env)
+    hint, generic = format("check %s", setting), "%(check the credentials%)"
   elseif err.kind == "tls" and find(tostring(err.message), "wrong version number", 1, true) then
     hint = format("the server answers plain HTTP there: %s should probably start with http://", v.url)
     generic = "%(to trust a private CA[^)]*%)"

@@ -145,6 +145,38 @@ describe("convai profiles", function()
     assert.same({}, helper.log())
   end)
 
+  it("an auth error names the profile entry that holds the refused credential (or the variable it names)",
+    function()
+    write_config(dir, { profiles = { acme = { voicebot_url = VB_URL, voicebot_token = "wrong-SECRET-1" },
+      viaenv = { avaamo_url = AV_URL, avaamo_token_env = "ACME_AVAAMO" } } })
+    local code, out, err = cli({ "--profile", "acme", "usage", "voicebot" }, env_for(dir))
+    assert.equal(1, code)
+    assert.equal("", out)
+    assert.equal("convai: auth: voicebot.studio: Unauthenticated. (check profile acme: voicebot_token) (HTTP 401)\n",
+      err)
+    code, _, err = cli({ "--profile", "viaenv", "usage", "avaamo", "--agent-id", "7", "--from", "2024-03-01",
+      "--to", "2024-03-01" }, env_for(dir, { ACME_AVAAMO = "wrong-SECRET-2" }))
+    assert.equal(1, code)
+    assert.matches("^convai: auth: .*%(check ACME_AVAAMO%) %(HTTP 401%)\n$", err)
+    assert.is_nil(err:find("SECRET", 1, true), err)
+    -- the variable still wins, and is the one named
+    code, _, err = cli({ "--profile", "acme", "usage", "voicebot" }, env_for(dir,
+      { CONVAI_VOICEBOT_TOKEN = "wrong-SECRET-3" }))
+    assert.equal(1, code)
+    assert.matches("%(check CONVAI_VOICEBOT_TOKEN%) %(HTTP 401%)\n$", err)
+  end)
+
+  it("a profile's token written as 'Bearer xxx' is refused naming the profile entry; nothing sent", function()
+    write_config(dir, { profiles = { acme = { voicebot_url = VB_URL, voicebot_token = "Bearer SECRET-x" } } })
+    local code, out, err = cli({ "--profile", "acme", "usage", "voicebot" }, env_for(dir))
+    assert.equal(2, code)
+    assert.equal("", out)
+    assert.equal("convai: invalid_argument: profile acme: voicebot_token starts with 'Bearer ': drop the prefix "
+      .. "and give the token alone (convai sends the 'Bearer ' header itself)\nTry 'convai usage voicebot "
+      .. "--help'.\n", err)
+    assert.same({}, helper.log())
+  end)
+
   it("has --help for config and config show, and --profile in convai --help", function()
     for _, args in ipairs { { "config", "--help" }, { "config", "show", "--help" } } do
       local code, out = cli(args)
