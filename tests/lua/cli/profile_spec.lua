@@ -92,6 +92,30 @@ describe("convai profiles", function()
     assert.equal("unset", by.CONVAI_CAFILE.source)
   end)
 
+  it("config show --format json: keys sorted by name, settings in the table's order, the same bytes each run",
+    function()
+    write_config(dir, { profiles = { acme = { vonage_region = "us", vonage_key_env = "ACME_KEY" } } })
+    local env = env_for(dir, { CONVAI_PROFILE = "acme", ACME_KEY = "k-SECRET" })
+    local code, out, err = cli({ "config", "show", "--format", "json" }, env)
+    assert.equal(0, code, err)
+    local head = '{"settings":[{"profile_field":"voicebot_url","source":"unset","value":"-","variable":'
+      .. '"CONVAI_VOICEBOT_URL"},{"profile_field":"voicebot_token","source":"unset","value":"-","variable":'
+      .. '"CONVAI_VOICEBOT_TOKEN"},'
+    assert.equal(head, out:sub(1, #head))
+    assert.matches("}]}\n$", out)
+    assert.truthy(out:find('{"profile_field":"vonage_region","source":"profile acme (' .. dir:gsub("/", "\\/")
+      .. '\\/convai\\/config.json)","value":"us","variable":"CONVAI_VONAGE_REGION"},{"profile_field":"vonage_key",'
+      .. '"source":"profile acme: vonage_key_env -> ACME_KEY","value":"<redacted>","variable":"CONVAI_VONAGE_KEY"}',
+      1, true), out)
+    local vars = {}
+    for v in out:gmatch('"variable":"([%w_]+)"') do vars[#vars + 1] = v end
+    assert.same({ "CONVAI_VOICEBOT_URL", "CONVAI_VOICEBOT_TOKEN", "CONVAI_AVAAMO_URL", "CONVAI_AVAAMO_TOKEN",
+      "CONVAI_VONAGE_URL", "CONVAI_VONAGE_REGION", "CONVAI_VONAGE_KEY", "CONVAI_CAFILE", "CONVAI_LIMITS",
+      "CONVAI_VONAGE_RATES" }, vars)
+    local _, again = cli({ "config", "show", "--format", "json" }, env)
+    assert.equal(out, again)
+  end)
+
   it("refuses a file that others may read when it holds a credential, saying chmod 600; nothing sent", function()
     local path = write_config(dir, { profiles = { acme = { voicebot_url = VB_URL, voicebot_token = VB_TOKEN } } },
       "644")
