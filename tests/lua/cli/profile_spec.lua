@@ -178,13 +178,13 @@ describe("convai profiles", function()
     assert.equal("", out)
     assert.equal("convai: auth: voicebot.studio: Unauthenticated. (check profile acme: voicebot_token) (HTTP 401)\n",
       err)
-    code, _, err = cli({ "--profile", "viaenv", "usage", "avaamo", "--agent-id", "7", "--from", "2024-03-01",
+    code, out, err = cli({ "--profile", "viaenv", "usage", "avaamo", "--agent-id", "7", "--from", "2024-03-01",
       "--to", "2024-03-01" }, env_for(dir, { ACME_AVAAMO = "wrong-SECRET-2" }))
-    assert.equal(1, code)
+    assert.equal(1, code, out)
     assert.matches("^convai: auth: .*%(check ACME_AVAAMO%) %(HTTP 401%)\n$", err)
     assert.is_nil(err:find("SECRET", 1, true), err)
     -- the variable still wins, and is the one named
-    code, _, err = cli({ "--profile", "acme", "usage", "voicebot" }, env_for(dir,
+    code, out, err = cli({ "--profile", "acme", "usage", "voicebot" }, env_for(dir,
       { CONVAI_VOICEBOT_TOKEN = "wrong-SECRET-3" }))
     assert.equal(1, code)
     assert.matches("%(check CONVAI_VOICEBOT_TOKEN%) %(HTTP 401%)\n$", err)
