@@ -186,7 +186,7 @@ describe("convai profiles", function()
     -- the variable still wins, and is the one named
     code, out, err = cli({ "--profile", "acme", "usage", "voicebot" }, env_for(dir,
       { CONVAI_VOICEBOT_TOKEN = "wrong-SECRET-3" }))
-    assert.equal(1, code)
+    assert.equal(1, code, out)
     assert.matches("%(check CONVAI_VOICEBOT_TOKEN%) %(HTTP 401%)\n$", err)
   end)
 
