@@ -331,12 +331,23 @@ _M.SENDS = {
 -- Post a send's body, each attempt in a slot of the agent taken from the client's limit (none for a
 -- client made by `with_limit(false)`: its caller takes the slots). A 429 that ends the call holds the
 -- agent too, so that the other senders of the agent wait with it.
+-- With a `trace` function, the wait for a slot after a 429 is told to it as an event `{phase = "wait",
+-- agent, seconds, method, url, status, error}` (a paced retry does not pause by the retry policy).
 local function post_send(self, path, body)
   local lim = self.limit
   if not lim then return client.post(self, path, body) end
-  local agent = body.agent_id
+  local agent, trace = body.agent_id, self.http.trace
   local res, err = client.post(self, path, body, {
-    pace = function(_, last) return lim:slot(agent, last) end,
+    pace = function(_, last)
+      local on_wait
+      if trace and type(last) == "table" and last.status == 429 then
+        on_wait = function(seconds)
+          trace { phase = "wait", agent = agent, seconds = seconds, method = "POST",
+            url = self.http.base_url .. path, status = last.status, error = last }
+        end
+      end
+      return lim:slot(agent, last, on_wait)
+    end,
   })
   if not res and type(err) == "table" and err.status == 429 then lim:penalize(agent, err.retry_after) end
   return res, err

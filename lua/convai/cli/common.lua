@@ -147,7 +147,9 @@ end
 -- that writes each request (`> METHOD URL`, its headers with credentials shown as `<redacted>`, the
 -- body size) and each response (`< HTTP status (N ms)`, or the error when none came) to `out`; and a
 -- `sleep` function for the retry policy that writes each pause before a retry and why (`* retrying GET
--- URL in 0.42 s: HTTP 503`) before it pauses.
+-- URL in 0.42 s: HTTP 503`) before it pauses. A paced Vonage send's wait for its agent's next slot
+-- after a 429 (the limit store's wait, not the policy's pause) is written the same way: `* waiting
+-- 1.10 s for agent A's next slot: HTTP 429`.
 -- @tparam file out where to write, e.g. `io.stderr`
 -- @treturn function the trace function, called with each event table
 -- @treturn function the retry policy's `sleep(seconds)` (pauses with `convai.runtime.sleep`)
@@ -156,6 +158,14 @@ function _M.verbose_trace(out)
   -- follows are in the same task (weak keys: a finished task's entry goes with it).
   local last = setmetatable({}, { __mode = "k" })
   local function trace(ev)
+    if ev.phase == "wait" then -- a paced send's wait for its slot after a 429: like a retry pause
+      local why = ev.status and format("HTTP %d", ev.status) or tostring(type(ev.error) == "table"
+        and ev.error.kind)
+      out:write(format("* waiting %.2f s for agent %s's next slot: %s\n", ev.seconds, tostring(ev.agent),
+        why))
+      out:flush()
+      return
+    end
     if ev.phase == "request" then
       out:write(format("> %s %s\n", ev.method, ev.url))
       local headers = http.redact_headers(ev.headers) -- already redacted; twice is harmless

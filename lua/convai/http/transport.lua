@@ -223,7 +223,8 @@ mt.__index = mt
 -- @tparam[opt] function opts.trace called with an event table before and after each request: `{phase =
 --   "request", method, url, headers (credentials redacted), body_bytes}` and `{phase = "response",
 --   method, url, status (nil when no response came), elapsed_ms, error}`; for `--verbose` output and
---   debugging
+--   debugging. A paced send (`convai.vonage` with a limit) adds `{phase = "wait", agent, seconds,
+--   method, url, status, error}` before it waits for the agent's next slot after a 429
 -- @param[opt] opts.retry retry policy (`convai.http.retry`): false (a single attempt), true or nil (the
 --   defaults), or a table laid over the defaults: `attempts` (integer, attempts in all, default 3),
 --   `base` (seconds, default 0.5) and `cap` (seconds, default 20) of the backoff (before retry n, n = 1,

@@ -254,11 +254,13 @@ end
 -- inside nginx, never blocking the worker; a yield to the scheduler inside a `convai.batch` task; else
 -- a blocking sleep). Call it right before sending the request it paces.
 -- @tparam string agent the agent ID
+-- @tparam[opt] function on_wait `on_wait(seconds)`, called once the slot is claimed and before sleeping
+--   when the slot starts later than now (seconds > 0): for `--verbose` output
 -- @treturn number|nil seconds waited
 -- @treturn[2] nil
 -- @treturn[2] convai.error as `acquire`, or `invalid_argument` for a call in an nginx phase where
 --   sleeping is not allowed (init, init_worker, set, log, header and body filters)
-function mt:wait(agent)
+function mt:wait(agent, on_wait)
   if not agent_key(agent) then return bad_agent() end
   local phase = runtime.phase()
   if phase and not runtime.can_yield() then
@@ -269,6 +271,7 @@ function mt:wait(agent)
   local t0 = monotonic()
   local delay, err = self:acquire(agent)
   if not delay then return nil, err end
+  if on_wait and delay > 0 then on_wait(delay) end
   local at = monotonic() + delay
   while true do
     local d = at - monotonic()
@@ -300,15 +303,16 @@ end
 -- What a sender calls before each attempt (the vendor clients' sends, wrapped by `wrap` or not).
 -- @tparam string agent the agent ID
 -- @tparam[opt] convai.error last the previous attempt's error (nil before the first attempt)
+-- @tparam[opt] function on_wait as `wait`: told how long the slot is away before the wait
 -- @treturn number|nil seconds waited
 -- @treturn[2] nil
 -- @treturn[2] convai.error as `wait` (or `penalize`)
-function mt:slot(agent, last)
+function mt:slot(agent, last, on_wait)
   if type(last) == "table" and last.status == 429 then
     local ok, err = self:penalize(agent, last.retry_after)
     if not ok then return nil, err end
   end
-  return self:wait(agent)
+  return self:wait(agent, on_wait)
 end
 
 --- Wrap a vendor client so that its sends (the methods its module declares in `SENDS`, e.g.

@@ -106,6 +106,22 @@ describe("convai CLI messages", function()
       assert.matches("< HTTP 503 .*\n%* retrying GET [^\n]* in [%d.]+ s: HTTP 503\n> GET ", err)
     end)
 
+    it("-v shows a paced send's wait for its agent's next slot after a 429, with why", function()
+      helper.add_fault { path = "/vonage/messaging/conversation", fault = "status", status = 429,
+        retry_after = 1, count = 1 }
+      local code, out, err = cli { "trigger", "whatsapp", "--agent-id", "agent-wait", "--namespace", "ns",
+        "--template", "order_update", "--locale", "en", "--to", "+44 7700 900123", "--status-url",
+        "https://example.com/s", "--limits", "process", "-v" }
+      assert.equal(0, code, err)
+      assert.truthy(out ~= "")
+      local s = err:match("< HTTP 429 %(%d+ ms%)\n%* waiting (%d+%.%d%d) s for agent agent%-wait's next slot: "
+        .. "HTTP 429\n> POST ")
+      assert.is_truthy(s, err)
+      assert.is_true(tonumber(s) > 0.5 and tonumber(s) <= 2.5, s)
+      assert.is_nil(err:find("* retrying", 1, true), err) -- the slot paces it, not the retry policy
+      assert.equal(2, #helper.log())
+    end)
+
     it("--deadline bounds the whole call, retries included; --timeout each attempt", function()
       helper.add_fault { path = USAGE_PATH, fault = "delay", delay_ms = 3000, count = 3 }
       local t0 = os.time()
