@@ -127,6 +127,24 @@ function _M.join(rep, statuses)
   return rep
 end
 
+--- Join the report of a run (`convai.campaign.report.build`) with the statuses of a store: each entry
+-- gets its journal record's `at` (so that an `unknown` takes only the statuses that arrived after its
+-- request left), then `join`. Used by a run's final report (`campaign.new{statuses =}`).
+-- @tparam table rep `{summary, entries}` of the run (changed)
+-- @tparam table state the journal's state `{[to] = last record}`
+-- @tparam string where the status store (a file path or `redis://...`)
+-- @treturn table|nil rep, joined
+-- @treturn[2] convai.error kind `store` (unreadable) or `invalid_argument` (an unknown scheme)
+function _M.join_run(rep, state, where)
+  local list, err = status.read(where)
+  if not list then return nil, err end
+  for _, e in ipairs(rep.entries) do
+    local rec = state[e.to]
+    if rec and e.outcome ~= "removed" then e.at = tonumber(rec.at) end
+  end
+  return _M.join(rep, list)
+end
+
 -- The journal file's content, or nil and an error.
 local function read_journal(path)
   if type(path) ~= "string" or path == "" then return invalid("journal is required: a journal file") end

@@ -75,7 +75,9 @@ function _M.define(parser)
     .. "--limits (CONVAI_LIMITS, else host): campaigns gated on one agent together never send more than "
     .. "the capacity last read.")
   run:option("--report", "Write one row per recipient to OUT.csv or OUT.json (checked before the first "
-    .. "send, kept current during the run).")
+    .. "send, kept current during the run; at the end joined with the statuses received, see --statuses).")
+  run:option("--statuses", "Status store joined to the final report and summary: a JSON-lines FILE or "
+    .. "redis://... (default: the one convai receive keeps by default, when it exists).")
   run:flag("--dry-run", "Check everything (journal and report paths too) and show what would be sent "
     .. "(each body with --verbose); send and write nothing.")
   run:flag("--retry-failed", "Send again to recipients whose last outcome was failed.")
@@ -106,6 +108,14 @@ function _M.define_report(c)
     .. "a status arrived; list the unknowns left.")
   reconcile:option("--journal", "The campaign's journal file."):count(1)
   reconcile:option("--statuses", "Status store: a JSON-lines FILE or redis://... (default as for report).")
+end
+
+-- The status store of `run`/`report`/`reconcile`: --statuses, else the default file of `convai receive`.
+local function statuses_of(args)
+  if args.statuses ~= nil then return args.statuses end
+  local file = config.statuses_file()
+  if file and io.open(file, "r") then return file end
+  return nil
 end
 
 --- Check the flags and build the sender fields; returns nil, message for a usage error.
@@ -250,6 +260,11 @@ local function summary_rows(s, kinds)
     { "rate (this run)", format("%.2f per second", s.rate) },
   } do rows[#rows + 1] = r end
   if s.pace then rows[#rows + 1] = { "pace lowered to", format("%.2f per second", s.pace) } end
+  if s.delivered_rate then -- joined with the statuses received (--statuses)
+    rows[#rows + 1] = { "delivery (so far)", format("delivered %d, read %d, rejected %d, undeliverable %d, "
+      .. "no status %d", s.delivered, s.read, s.rejected, s.undeliverable, s.no_status) }
+    if s.reconciled > 0 then rows[#rows + 1] = { "reconciled", s.reconciled } end
+  end
   return rows
 end
 
@@ -304,6 +319,9 @@ local function print_problems(report)
     io.stderr:write("convai: campaign stopped: journal: ", tostring(s.journal_error), "\n")
   end
   if s.report_error then io.stderr:write("convai: ", tostring(s.report_error), "\n") end
+  if s.statuses_error then
+    io.stderr:write("convai: the report has no delivery: ", tostring(s.statuses_error), "\n")
+  end
 end
 
 -- A journal of another campaign, said in the command's terms: the flag that differs and its two values.
@@ -320,14 +338,6 @@ local function print_bodies(report)
     local body = core.json_encode(r.request) or "?"
     io.stderr:write(format("convai: dry run: line %d (%s) would send %s\n", r.line, r.to, body))
   end
-end
-
--- The status store of `report`/`reconcile`: --statuses, else the default file of `convai receive`.
-local function statuses_of(args)
-  if args.statuses ~= nil then return args.statuses end
-  local file = config.statuses_file()
-  if file and io.open(file, "r") then return file end
-  return nil
 end
 
 local function joined(args)
@@ -467,6 +477,7 @@ function _M.run(args, out)
     on_store_wait = function(w) say(store_wait_line(w)) end,
     on_warning = function(text) say("convai: " .. text .. "\n") end,
     report = args.report, -- checked before the first send; a dry run writes nothing
+    statuses = statuses_of(args), -- joined to the final report
     retry_failed = args.retry_failed, resend_unknown = args.resend_unknown, dry_run = args.dry_run,
     skip_invalid = args.skip_invalid,
     progress = core.isatty(2) and function(p)
