@@ -145,29 +145,46 @@ function _M.join_run(rep, state, where)
   return _M.join(rep, list)
 end
 
--- The journal file's content, or nil and an error.
-local function read_journal(path)
-  if type(path) ~= "string" or path == "" then return invalid("journal is required: a journal file") end
-  if match(path, "^%a[%w+.-]*://") then
-    return invalid("the report reads a journal file; a campaign kept in %s has no file: run "
-      .. "`convai campaign run --store ... --report FILE` instead", (match(path, "^[^:]*")) .. "://")
+-- The journal's content (`header`, `state`), or nil and an error: a file, or a campaign kept in a store
+-- (`redis://...`), found by its parameters (`fingerprint`).
+local function read_journal(where, fingerprint)
+  if type(where) ~= "string" or where == "" then
+    return invalid("journal is required: a journal file, or a store URL with the campaign's parameters")
   end
-  local loaded, err = journal.read(path)
+  local scheme = match(where, "^(%a[%w+.-]*)://")
+  if scheme then
+    if type(fingerprint) ~= "table" then
+      return invalid("a campaign kept in %s:// is found by its parameters: give them (`convai campaign "
+        .. "report --store URL` with the --provider, --channel, --agent-id, --namespace, --template and "
+        .. "--locale of its run)", scheme)
+    end
+    local loaded, err = journal.load(where, fingerprint)
+    if not loaded then return nil, type(err) == "table" and err or core.error("journal", err) end
+    if not loaded.exists or not loaded.header then
+      return nil, core.error("journal", format("no campaign with these parameters in the %s:// store "
+        .. "(give the --provider, --channel, --agent-id, --namespace, --template and --locale of its run)",
+        scheme))
+    end
+    return loaded
+  end
+  local loaded, err = journal.read(where)
   if not loaded then return nil, core.error("journal", err) end
   if not loaded.exists or not loaded.header then
-    return nil, core.error("journal", format("no campaign journal at %s", path))
+    return nil, core.error("journal", format("no campaign journal at %s", where))
   end
   return loaded
 end
 
---- The report of a campaign from its journal file alone: one entry per recipient the journal holds
+--- The report of a campaign from its journal alone: one entry per recipient the journal holds
 -- (the rows a run reached), with `at` (seconds since the epoch its last record was written).
--- @tparam string path the journal file
+-- @tparam string path the journal file, or the store of a campaign kept in Redis (`redis://...`)
+-- @tparam[opt] table fingerprint the campaign's parameters, required for a store
+--   (`convai.campaign.senders.fingerprint`)
 -- @treturn table|nil `{summary, entries}` (as `convai.campaign.report.build`, without the run's
 --   timing fields)
 -- @treturn[2] convai.error kind `journal` (absent, unreadable, not a journal) or `invalid_argument`
-function _M.from_journal(path)
-  local loaded, err = read_journal(path)
+function _M.from_journal(path, fingerprint)
+  local loaded, err = read_journal(path, fingerprint)
   if not loaded then return nil, err end
   local list = {}
   for to, rec in pairs(loaded.state) do list[#list + 1] = { line = tonumber(rec.line) or 0, to = to } end
@@ -186,14 +203,16 @@ function _M.from_journal(path)
 end
 
 --- The joined report of a campaign (`campaign.report`).
--- @tparam table opts `journal` (the journal file), `statuses` (optional: a status store, a file path or
---   `redis://...`; without it, no delivery is joined)
+-- @tparam table opts `journal` (the journal file, or the `redis://...` store of a campaign run with
+--   `--store`), `fingerprint` (the campaign's parameters, `convai.campaign.senders.fingerprint`: required
+--   with a store), `statuses` (optional: a status store, a file path or `redis://...`; without it, no
+--   delivery is joined)
 -- @treturn table|nil `{summary = {...}, entries = {{line, to, outcome, status, kind, message, vendor_id,
 --   delivery, delivery_at, delivery_error, at, delivered_at, reconciled}, ...}}` (see `join`)
 -- @treturn[2] convai.error kind `journal`, `store` (the status store unreadable) or `invalid_argument`
 function _M.report(opts)
   if type(opts) ~= "table" then return invalid("campaign.report expects {journal =, statuses =}") end
-  local rep, err = _M.from_journal(opts.journal)
+  local rep, err = _M.from_journal(opts.journal, opts.fingerprint)
   if not rep then return nil, err end
   local list = {}
   if opts.statuses ~= nil then
@@ -210,6 +229,10 @@ end
 -- @treturn table|nil `{reconciled = n, unknown = {entries still unknown}}`
 -- @treturn[2] convai.error kind `journal` (in use by a run, not writable)
 function _M.reconcile(path, rep)
+  if type(path) == "string" and match(path, "^%a[%w+.-]*://") then
+    return invalid("reconcile writes a journal file; a campaign kept in a store is not reconciled: its "
+      .. "report (`campaign report --store`) shows the unknowns with a status as sent, reconciled")
+  end
   local loaded, err = read_journal(path)
   if not loaded then return nil, err end
   local out = { reconciled = 0, unknown = {} }

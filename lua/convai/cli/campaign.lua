@@ -43,6 +43,17 @@ local EXIT = common.EXIT
 
 local _M = {}
 
+-- The campaign's parameters (its identity in the journal): of `run`, and of `report --store`.
+local function add_parameters(cmd)
+  cmd:option("--channel", "whatsapp, sms or voice."):choices { "whatsapp", "sms", "voice" }:default "whatsapp"
+  cmd:option("--provider", "vonage (AI Studio) or voicebot (voicebot.studio send-template; WhatsApp only).")
+    :choices { "vonage", "voicebot" }:default "vonage"
+  cmd:option("--agent-id", "Agent ID (AI Studio agent; voicebot: WhatsApp agent, a positive integer).")
+  cmd:option("--namespace", "WhatsApp template namespace (Vonage WhatsApp).")
+  cmd:option("--template", "Approved WhatsApp template name.")
+  cmd:option("--locale", "Template language, e.g. en or en_US (Vonage WhatsApp).")
+end
+
 --- Add the `campaign run` command to the `convai` parser.
 -- @param parser the `convai` argparse parser
 function _M.define(parser)
@@ -58,13 +69,7 @@ function _M.define(parser)
     .. "on any host, is a worker of it.")
   run:option("--store-timeout", "Seconds to keep retrying an unreachable --store (or --limits) store before "
     .. "stopping, the rest pending."):default "60"
-  run:option("--channel", "whatsapp, sms or voice."):choices { "whatsapp", "sms", "voice" }:default "whatsapp"
-  run:option("--provider", "vonage (AI Studio) or voicebot (voicebot.studio send-template; WhatsApp only).")
-    :choices { "vonage", "voicebot" }:default "vonage"
-  run:option("--agent-id", "Agent ID (AI Studio agent; voicebot: WhatsApp agent, a positive integer).")
-  run:option("--namespace", "WhatsApp template namespace (Vonage WhatsApp).")
-  run:option("--template", "Approved WhatsApp template name.")
-  run:option("--locale", "Template language, e.g. en or en_US (Vonage WhatsApp).")
+  add_parameters(run)
   run:option("--status-url", "URL that receives the message statuses (Vonage; default $CONVAI_STATUS_URL, "
     .. "which `convai receive start` prints).")
   run:option("--rate", "Sessions per second for the agent: at most its rate (CONVAI_VONAGE_RATES, else 1; "
@@ -98,7 +103,11 @@ end
 function _M.define_report(c)
   local report = c:command("report", "The report of a campaign from its journal, joined with the message "
     .. "statuses received (convai receive): one row per recipient, with its delivery.")
-  report:option("--journal", "The campaign's journal file."):count(1)
+  report:option("--journal", "The campaign's journal file (or --store).")
+  report:option("--store", "The Redis of a campaign run with --store (redis://...): the campaign is found "
+    .. "by its parameters, the --provider, --channel, --agent-id, --namespace, --template and --locale of "
+    .. "its run.")
+  add_parameters(report)
   report:option("--statuses", "Status store: a JSON-lines FILE or redis://... (default: the one convai "
     .. "receive keeps by default, when it exists).")
   report:option("--format", "table, csv or json."):choices { "table", "csv", "json" }:default "table"
@@ -340,8 +349,24 @@ local function print_bodies(report)
   end
 end
 
+-- The joined report of `report`/`reconcile`: a --journal file, or (report) a --store campaign found by its
+-- parameters; nil and the exit status after a message.
 local function joined(args)
-  local rep, err = delivery.report { journal = args.journal, statuses = statuses_of(args) }
+  if (args.journal == nil) == (args.store == nil) then
+    return nil, common.usage_error("give exactly one of --journal FILE and --store URL (with the campaign's "
+      .. "parameters: --provider, --channel, --agent-id, --namespace, --template, --locale)")
+  end
+  local fingerprint
+  if args.store ~= nil then
+    local voicebot_id = args.provider == "voicebot" and args.agent_id and tonumber(args.agent_id)
+    local ferr
+    fingerprint, ferr = campaign.senders.fingerprint(args.provider, args.channel, {
+      agent_id = voicebot_id or args.agent_id, namespace = args.namespace, template = args.template,
+      locale = args.locale })
+    if not fingerprint then return nil, common.fail(ferr) end
+  end
+  local rep, err = delivery.report { journal = args.journal or args.store, fingerprint = fingerprint,
+    statuses = statuses_of(args) }
   if not rep then
     if type(err) == "table" and err.kind == "invalid_argument" then
       return nil, common.usage_error(err.message)
