@@ -222,6 +222,18 @@ function _M.report(opts)
   return _M.join(rep, list)
 end
 
+--- Check that a journal can be reconciled: a file (a campaign kept in a store is not).
+-- @tparam string path the journal
+-- @treturn boolean|nil true
+-- @treturn[2] convai.error kind `invalid_argument`
+function _M.reconcilable(path)
+  if type(path) == "string" and match(path, "^%a[%w+.-]*://") then
+    return invalid("reconcile writes a journal file; a campaign kept in a store is not reconciled: its "
+      .. "report (`campaign report --store`) shows the unknowns with a status as sent, reconciled")
+  end
+  return true
+end
+
 --- Write the reconciled recipients of a joined report into its journal file (a `sent` record with
 -- `reconciled = true`, the message, and the vendor id found), so that later runs and reports agree.
 -- @tparam string path the journal file
@@ -229,11 +241,10 @@ end
 -- @treturn table|nil `{reconciled = n, unknown = {entries still unknown}}`
 -- @treturn[2] convai.error kind `journal` (in use by a run, not writable)
 function _M.reconcile(path, rep)
-  if type(path) == "string" and match(path, "^%a[%w+.-]*://") then
-    return invalid("reconcile writes a journal file; a campaign kept in a store is not reconciled: its "
-      .. "report (`campaign report --store`) shows the unknowns with a status as sent, reconciled")
-  end
-  local loaded, err = read_journal(path)
+  local usable, err = _M.reconcilable(path)
+  if not usable then return nil, err end
+  local loaded
+  loaded, err = read_journal(path)
   if not loaded then return nil, err end
   local out = { reconciled = 0, unknown = {} }
   local j

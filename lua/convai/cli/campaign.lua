@@ -436,6 +436,8 @@ end
 -- @treturn integer exit status: `EXIT.OK` no unknown left; `EXIT.FAILED` some unknowns are left, or the
 --   journal could not be written (in use by a run); `EXIT.USAGE` an unusable journal or status store
 function _M.reconcile(args, out)
+  local ok, rerr = delivery.reconcilable(args.journal)
+  if not ok then return common.usage_error(rerr.message) end
   local rep, code = joined(args)
   if not rep then return code end
   local done, err = delivery.reconcile(args.journal, rep)
