@@ -127,29 +127,64 @@ function _M.join(rep, statuses)
   return rep
 end
 
--- The journal file's content, or nil and an error.
-local function read_journal(path)
-  if type(path) ~= "string" or path == "" then return invalid("journal is required: a journal file") end
-  if match(path, "^%a[%w+.-]*://") then
-    return invalid("the report reads a journal file; a campaign kept in %s has no file: run "
-      .. "`convai campaign run --store ... --report FILE` instead", (match(path, "^[^:]*")) .. "://")
+--- Join the report of a run (`convai.campaign.report.build`) with the statuses of a store: each entry
+-- gets its journal record's `at` (so that an `unknown` takes only the statuses that arrived after its
+-- request left), then `join`. Used by a run's final report (`campaign.new{statuses =}`).
+-- @tparam table rep `{summary, entries}` of the run (changed)
+-- @tparam table state the journal's state `{[to] = last record}`
+-- @tparam string where the status store (a file path or `redis://...`)
+-- @treturn table|nil rep, joined
+-- @treturn[2] convai.error kind `store` (unreadable) or `invalid_argument` (an unknown scheme)
+function _M.join_run(rep, state, where)
+  local list, err = status.read(where)
+  if not list then return nil, err end
+  for _, e in ipairs(rep.entries) do
+    local rec = state[e.to]
+    if rec and e.outcome ~= "removed" then e.at = tonumber(rec.at) end
   end
-  local loaded, err = journal.read(path)
+  return _M.join(rep, list)
+end
+
+-- The journal's content (`header`, `state`), or nil and an error: a file, or a campaign kept in a store
+-- (`redis://...`), found by its parameters (`fingerprint`).
+local function read_journal(where, fingerprint)
+  if type(where) ~= "string" or where == "" then
+    return invalid("journal is required: a journal file, or a store URL with the campaign's parameters")
+  end
+  local scheme = match(where, "^(%a[%w+.-]*)://")
+  if scheme then
+    if type(fingerprint) ~= "table" then
+      return invalid("a campaign kept in %s:// is found by its parameters: give them (`convai campaign "
+        .. "report --store URL` with the --provider, --channel, --agent-id, --namespace, --template and "
+        .. "--locale of its run)", scheme)
+    end
+    local loaded, err = journal.load(where, fingerprint)
+    if not loaded then return nil, type(err) == "table" and err or core.error("journal", err) end
+    if not loaded.exists or not loaded.header then
+      return nil, core.error("journal", format("no campaign with these parameters in the %s:// store "
+        .. "(give the --provider, --channel, --agent-id, --namespace, --template and --locale of its run)",
+        scheme))
+    end
+    return loaded
+  end
+  local loaded, err = journal.read(where)
   if not loaded then return nil, core.error("journal", err) end
   if not loaded.exists or not loaded.header then
-    return nil, core.error("journal", format("no campaign journal at %s", path))
+    return nil, core.error("journal", format("no campaign journal at %s", where))
   end
   return loaded
 end
 
---- The report of a campaign from its journal file alone: one entry per recipient the journal holds
+--- The report of a campaign from its journal alone: one entry per recipient the journal holds
 -- (the rows a run reached), with `at` (seconds since the epoch its last record was written).
--- @tparam string path the journal file
+-- @tparam string path the journal file, or the store of a campaign kept in Redis (`redis://...`)
+-- @tparam[opt] table fingerprint the campaign's parameters, required for a store
+--   (`convai.campaign.senders.fingerprint`)
 -- @treturn table|nil `{summary, entries}` (as `convai.campaign.report.build`, without the run's
 --   timing fields)
 -- @treturn[2] convai.error kind `journal` (absent, unreadable, not a journal) or `invalid_argument`
-function _M.from_journal(path)
-  local loaded, err = read_journal(path)
+function _M.from_journal(path, fingerprint)
+  local loaded, err = read_journal(path, fingerprint)
   if not loaded then return nil, err end
   local list = {}
   for to, rec in pairs(loaded.state) do list[#list + 1] = { line = tonumber(rec.line) or 0, to = to } end
@@ -168,14 +203,16 @@ function _M.from_journal(path)
 end
 
 --- The joined report of a campaign (`campaign.report`).
--- @tparam table opts `journal` (the journal file), `statuses` (optional: a status store, a file path or
---   `redis://...`; without it, no delivery is joined)
+-- @tparam table opts `journal` (the journal file, or the `redis://...` store of a campaign run with
+--   `--store`), `fingerprint` (the campaign's parameters, `convai.campaign.senders.fingerprint`: required
+--   with a store), `statuses` (optional: a status store, a file path or `redis://...`; without it, no
+--   delivery is joined)
 -- @treturn table|nil `{summary = {...}, entries = {{line, to, outcome, status, kind, message, vendor_id,
 --   delivery, delivery_at, delivery_error, at, delivered_at, reconciled}, ...}}` (see `join`)
 -- @treturn[2] convai.error kind `journal`, `store` (the status store unreadable) or `invalid_argument`
 function _M.report(opts)
   if type(opts) ~= "table" then return invalid("campaign.report expects {journal =, statuses =}") end
-  local rep, err = _M.from_journal(opts.journal)
+  local rep, err = _M.from_journal(opts.journal, opts.fingerprint)
   if not rep then return nil, err end
   local list = {}
   if opts.statuses ~= nil then
@@ -185,6 +222,18 @@ function _M.report(opts)
   return _M.join(rep, list)
 end
 
+--- Check that a journal can be reconciled: a file (a campaign kept in a store is not).
+-- @tparam string path the journal
+-- @treturn boolean|nil true
+-- @treturn[2] convai.error kind `invalid_argument`
+function _M.reconcilable(path)
+  if type(path) == "string" and match(path, "^%a[%w+.-]*://") then
+    return invalid("reconcile writes a journal file; a campaign kept in a store is not reconciled: its "
+      .. "report (`campaign report --store`) shows the unknowns with a status as sent, reconciled")
+  end
+  return true
+end
+
 --- Write the reconciled recipients of a joined report into its journal file (a `sent` record with
 -- `reconciled = true`, the message, and the vendor id found), so that later runs and reports agree.
 -- @tparam string path the journal file
@@ -192,7 +241,10 @@ end
 -- @treturn table|nil `{reconciled = n, unknown = {entries still unknown}}`
 -- @treturn[2] convai.error kind `journal` (in use by a run, not writable)
 function _M.reconcile(path, rep)
-  local loaded, err = read_journal(path)
+  local usable, err = _M.reconcilable(path)
+  if not usable then return nil, err end
+  local loaded
+  loaded, err = read_journal(path)
   if not loaded then return nil, err end
   local out = { reconciled = 0, unknown = {} }
   local j

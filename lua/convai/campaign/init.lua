@@ -38,6 +38,7 @@ local recipients = require "convai.campaign.recipients"
 local report = require "convai.campaign.report"
 local runtime = require "convai.runtime"
 local senders = require "convai.campaign.senders"
+local status = require "convai.status"
 
 local type, tostring, pairs, ipairs, setmetatable, pcall, error = type, tostring, pairs, ipairs,
   setmetatable, pcall, error
@@ -147,6 +148,10 @@ local function check_numbers(opts)
   if rp ~= nil and (type(rp) ~= "string" or not (rp:match("%.csv$") or rp:match("%.json$"))) then
     return invalid("report must be the path of a .csv or .json file, got %s", tostring(rp))
   end
+  if opts.statuses ~= nil then
+    local usable, err = status.usable(opts.statuses)
+    if not usable then return nil, err end
+  end
   return true, rate, margin
 end
 
@@ -244,6 +249,12 @@ end
 --   it is replaced atomically before the first send, every `loop.REPORT_EVERY` (2) seconds and at the
 --   end, so that a killed run leaves a valid report (`summary.stopped` is `"running"` in one written
 --   mid-run). A dry run checks it and writes nothing
+-- @tparam[opt] string opts.statuses a status store (a JSON-lines file or `redis://...`, `convai.status`):
+--   the run's final report (returned, and written to `report`) is joined with the statuses received so
+--   far (`convai.campaign.delivery.join`: `delivery`, `delivery_at`, `delivery_error` per recipient, the
+--   delivery counts in the summary, an `unknown` with a status shown `sent` and `reconciled`; the journal
+--   is not changed: `campaign reconcile` does that). The mid-run writes are not joined. A store that
+--   cannot be read leaves the report unjoined, with `summary.statuses_error`
 -- @tparam[opt] function opts.on_outcome called once per recipient outcome of this run as
 --   `on_outcome(row, outcome)`: `row` is `{line, to (normalised), request (the body sent)}`, `outcome` is
 --   `{outcome = "sent"|"failed"|"unknown", line, to, status (HTTP), kind (error kind), message, body (the
@@ -290,7 +301,8 @@ function _M.new(opts)
     duplicates = checked.duplicates, fingerprint = fingerprint,
     retry_failed = opts.retry_failed and true or false,
     resend_unknown = opts.resend_unknown and true or false, dry_run = opts.dry_run and true or false,
-    progress = opts.progress, report_path = opts.report, on_outcome = opts.on_outcome,
+    progress = opts.progress, report_path = opts.report, statuses = opts.statuses,
+    on_outcome = opts.on_outcome,
     on_warning = opts.on_warning,
     store_timeout = opts.store_timeout or _M.STORE_TIMEOUT, on_store_wait = opts.on_store_wait,
     interrupted = opts.interrupted or function() return core.interrupted() > 0 end,

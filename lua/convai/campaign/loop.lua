@@ -13,6 +13,7 @@
 --
 -- @module convai.campaign.loop
 local core = require "convai.core"
+local delivery = require "convai.campaign.delivery"
 local journal = require "convai.journal"
 local pace = require "convai.campaign.pace"
 local report = require "convai.campaign.report"
@@ -662,6 +663,10 @@ function _M.run(c, run)
   s.stats.elapsed = core.monotonic() - s.t0
   progress(s, true)
   local rep = add_errors(s, report.build(c, s.state, s.stats, s.stop))
+  if c.statuses then -- the final report only: the mid-run writes stay cheap
+    local joined, jerr = delivery.join_run(rep, s.state, c.statuses)
+    if not joined then rep.summary.statuses_error = message_of(jerr) end
+  end
   if c.report_path then
     local ok, err = report.write(rep, c.report_path)
     rep.summary.report_error = not ok and err or nil

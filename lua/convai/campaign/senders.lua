@@ -62,6 +62,28 @@ local function make(client, channel, spec)
   }
 end
 
+--- The identity of a campaign in its journal (what its sender's `fingerprint` is), from its parameters
+-- alone, without a client: so that a campaign's journal can be found again (`campaign report --store`).
+-- @tparam string provider `"vonage"` or `"voicebot"`
+-- @tparam string channel `"whatsapp"`, `"sms"` or `"voice"` (voicebot: whatsapp only)
+-- @tparam table t the sender's fields, as for `vonage` or `voicebot_template`
+-- @treturn table|nil the fingerprint
+-- @treturn[2] convai.error kind `invalid_argument` (an unknown provider or channel)
+function _M.fingerprint(provider, channel, t)
+  if type(t) ~= "table" then return invalid("the sender's fields must be a table") end
+  if provider == "voicebot" then
+    return { provider = "voicebot", channel = "whatsapp", agent_id = tostring(t.agent_id or ""),
+      template = t.template }
+  end
+  local ch = VONAGE[channel]
+  if provider ~= "vonage" or not ch then
+    return invalid("no campaign of provider %s and channel %s", tostring(provider), tostring(channel))
+  end
+  local fingerprint = { provider = "vonage", channel = channel, agent_id = tostring(t.agent_id) }
+  for _, f in ipairs(ch.identity) do fingerprint[f] = t[f] end
+  return fingerprint
+end
+
 --- Vonage AI Studio: WhatsApp templates (`POST /messaging/conversation`, channel whatsapp), SMS (channel
 -- sms) or voice calls (`POST /telephony/make-call`). Session parameters come from the `session.NAME`
 -- columns; WhatsApp template parameters from `header.N`/`body.N`.
@@ -81,11 +103,9 @@ function _M.vonage(client, channel, t)
   if type(t) ~= "table" then return invalid("the sender's fields must be a table") end
   local fixed = {}
   for _, f in ipairs(ch.fields) do fixed[f] = t[f] end
-  local fingerprint = { provider = "vonage", channel = channel, agent_id = tostring(t.agent_id) }
-  for _, f in ipairs(ch.identity) do fingerprint[f] = t[f] end
   return make(client, channel, {
-    fixed = fixed, number = "to", agent = tostring(t.agent_id), fingerprint = fingerprint,
-    uses_templates = ch.components ~= nil,
+    fixed = fixed, number = "to", agent = tostring(t.agent_id),
+    fingerprint = _M.fingerprint("vonage", channel, t), uses_templates = ch.components ~= nil,
     request = function(row, params)
       local req = { to = row.to }
       for k, v in pairs(fixed) do req[k] = v end
@@ -119,9 +139,7 @@ function _M.voicebot_template(client, t)
   local fixed = { agent_id = t.agent_id, template_name = t.template }
   return make(client, "whatsapp", {
     fixed = fixed, number = "phone_number", agent = "voicebot:" .. tostring(t.agent_id or "default"),
-    fingerprint = { provider = "voicebot", channel = "whatsapp", agent_id = tostring(t.agent_id or ""),
-      template = t.template },
-    uses_templates = true,
+    fingerprint = _M.fingerprint("voicebot", "whatsapp", t), uses_templates = true,
     request = function(row, params)
       return { agent_id = fixed.agent_id, template_name = fixed.template_name, phone_number = row.to,
         customer_name = row.name, template_components = recipients.components(row, params) }

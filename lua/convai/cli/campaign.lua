@@ -42,6 +42,17 @@ local EXIT = common.EXIT
 
 local _M = {}
 
+-- The campaign's parameters (its identity in the journal): of `run`, and of `report --store`.
+local function add_parameters(cmd)
+  cmd:option("--channel", "whatsapp, sms or voice."):choices { "whatsapp", "sms", "voice" }:default "whatsapp"
+  cmd:option("--provider", "vonage (AI Studio) or voicebot (voicebot.studio send-template; WhatsApp only).")
+    :choices { "vonage", "voicebot" }:default "vonage"
+  cmd:option("--agent-id", "Agent ID (AI Studio agent; voicebot: WhatsApp agent, a positive integer).")
+  cmd:option("--namespace", "WhatsApp template namespace (Vonage WhatsApp).")
+  cmd:option("--template", "Approved WhatsApp template name.")
+  cmd:option("--locale", "Template language, e.g. en or en_US (Vonage WhatsApp).")
+end
+
 --- Add the `campaign run` command to the `convai` parser.
 -- @param parser the `convai` argparse parser
 function _M.define(parser)
@@ -57,13 +68,7 @@ function _M.define(parser)
     .. "on any host, is a worker of it.")
   run:option("--store-timeout", "Seconds to keep retrying an unreachable --store (or --limits) store before "
     .. "stopping, the rest pending."):default "60"
-  run:option("--channel", "whatsapp, sms or voice."):choices { "whatsapp", "sms", "voice" }:default "whatsapp"
-  run:option("--provider", "vonage (AI Studio) or voicebot (voicebot.studio send-template; WhatsApp only).")
-    :choices { "vonage", "voicebot" }:default "vonage"
-  run:option("--agent-id", "Agent ID (AI Studio agent; voicebot: WhatsApp agent, a positive integer).")
-  run:option("--namespace", "WhatsApp template namespace (Vonage WhatsApp).")
-  run:option("--template", "Approved WhatsApp template name.")
-  run:option("--locale", "Template language, e.g. en or en_US (Vonage WhatsApp).")
+  add_parameters(run)
   run:option("--status-url", "URL that receives the message statuses (Vonage; default $CONVAI_STATUS_URL, "
     .. "which `convai receive start` prints).")
   run:option("--rate", "Sessions per second for the agent: at most its rate (CONVAI_VONAGE_RATES, else 1; "
@@ -74,7 +79,9 @@ function _M.define(parser)
     .. "--limits (CONVAI_LIMITS, else host): campaigns gated on one agent together never send more than "
     .. "the capacity last read.")
   run:option("--report", "Write one row per recipient to OUT.csv or OUT.json (checked before the first "
-    .. "send, kept current during the run).")
+    .. "send, kept current during the run; at the end joined with the statuses received, see --statuses).")
+  run:option("--statuses", "Status store joined to the final report and summary: a JSON-lines FILE or "
+    .. "redis://... (default: the one convai receive keeps by default, when it exists).")
   run:flag("--dry-run", "Check everything (journal and report paths too) and show what would be sent "
     .. "(each body with --verbose); send and write nothing.")
   run:flag("--retry-failed", "Send again to recipients whose last outcome was failed.")
@@ -95,7 +102,11 @@ end
 function _M.define_report(c)
   local report = c:command("report", "The report of a campaign from its journal, joined with the message "
     .. "statuses received (convai receive): one row per recipient, with its delivery.")
-  report:option("--journal", "The campaign's journal file."):count(1)
+  report:option("--journal", "The campaign's journal file (or --store).")
+  report:option("--store", "The Redis of a campaign run with --store (redis://...): the campaign is found "
+    .. "by its parameters, the --provider, --channel, --agent-id, --namespace, --template and --locale of "
+    .. "its run.")
+  add_parameters(report)
   report:option("--statuses", "Status store: a JSON-lines FILE or redis://... (default: the one convai "
     .. "receive keeps by default, when it exists).")
   report:option("--format", "table, csv or json."):choices { "table", "csv", "json" }:default "table"
@@ -105,6 +116,14 @@ function _M.define_report(c)
     .. "a status arrived; list the unknowns left.")
   reconcile:option("--journal", "The campaign's journal file."):count(1)
   reconcile:option("--statuses", "Status store: a JSON-lines FILE or redis://... (default as for report).")
+end
+
+-- The status store of `run`/`report`/`reconcile`: --statuses, else the default file of `convai receive`.
+local function statuses_of(args)
+  if args.statuses ~= nil then return args.statuses end
+  local file = config.statuses_file()
+  if file and io.open(file, "r") then return file end
+  return nil
 end
 
 --- Check the flags and build the sender fields; returns nil, message for a usage error.
@@ -250,6 +269,11 @@ local function summary_rows(s, kinds)
     { "rate (this run)", format("%.2f per second", s.rate) },
   } do rows[#rows + 1] = r end
   if s.pace then rows[#rows + 1] = { "pace lowered to", format("%.2f per second", s.pace) } end
+  if s.delivered_rate then -- joined with the statuses received (--statuses)
+    rows[#rows + 1] = { "delivery (so far)", format("delivered %d, read %d, rejected %d, undeliverable %d, "
+      .. "no status %d", s.delivered, s.read, s.rejected, s.undeliverable, s.no_status) }
+    if s.reconciled > 0 then rows[#rows + 1] = { "reconciled", s.reconciled } end
+  end
   return rows
 end
 
@@ -305,6 +329,9 @@ local function print_problems(report)
   if s.journal_error then common.say("campaign stopped: " .. tostring(s.journal_error), "journal") end
   -- A report file that could not be (re)written: the campaign's own files, as the journal.
   if s.report_error then common.say(tostring(s.report_error), "journal") end
+  if s.statuses_error then
+    common.say("the report has no delivery: " .. tostring(s.statuses_error), "store")
+  end
 end
 
 -- A journal of another campaign, said in the command's terms: the flag that differs and its two values.
@@ -323,16 +350,24 @@ local function print_bodies(report)
   end
 end
 
--- The status store of `report`/`reconcile`: --statuses, else the default file of `convai receive`.
-local function statuses_of(args)
-  if args.statuses ~= nil then return args.statuses end
-  local file = config.statuses_file()
-  if file and io.open(file, "r") then return file end
-  return nil
-end
-
+-- The joined report of `report`/`reconcile`: a --journal file, or (report) a --store campaign found by its
+-- parameters; nil and the exit status after a message.
 local function joined(args)
-  local rep, err = delivery.report { journal = args.journal, statuses = statuses_of(args) }
+  if (args.journal == nil) == (args.store == nil) then
+    return nil, common.usage_error("give exactly one of --journal FILE and --store URL (with the campaign's "
+      .. "parameters: --provider, --channel, --agent-id, --namespace, --template, --locale)")
+  end
+  local fingerprint
+  if args.store ~= nil then
+    local voicebot_id = args.provider == "voicebot" and args.agent_id and tonumber(args.agent_id)
+    local ferr
+    fingerprint, ferr = campaign.senders.fingerprint(args.provider, args.channel, {
+      agent_id = voicebot_id or args.agent_id, namespace = args.namespace, template = args.template,
+      locale = args.locale })
+    if not fingerprint then return nil, common.fail(ferr) end
+  end
+  local rep, err = delivery.report { journal = args.journal or args.store, fingerprint = fingerprint,
+    statuses = statuses_of(args) }
   if not rep then
     if type(err) == "table" and err.kind == "invalid_argument" then
       return nil, common.usage_error(err.message)
@@ -402,6 +437,8 @@ end
 -- @treturn integer exit status: `EXIT.OK` no unknown left; `EXIT.FAILED` some unknowns are left, or the
 --   journal could not be written (in use by a run); `EXIT.USAGE` an unusable journal or status store
 function _M.reconcile(args, out)
+  local ok, rerr = delivery.reconcilable(args.journal)
+  if not ok then return common.usage_error(rerr.message) end
   local rep, code = joined(args)
   if not rep then return code end
   local done, err = delivery.reconcile(args.journal, rep)
@@ -468,6 +505,7 @@ function _M.run(args, out)
     on_store_wait = function(w) say(store_wait_line(w)) end,
     on_warning = function(text) say("convai: " .. text .. "\n") end,
     report = args.report, -- checked before the first send; a dry run writes nothing
+    statuses = statuses_of(args), -- joined to the final report
     retry_failed = args.retry_failed, resend_unknown = args.resend_unknown, dry_run = args.dry_run,
     skip_invalid = args.skip_invalid,
     progress = core.isatty(2) and function(p)

@@ -39,6 +39,16 @@ end
 -- @treturn boolean|nil true, or nil and what is wrong
 _M.check = check.check
 
+--- Check that a store is one a backend takes (its scheme registered), without opening it.
+-- @tparam string where a file path, or a URL of a registered backend (`redis://...`)
+-- @treturn boolean|nil true
+-- @treturn[2] convai.error kind `invalid_argument` (not a string, an unknown scheme)
+function _M.usable(where)
+  local backend, err = stores:resolve(where, "file")
+  if not backend then return nil, err end
+  return true
+end
+
 --- Open a store for appending.
 -- @tparam string where a file path, or a URL of a registered backend (`redis://...`)
 -- @tparam[opt] table opts the backend's options (Redis: `key`, the list, default `convai:statuses`)

@@ -5,6 +5,7 @@ local helper = require "helper"
 local campaign_helper = require "campaign_helper"
 local campaign = require "convai.campaign"
 local status = require "convai.status"
+local vonage = require "convai.vonage"
 
 local AGENT = "delivery-agent"
 
@@ -67,6 +68,33 @@ describe("campaign report with statuses", function()
     assert.equal(0, s.no_status)
     assert.equal(0.75, s.delivered_rate)
     assert.equal(0.75, s.read_rate)
+  end)
+
+  it("campaign.new{statuses =}: the run's final report (returned and written) is joined", function()
+    assert(wait_for(function() local l = status.read(statuses) return #l >= 10 end))
+    local client = assert(vonage.from_env { retry = false, limits = "process", rates = { [AGENT] = 20 } })
+    local sender = assert(campaign.senders.vonage_whatsapp(client, { agent_id = AGENT, namespace = "ns",
+      template = "welcome", locale = "en_US", status_url = url }))
+    local csv = assert(scratch.read(scratch.path("r.csv")))
+    local bad, err = campaign.new { sender = sender, journal = journal, csv = csv, statuses = "nosuch://x" }
+    assert.is_nil(bad)
+    assert.equal("invalid_argument", err.kind)
+    local out = scratch.path("resumed.json")
+    local c = assert(campaign.new { sender = sender, journal = journal, csv = csv, statuses = statuses,
+      report = out })
+    local rep = assert(c:run()) -- a resume: nothing left to send
+    assert.same({ 0, 4, 3, 1, 0.75 }, { rep.summary.sent_now, rep.summary.sent, rep.summary.read,
+      rep.summary.rejected, rep.summary.delivered_rate })
+    local written = helper.decode(assert(scratch.read(out)))
+    assert.equal(3, written.summary.read)
+    assert.equal("read", written.recipients[1].delivery)
+    assert.equal("rejected", written.recipients[4].delivery)
+    -- Without statuses, the run's report has the delivery columns empty.
+    c = assert(campaign.new { sender = sender, journal = journal, csv = csv })
+    rep = assert(c:run())
+    assert.is_nil(rep.entries[1].delivery)
+    assert.is_nil(rep.summary.read)
+    client:close()
   end)
 
   it("prints CSV with the delivery columns and JSON {summary, recipients}", function()

@@ -186,6 +186,39 @@ describe("convai campaign run --store redis://", function()
     assert.is_true(s.sent < n)
   end)
 
+  it("reports a --store campaign, found by its parameters; other parameters are refused", function()
+    local agent, env, csv = new_campaign("rep", 5, 3, 20, r.url)
+    local code, _, err = helper.cli(campaign_args(csv, r.url, agent), env)
+    assert.equal(0, code, err)
+    local function report(extra)
+      local args = { "campaign", "report", "--store", r.url, "--agent-id", agent, "--namespace", "ns",
+        "--locale", "en_US", "--statuses", path("none.jsonl"), "--format", "json" }
+      for _, a in ipairs(extra) do args[#args + 1] = a end
+      return helper.cli(args, env)
+    end
+    local out
+    code, out, err = report { "--template", "welcome" }
+    assert.equal(0, code, err)
+    local rep = helper.decode(out)
+    assert.equal(3, rep.summary.sent)
+    assert.equal(3, #rep.recipients)
+    assert.equal("447700950001", rep.recipients[1].to)
+    assert.is_string(rep.recipients[1].vendor_id)
+    assert.equal(3, rep.summary.no_status)
+    code, out, err = report { "--template", "other" }
+    assert.equal(2, code)
+    assert.equal("", out)
+    assert.matches("no campaign with these parameters in the redis:// store", err, 1, true)
+    hides(err, "the error")
+    code, _, err = report { "--template", "welcome", "--journal", path("x.journal") }
+    assert.equal(2, code)
+    assert.matches("exactly one of --journal FILE and --store URL", err, 1, true)
+    code, _, err = helper.cli { "campaign", "reconcile", "--journal", r.url }
+    assert.equal(2, code)
+    assert.matches("reconcile writes a journal file", err, 1, true)
+    hides(err, "the error")
+  end)
+
   it("refuses a bad --store before sending anything: exit 2, the setting named, no password", function()
     local agent = "bad-" .. run_id
     local csv = write("b.csv", recipients(4, 3))

@@ -130,6 +130,56 @@ describe("convai receive", function()
     helper.reset()
   end)
 
+  it("joins the statuses received to the report of `campaign run` (default store, then --statuses)",
+    function()
+    url, stop = start_receiver(scratch) -- the default store: $XDG_STATE_HOME/convai/statuses.jsonl
+    helper.config { vonage = { agents = { A = { rate = 60 } } }, callbacks = { delay_ms = 1,
+      rejected = { "900003" } } }
+    local csv = scratch.path("run.csv")
+    local f = assert(io.open(csv, "w"))
+    f:write("to,body.1\n+44 7700 900001,Hi 1\n+44 7700 900002,Hi 2\n+44 7700 900003,Hi 3\n")
+    f:close()
+    local env = { XDG_STATE_HOME = scratch.path("state"), CONVAI_VONAGE_RATES = "A=60" }
+    local function run(report, extra)
+      local args = { "campaign", "run", csv, "--journal", scratch.path("run.journal"), "--agent-id", "A",
+        "--namespace", "ns", "--template", "welcome", "--locale", "en_US", "--status-url", url, "--rate", "2",
+        "--report", report, "--format", "json" }
+      for _, a in ipairs(extra or {}) do args[#args + 1] = a end
+      return helper.cli(args, env)
+    end
+    local code, out, err = run(scratch.path("run.json"))
+    assert.equal(0, code, err)
+    local s = helper.decode(out)
+    assert.equal(3, s.sent)
+    local rep = helper.decode(assert(scratch.read(scratch.path("run.json"))))
+    assert.equal(3, #rep.recipients)
+    -- Rows 1 and 2 left 1 s and 0.5 s before the end: their callbacks (1 ms apart) are in.
+    assert.equal("read", rep.recipients[1].delivery)
+    assert.equal("read", rep.recipients[2].delivery)
+    assert.is_string(rep.recipients[1].delivery_at)
+    assert.is_string(rep.recipients[1].vendor_id)
+    assert.is_true(rep.summary.read >= 2)
+    assert.equal(s.read, rep.summary.read)
+    -- Once every callback is in, a resumed run (nothing left to send) reports them all, from --statuses.
+    local file = scratch.path("state") .. "/convai/statuses.jsonl"
+    assert.is_table(wait_for(function() local l = status.read(file) return #l >= 7 and l end))
+    code, out, err = run(scratch.path("run.csv.out.csv"), { "--statuses", file })
+    assert.equal(0, code, err)
+    s = helper.decode(out)
+    assert.same({ 2, 1, 0, 0.6667 }, { s.read, s.rejected, s.no_status, s.delivered_rate })
+    local text = assert(scratch.read(scratch.path("run.csv.out.csv")))
+    assert.matches("line,to,outcome,status,kind,message,vendor_id,delivery,delivery_at,delivery_error\r\n", text)
+    assert.matches("\r\n2,447700900001,sent,[^\r]*,read,[^,]+,\r\n", text)
+    assert.matches("\r\n4,447700900003,sent,[^\r]*,rejected,[^,]+,[^\r]+\r\n", text)
+    -- A status store no backend takes is refused before the first send.
+    code, out, err = run(scratch.path("x.json"), { "--statuses", "nosuch://x" })
+    assert.equal(2, code)
+    assert.equal("", out)
+    assert.matches("unknown status store scheme nosuch://", err, 1, true)
+    assert.is_nil(scratch.read(scratch.path("x.json")))
+    helper.reset()
+  end)
+
   it("keeps statuses in Redis with --store redis://", function()
     if not redis_helper.available() then pending("redis-server is not installed") return end
     local r = redis_helper.start { password = "s3cret" }
