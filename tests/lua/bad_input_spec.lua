@@ -158,6 +158,14 @@ local CLI_ROWS = {
     { acme('"voicebot_token": "t"'), "holds a credential (profile acme: voicebot_token) and group or others may "
       .. "read it (mode 0644): chmod 600 " },
   } },
+  { input = "--profile (a credential)", cli = function(v, tmp)
+      local args, env = profile_cli()(v, tmp)
+      env.CONVAI_VOICEBOT_TOKEN, env.CONVAI_VOICEBOT_URL = false, false -- the profile's, not the sandbox's
+      return args, env
+    end, cases = {
+    { acme('"voicebot_url": "http://127.0.0.1:9/x", "voicebot_token": "Bearer xxx"'),
+      "profile acme: voicebot_token starts with 'Bearer ': drop the prefix and give the token alone" },
+  } },
   -- usage avaamo
   { input = "usage avaamo --agent-id", cli = flag(AV, "--agent-id"), cases = {
     { NIL, "missing option '--agent-id'" },
@@ -393,6 +401,20 @@ local CLI_ROWS = {
   end, cases = {
     { "nosuch://x", "unknown status store scheme nosuch:// (known: file, redis)" },
   } },
+  { input = "campaign report --store", cli = function(v, tmp)
+    local args = { "campaign", "report", "--store", v, "--agent-id", "A", "--namespace", "ns", "--template",
+      "welcome", "--locale", "en_US" }
+    if v == "with --journal" then args[4], args[#args + 1], args[#args + 2] = "redis://127.0.0.1:1/0", "--journal",
+      tmp .. "/j" end
+    return args
+  end, cases = {
+    { "with --journal", "give exactly one of --journal FILE and --store URL" },
+  } },
+  { input = "campaign reconcile --journal", cli = function(v)
+    return { "campaign", "reconcile", "--journal", v }
+  end, cases = {
+    { "redis://127.0.0.1:1/0", "reconcile writes a journal file; a campaign kept in a store is not reconciled" },
+  } },
   { input = "campaign report --format", cli = function(v, tmp)
     return { "campaign", "report", "--journal", tmp .. "/j", "--format", v }
   end, cases = {
@@ -420,6 +442,9 @@ local CLI_ROWS = {
     { "memcached://127.0.0.1/0", "unknown journal store scheme memcached://" },
     { "127.0.0.1:6379", "--store must be a URL such as redis://HOST:6379/0" },
     { "redis://127.0.0.1:1/0", "--store: campaign store redis://127.0.0.1:1/0: Redis at 127.0.0.1:1" },
+  } },
+  { input = "campaign run --statuses", cli = campaign_flag("--statuses"), cases = {
+    { "nosuch://x", "unknown status store scheme nosuch:// (known: file, redis)" },
   } },
   { input = "campaign run --store-timeout", cli = campaign_flag("--store-timeout"), cases = {
     { "0", "--store-timeout must be a positive number" },
