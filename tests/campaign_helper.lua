@@ -1,6 +1,7 @@
 --- Helpers shared by the campaign specs: a scratch directory, recipients CSVs, and the triggers the
 -- sandbox received per number.
 local helper = require "helper"
+local system = require "convai.launch.system"
 
 local _M = {}
 
@@ -66,10 +67,8 @@ function _M.triggers(log)
   return per
 end
 
---- Quote a string for /bin/sh.
-function _M.shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+--- Quote a string for /bin/sh (the launcher's `convai.launch.system.quote`).
+_M.shell_quote = system.quote
 
 --- A shell command running the CLI (`lua5.4 bin/convai ARGS`, from the checkout) with the variables of
 -- `env` added, its standard output to the file `out` and its standard error to `err`: for tests that

@@ -9,12 +9,11 @@
 --     r.stop()
 local core = require "convai.core"
 local harness = require "nginx.harness"
+local system = require "convai.launch.system"
 
 local _M = {}
 
-local function quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local quote = system.quote
 
 -- Run a shell command: true when it exits 0, and its output. The shell prints the exit status (the
 -- results of io.popen's close differ between Lua 5.4 and LuaJIT).

@@ -14,7 +14,7 @@ local path, write, read = scratch.path, scratch.write, scratch.read
 
 local PASSWORD = "St0re-convai-cli-secret-7d2e"
 
-local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local shell_quote = ch.shell_quote
 local command = ch.cli_command
 local recipients = ch.campaign_csv
 
