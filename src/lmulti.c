@@ -203,7 +203,8 @@ cache for all of them). `convai.batch` builds on it.
 Every option of `session` applies, with the same checks, defaults and
 errors, plus the two limits below; each request inherits `timeout`,
 `connect_timeout`, `cafile`, `max_body` and `user_agent` unless it gives its
-own (`timeout`, `connect_timeout`, `cafile`).
+own (`timeout`, `connect_timeout`, `cafile`). Proxies come from the
+environment, read once, here, as for `session`.
 @function multi
 @tparam[opt] table opts options, all optional (nil: all defaults)
 @tparam[opt=30] number opts.timeout as in `session`, seconds
@@ -336,6 +337,7 @@ static int l_add(lua_State *L) {
     curl_easy_setopt(x->t.curl, CURLOPT_PRIVATE, (void *)x);
     put_xfer(m, x);
     if (rc == CURLE_OUT_OF_MEMORY) return luaL_error(L, "not enough memory");
+    if (rc == CURLE_URL_MALFORMAT) return cv_setup_error(L, &x->t, rc);
     return cv_rejected(L, curl_easy_strerror(rc));
   }
   curl_easy_setopt(x->t.curl, CURLOPT_PRIVATE, (void *)x); /* after reset */

@@ -76,6 +76,14 @@ type or out of range, or a `cafile` that cannot be opened is an
 TLS peer verification and host name verification are always on; only
 `http` and `https` URLs are allowed; redirects are never followed (a 3xx is
 returned as a response).
+
+Proxies come from the environment, as libcurl reads them, but read once,
+here: `http_proxy` for `http://` URLs, `https_proxy` (or `HTTPS_PROXY`) for
+`https://` URLs, else `all_proxy` (or `ALL_PROXY`); the hosts of `no_proxy`
+(or `NO_PROXY`) are reached directly. An empty variable counts as unset, and
+`HTTP_PROXY` is never read (in a CGI program a request's `Proxy:` header
+sets it). A session made before the environment changes keeps the proxies
+it was made with.
 @function session
 @tparam[opt] table opts options, all optional (nil: all defaults)
 @tparam[opt=30] number opts.timeout total time allowed for each request,
@@ -267,6 +275,7 @@ static int l_request(lua_State *L) {
   /* 2. build and send */
   rc = cv_transfer_setup(L, &s->t, &s->opts, &r, 0);
   if (rc == CURLE_OUT_OF_MEMORY) return luaL_error(L, "not enough memory");
+  if (rc == CURLE_URL_MALFORMAT) return cv_setup_error(L, &s->t, rc);
   if (rc != CURLE_OK) return cv_rejected(L, curl_easy_strerror(rc));
   rc = curl_easy_perform(s->t.curl);
   s->requests++;

@@ -147,16 +147,44 @@ const char *cv_http_read_opts(lua_State *L, cv_http_opts *o, const char **ca,
   return NULL;
 }
 
+/* The first of the environment variables `names` (NULL-terminated) that is
+** set and not empty, copied; "" when none is.  libcurl's own rule for the
+** proxy variables (lib/url.c, detect_proxy): an empty one counts as unset. */
+static char *first_env(const char *const *names) {
+  int i;
+  for (i = 0; names[i] != NULL; i++) {
+    const char *v = getenv(names[i]);
+    if (v != NULL && *v != '\0') return dupstr(v);
+  }
+  return dupstr("");
+}
+
 int cv_http_opts_own(cv_http_opts *o, const char *ca, const char *ua) {
+  /* The variables libcurl reads, in its order; HTTP_PROXY is not one of
+  ** them (in a CGI program a request's "Proxy:" header sets it). */
+  static const char *const http[] = {"http_proxy", "all_proxy", "ALL_PROXY",
+                                     NULL};
+  static const char *const https[] = {"https_proxy", "HTTPS_PROXY",
+                                      "all_proxy", "ALL_PROXY", NULL};
+  static const char *const none[] = {"no_proxy", "NO_PROXY", NULL};
   o->user_agent = dupstr(ua != NULL ? ua : DEFAULT_USER_AGENT);
   o->cafile = ca != NULL ? dupstr(ca) : NULL;
-  return o->user_agent != NULL && (ca == NULL || o->cafile != NULL);
+  o->proxy_http = first_env(http);
+  o->proxy_https = first_env(https);
+  o->no_proxy = first_env(none);
+  return o->user_agent != NULL && (ca == NULL || o->cafile != NULL) &&
+         o->proxy_http != NULL && o->proxy_https != NULL &&
+         o->no_proxy != NULL;
 }
 
 void cv_http_opts_free(cv_http_opts *o) {
   free(o->cafile);
   free(o->user_agent);
+  free(o->proxy_http);
+  free(o->proxy_https);
+  free(o->no_proxy);
   o->cafile = o->user_agent = NULL;
+  o->proxy_http = o->proxy_https = o->no_proxy = NULL;
 }
 
 /* ------------------------------------------------------------- request */

@@ -46,6 +46,17 @@ static int transfer_error(lua_State *L, cv_transfer *t, CURLcode rc) {
   return 2;
 }
 
+int cv_setup_error(lua_State *L, cv_transfer *t, CURLcode rc) {
+  luaL_pushfail(L);
+  cv_error_push(L, cv_curl_kind((int)rc),
+                t->errbuf[0] != '\0' ? t->errbuf : curl_easy_strerror(rc));
+  lua_pushinteger(L, (lua_Integer)rc);
+  lua_setfield(L, -2, "curl_code");
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "request_sent");
+  return 2;
+}
+
 /* ------------------------------------------------------------ responses */
 
 /* Push the header block [p, p + len) of a response as a table. */

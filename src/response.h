@@ -15,6 +15,12 @@
 ** protected call. */
 int cv_transfer_push_result(lua_State *L, cv_transfer *t, CURLcode rc);
 
+/* cv_transfer_setup refused the request with code rc (a URL libcurl cannot
+** parse, CURLE_URL_MALFORMAT): push fail and the error object, kind from
+** the error table, the message from t->errbuf, curl_code rc and
+** request_sent false (nothing was sent); returns 2. */
+int cv_setup_error(lua_State *L, cv_transfer *t, CURLcode rc);
+
 /* Push {requests = requests, connections = connections}; returns 1. */
 int cv_push_stats(lua_State *L, lua_Integer requests,
                   lua_Integer connections);

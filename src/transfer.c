@@ -4,9 +4,11 @@
 ** option, the callbacks that collect the response in C memory, and what
 ** is kept between two requests on the same handle.
 */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ascii.h"
 #include "method.h"
 #include "transfer.h"
 
@@ -67,6 +69,11 @@ void cv_transfer_init(cv_transfer *t) {
 }
 
 void cv_transfer_release(cv_transfer *t) {
+  curl_url_cleanup(t->url); /* the handle pointing to it is gone or reset */
+  t->url = NULL;
+  free(t->url_text);
+  t->url_text = NULL;
+  t->url_len = t->url_cap = t->url_query = 0;
   curl_slist_free_all(t->hdrs);
   t->hdrs = NULL;
   t->nhdrs = 0;
@@ -155,6 +162,71 @@ static int build_headers(lua_State *L, cv_transfer *t, int idx, int body,
   return 1;
 }
 
+/* What set_url refuses: libcurl's own words ("URL rejected: ..."), as its
+** transfer would have put them in the error buffer. */
+static CURLcode url_rejected(cv_transfer *t, CURLUcode uc) {
+#if LIBCURL_VERSION_NUM >= 0x075000 /* 7.80.0: curl_url_strerror */
+  snprintf(t->errbuf, sizeof t->errbuf, "URL rejected: %s",
+           curl_url_strerror(uc));
+#else
+  snprintf(t->errbuf, sizeof t->errbuf, "URL rejected (CURLUcode %d)",
+           (int)uc);
+#endif
+  return uc == CURLUE_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY
+                                    : CURLE_URL_MALFORMAT;
+}
+
+/* Put r->url into t->url, the URL handle the easy handle points to.  A URL
+** equal to the one it holds needs nothing; one that differs from it only
+** after the '?' (the same resource with another query, `?agent_id=N`) has
+** only its query replaced: the parse of the whole URL keeps a query as it
+** is, and so does setting it, but for a percent-encoding, whose hex digits
+** libcurl 7.88 lower-cases when the query is set alone and keeps when it
+** parses the URL, so a query with a '%' is parsed whole.  Anything else is
+** parsed whole too, with the flags libcurl uses for CURLOPT_URL, and so is
+** a URL with a fragment ('#') or after one.  On failure the handle
+** keeps the URL it had, t->errbuf says why, and the next URL is parsed
+** whole.  Returns CURLE_URL_MALFORMAT or CURLE_OUT_OF_MEMORY on failure. */
+static CURLcode set_url(cv_transfer *t, const char *url, size_t len) {
+  const char *q = (const char *)memchr(url, '?', len);
+  size_t qpos = q != NULL ? (size_t)(q - url) + 1 : 0;
+  int fragment = memchr(url, '#', len) != NULL;
+  CURLUcode uc;
+  if (t->url == NULL && (t->url = curl_url()) == NULL)
+    return CURLE_OUT_OF_MEMORY;
+  if (t->url_text != NULL && len == t->url_len &&
+      memcmp(url, t->url_text, len) == 0)
+    return CURLE_OK;
+  if (t->url_text != NULL && t->url_query != 0 && qpos == t->url_query &&
+      !fragment && qpos < len && memcmp(url, t->url_text, qpos) == 0 &&
+      memchr(url + qpos, '%', len - qpos) == NULL)
+    uc = curl_url_set(t->url, CURLUPART_QUERY, url + qpos, 0);
+  else
+    uc = curl_url_set(t->url, CURLUPART_URL, url,
+                      CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME);
+  if (uc == CURLUE_OK && len >= t->url_cap) {
+    char *p = (char *)realloc(t->url_text, len + 1);
+    if (p == NULL) {
+      uc = CURLUE_OUT_OF_MEMORY;
+    } else {
+      t->url_text = p;
+      t->url_cap = len + 1;
+    }
+  }
+  if (uc != CURLUE_OK) {
+    t->url_len = t->url_query = 0;
+    free(t->url_text);
+    t->url_text = NULL;
+    t->url_cap = 0;
+    return url_rejected(t, uc);
+  }
+  memcpy(t->url_text, url, len);
+  t->url_text[len] = '\0';
+  t->url_len = len;
+  t->url_query = fragment || qpos == len ? 0 : qpos;
+  return CURLE_OK;
+}
+
 #define SET(opt, val) \
   if (rc == CURLE_OK) rc = curl_easy_setopt(c, opt, val)
 
@@ -165,13 +237,15 @@ CURLcode cv_transfer_setup(lua_State *L, cv_transfer *t, const cv_http_opts *o,
   const char *method = r->method;
   int plain = r->body == NULL && r->cafile == NULL && r->mlen == 3 &&
               memcmp(method, "GET", 3) == 0;
-  int rebuilt = 0;
+  int rebuilt = 0, https = cv_has_prefix_ci(r->url, r->ulen, "https://");
   cv_buf_clear(&t->body);
   cv_buf_clear(&t->head);
   t->too_large = CV_TOO_LARGE_NONE;
   t->oom = 0;
   t->errbuf[0] = '\0';
   t->max_body = o->max_body;
+  rc = set_url(t, r->url, r->ulen); /* the handle is left as it was */
+  if (rc != CURLE_OK) return rc;
   /* A header list equal to the last one (r->hdrs_same, with the same body
   ** flag, hence the same "Expect:" entry) is kept as it is: the handle
   ** still points to it. */
@@ -185,8 +259,11 @@ CURLcode cv_transfer_setup(lua_State *L, cv_transfer *t, const cv_http_opts *o,
   if (plain && t->configured && t->plain) {
     /* The previous request was a plain GET too: every other option is
     ** already as this one needs it. */
-    SET(CURLOPT_URL, r->url);
     if (rebuilt) SET(CURLOPT_HTTPHEADER, t->hdrs);
+    if (https != t->set_https) {
+      SET(CURLOPT_PROXY, https ? o->proxy_https : o->proxy_http);
+      t->set_https = https;
+    }
     if (r->timeout_ms != t->set_timeout_ms) {
       SET(CURLOPT_TIMEOUT_MS, r->timeout_ms);
       t->set_timeout_ms = r->timeout_ms;
@@ -202,7 +279,12 @@ CURLcode cv_transfer_setup(lua_State *L, cv_transfer *t, const cv_http_opts *o,
   curl_easy_reset(c); /* keeps live connections and caches */
   SET(CURLOPT_NOSIGNAL, 1L);
   SET(CURLOPT_ERRORBUFFER, t->errbuf);
-  SET(CURLOPT_URL, r->url);
+  SET(CURLOPT_CURLU, t->url);
+  /* The environment's proxy settings, read when the session was made: set
+  ** here, libcurl does not read them again (five getenv calls, each a walk
+  ** through the whole environment, on every request). */
+  SET(CURLOPT_PROXY, https ? o->proxy_https : o->proxy_http);
+  SET(CURLOPT_NOPROXY, o->no_proxy);
 #if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
   SET(CURLOPT_PROTOCOLS_STR, "http,https");
 #else
@@ -251,6 +333,7 @@ CURLcode cv_transfer_setup(lua_State *L, cv_transfer *t, const cv_http_opts *o,
     t->plain = plain;
     t->set_timeout_ms = r->timeout_ms;
     t->set_connect_timeout_ms = r->connect_timeout_ms;
+    t->set_https = https;
   }
   return rc;
 }

@@ -31,6 +31,13 @@ typedef struct cv_http_opts {
   curl_off_t max_body;
   char *cafile; /* malloc'd; NULL: libcurl's default CA store */
   char *user_agent; /* malloc'd */
+  /* The proxy settings of the environment, read once when the session or
+  ** multi is made (cv_http_opts_own), as libcurl would read them on every
+  ** request: the proxy for http:// URLs (http_proxy, else all_proxy,
+  ** ALL_PROXY), for https:// URLs (https_proxy, HTTPS_PROXY, all_proxy,
+  ** ALL_PROXY) and the hosts reached directly (no_proxy, NO_PROXY); each
+  ** malloc'd, "" when unset. */
+  char *proxy_http, *proxy_https, *no_proxy;
 } cv_http_opts;
 
 /* A checked request (request.h: cv_request_read).  The strings point into
@@ -60,6 +67,15 @@ typedef struct cv_transfer {
   ** URL (and timeouts, headers when they differ) set. */
   int configured, plain;
   long set_timeout_ms, set_connect_timeout_ms;
+  int set_https; /* the proxy set on the handle is the one for https:// */
+  /* The request's URL, parsed into a URL handle the easy handle points to
+  ** (CURLOPT_CURLU): libcurl parses a URL given as text anew on every
+  ** transfer, but only copies a handle.  `url_text` is the URL it holds,
+  ** as given (malloc'd, NULL: none yet); `url_query` is 1 + the offset of
+  ** its '?' when only its query may be replaced (see set_url), else 0. */
+  CURLU *url;
+  char *url_text;
+  size_t url_len, url_cap, url_query;
   cv_buf body;             /* response body being received */
   cv_buf head;             /* header lines of the latest response */
   curl_off_t max_body;

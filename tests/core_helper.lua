@@ -51,12 +51,28 @@ end
 
 --- Run a Lua script in a fresh interpreter (the one running the specs, `arg[-1]`, with this
 -- package.cpath); returns its output (stdout and stderr), or nil when the interpreter is unknown.
-function _M.run_script(source)
+-- `env` (optional) sets its variables for that interpreter (`{name = value}`; `false` unsets one).
+function _M.run_script(source, env)
   local lua = arg and arg[-1]
   if not lua then return nil end
   local script = os.tmpname()
   _M.write_file(script, ("package.cpath = %q\n"):format(package.cpath) .. source)
-  local p = assert(io.popen(("'%s' '%s' 2>&1"):format(lua, script)))
+  local prefix = ""
+  if env then
+    local names = {}
+    for name in pairs(env) do names[#names + 1] = name end
+    table.sort(names)
+    local unset, set = "", ""
+    for _, name in ipairs(names) do
+      if env[name] == false then
+        unset = unset .. ("-u '%s' "):format(name)
+      else
+        set = set .. ("'%s=%s' "):format(name, env[name])
+      end
+    end
+    prefix = "env " .. unset .. set
+  end
+  local p = assert(io.popen(("%s'%s' '%s' 2>&1"):format(prefix, lua, script)))
   local out = p:read("*a")
   p:close()
   os.remove(script)
