@@ -29,6 +29,15 @@ int cv_buf_append(cv_buf *b, const void *p, size_t n) {
   return 1;
 }
 
+int cv_buf_terminate(cv_buf *b) {
+  if (b->len == b->cap) {
+    if (!cv_buf_append(b, "", 1)) return 0;
+    b->len--;
+  }
+  b->data[b->len] = '\0';
+  return 1;
+}
+
 void cv_buf_clear(cv_buf *b) { b->len = 0; }
 
 void cv_buf_free(cv_buf *b) {

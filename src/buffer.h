@@ -20,6 +20,9 @@ void cv_buf_init(cv_buf *b);
 /* Append n bytes; returns 0 (buffer unchanged) if memory runs out. */
 int cv_buf_append(cv_buf *b, const void *p, size_t n);
 /* Forget the contents, keep the memory. */
+/* Put a '\0' after the len bytes (not counted in len), for code that needs
+** its text terminated.  Returns 0 when out of memory (b unchanged). */
+int cv_buf_terminate(cv_buf *b);
 void cv_buf_clear(cv_buf *b);
 /* Release the memory; b is then empty and reusable. */
 void cv_buf_free(cv_buf *b);

@@ -523,12 +523,34 @@ static int field_node(parser *P, const cv_jsonnode *o, uint64_t *seen) {
   return -1;
 }
 
+/* Close an object that stands for its field `pick` (see cv_jsonnode): the
+** value of the last such pair takes the place of the object (at first);
+** nil when there is none (the shape then fails: the field is required). */
+static void pick_field(parser *P, int first, int tbl, int at,
+                       const cv_jsonfield *f) {
+  lua_State *L = P->L;
+  if (tbl != 0) { /* flushed into a table: the field is a key of it */
+    lua_pushlstring(L, f->name, f->len);
+    lua_rawget(L, tbl);
+  } else if (at != 0) {
+    lua_pushvalue(L, at);
+  } else {
+    lua_pushnil(L);
+  }
+  lua_replace(L, first);
+  lua_settop(L, first);
+}
+
 static int parse_object(parser *P, int node) {
   int first = lua_gettop(P->L) + 1, tbl = 0, count = 0, done = 0, more;
+  int pick = -1, at = 0; /* at: the stack index of the picked value */
   uint64_t seen = 0;
   const cv_jsonnode *o = NULL;
   node = container_node(P, node, 'O');
-  if (node >= 0) o = &P->shape->nodes[node];
+  if (node >= 0) {
+    o = &P->shape->nodes[node];
+    pick = o->pick;
+  }
   if (!enter(P)) return 0;
   if (P->p < P->end && *P->p == '}') {
     P->p++;
@@ -549,14 +571,26 @@ static int parse_object(parser *P, int node) {
         int child = o != NULL ? field_node(P, o, &seen) : -1;
         if (!parse_value(P, child)) return 0;
         if (child >= 0) check_leaf(P, child);
+        if (child < 0 && o != NULL && o->closed) {
+          lua_pop(P->L, 2); /* a key the shape does not have: dropped */
+          goto next;
+        }
+        if (pick >= 0 && child == P->shape->fields[o->first + pick].node)
+          at = tbl != 0 ? 0 : lua_gettop(P->L);
       }
       count++;
+    next:
       if (!next_item(P, '}', "comma or object end", &more)) return 0;
       if (!more) break;
     }
   }
   if (o != NULL && (seen & o->required) != o->required) P->typed = 0;
-  flush(P, first, &tbl, count, 1, &done);
+  if (pick >= 0 && P->typed) {
+    if (tbl != 0) flush(P, first, &tbl, count, 1, &done);
+    pick_field(P, first, tbl, at, &P->shape->fields[o->first + pick]);
+  } else {
+    flush(P, first, &tbl, count, 1, &done);
+  }
   P->depth--;
   return 1;
 }

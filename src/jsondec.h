@@ -43,7 +43,12 @@ typedef struct cv_jsondec_keys {
 ** table; 'O' an object with the fields fields[first .. first + nfields)
 ** (each a name and its node; the fields in required must be present),
 ** 'A' an array whose elements have the node elem, len of them (or any
-** number when len < 0).  Keys not in the shape are decoded as usual. */
+** number when len < 0).  Keys not in the shape are decoded as usual,
+** except in a closed object, where they are dropped.  An 'O' whose pick
+** is a field index (else -1) stands for that field's value: while the
+** value has the shape so far, the object is not made, its field's value
+** takes its place (a decoder's `pick` path; cv_jsondec's result is then
+** that value, meaningful only when *typed). */
 #define CV_JSONSHAPE_MAXFIELDS 64
 typedef struct cv_jsonfield {
   const char *name;
@@ -52,7 +57,9 @@ typedef struct cv_jsonfield {
 } cv_jsonfield;
 typedef struct cv_jsonnode {
   char kind;
+  char closed;        /* 'O': keys not in the shape are dropped */
   int first, nfields; /* 'O' */
+  int pick;           /* 'O': -1, or the field standing for the object */
   uint64_t required;  /* 'O': bit i for fields[first + i] */
   int elem, len;      /* 'A' */
 } cv_jsonnode;

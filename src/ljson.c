@@ -65,17 +65,38 @@ character 1`)
 @usage local v, err = core.json_decode(resp.body)
 if v == nil and err then return nil, core.error("decode", err) end
 */
+/* Decode text[0..n) with the key cache keys (anchor table at index
+** anchor): push value | nil, message and return how many. */
+static int decode_text(lua_State *L, const char *text, size_t n,
+                       cv_jsondec_keys *keys, int anchor) {
+  if (cv_jsondec(L, text, n, keys, anchor, NULL, NULL)) return 1;
+  luaL_pushfail(L);
+  lua_insert(L, -2);
+  return 2;
+}
+
 /* core.json_decode(text) -> value | nil, message */
 static int l_json_decode(lua_State *L) {
   size_t n;
   const char *text = luaL_checklstring(L, 1, &n);
   lua_settop(L, 1);
-  if (cv_jsondec(L, text, n, (cv_jsondec_keys *)lua_touserdata(L, UV_KEYS),
-                 UV_ANCHOR, NULL, NULL))
-    return 1;
-  luaL_pushfail(L);
-  lua_insert(L, -2);
-  return 2;
+  return decode_text(L, text, n, (cv_jsondec_keys *)lua_touserdata(L, UV_KEYS),
+                     UV_ANCHOR);
+}
+
+int cv_json_decode_call(lua_State *L, int fidx, const char *text, size_t n) {
+  int base, results;
+  if (lua_tocfunction(L, fidx) != l_json_decode) return -1;
+  fidx = lua_absindex(L, fidx);
+  luaL_checkstack(L, 6, NULL);
+  lua_getupvalue(L, fidx, 1); /* keys */
+  lua_getupvalue(L, fidx, 2); /* anchor */
+  base = lua_gettop(L) - 1;
+  results = decode_text(L, text, n,
+                        (cv_jsondec_keys *)lua_touserdata(L, base), base + 1);
+  lua_remove(L, base); /* the upvalues go, the results stay */
+  lua_remove(L, base);
+  return results;
 }
 
 /* ---------------------------------------------------------------- encode */

@@ -22,4 +22,10 @@
 ** Raises a Lua error if cjson.safe cannot be loaded. */
 void cv_json_open(lua_State *L);
 
+/* When the function at index fidx is core.json_decode, decode text[0..n)
+** with it (text[n] must be '\0'), as calling it with that text would, push
+** its results and return how many (1 or 2); else push nothing and return
+** -1.  Raises only a memory error. */
+int cv_json_decode_call(lua_State *L, int fidx, const char *text, size_t n);
+
 #endif

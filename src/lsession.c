@@ -144,11 +144,12 @@ static int l_session(lua_State *L) {
 
 /* ------------------------------------------------------ session:request */
 
-/* deliver(transfer, curl_code): the response table, or fail, err. */
+/* deliver(transfer, curl_code, decode): the response table, or fail, err. */
 static int deliver(lua_State *L) {
   cv_transfer *t = (cv_transfer *)lua_touserdata(L, 1);
   CURLcode rc = (CURLcode)lua_tointeger(L, 2);
-  return cv_transfer_push_result(L, t, rc);
+  if (lua_isnil(L, 3)) return cv_transfer_push_result(L, t, rc);
+  return cv_transfer_push_decoded(L, t, rc, 3);
 }
 
 /*** An HTTP session, made by `session`.
@@ -211,7 +212,16 @@ names and values strings; an empty value sends an empty field
 range as in `session` (default: the session's `timeout`)
 @tparam[opt] number req.connect_timeout connection phase of this request,
 seconds (default: the session's `connect_timeout`)
-@treturn[1] table the response `{status = integer, headers = table, body =
+@tparam[opt] function decode decodes a 2xx body in the same call, before
+the body is copied anywhere else: `core.json_decode`, a decoder made by
+`core.json_decoder`, or any function `decode(body) -> value, extra`. When
+it returns a value, the results are three: the status (an integer, where a
+response table is otherwise), the value and `extra`, and no response table
+is made (what a JSON client needs of a 2xx answer, without the copies; the
+core's decoders read the body where libcurl left it); when it returns nil
+(the body is not JSON), or for any other status, the results are those
+below, as without `decode`. An error raised by `decode` propagates.
+@treturn[1] table the response (with `decode`: see above) `{status = integer, headers = table, body =
 string}`: `status` is the HTTP status code; `headers` maps each field name,
 lower-cased, to its value without surrounding whitespace, a repeated field's
 values joined with `", "` in the order received (RFC 9110 section 5.3) and
@@ -261,7 +271,8 @@ static int l_request(lua_State *L) {
   int top, status;
   CURLcode rc;
   luaL_checktype(L, 2, LUA_TTABLE);
-  lua_settop(L, 2);
+  if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TFUNCTION);
+  lua_settop(L, 3);
   if (s->t.curl == NULL || s->close_pending)
     return cv_rejected(L, "session is closed");
   if (s->busy)
@@ -290,13 +301,14 @@ static int l_request(lua_State *L) {
   /* 3. the result, built in a protected call while the session is marked
   ** busy: building it allocates, so finalizers may run Lua that uses this
   ** session; they must not free the buffers being read. */
-  luaL_checkstack(L, 4, NULL);
+  luaL_checkstack(L, 5, NULL);
   top = lua_gettop(L);
   lua_pushcfunction(L, deliver);
   lua_pushlightuserdata(L, &s->t);
   lua_pushinteger(L, (lua_Integer)rc);
+  lua_pushvalue(L, 3);
   s->busy = 1;
-  status = lua_pcall(L, 2, LUA_MULTRET, 0);
+  status = lua_pcall(L, 3, LUA_MULTRET, 0);
   s->busy = 0;
   cv_transfer_done(&s->t); /* keeps the header list for the next request */
   if (s->close_pending) close_session(s);

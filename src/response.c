@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "errors.h"
+#include "ljson.h"
+#include "ljsondecoder.h"
 #include "lerror.h"
 #include "resphdr.h"
 #include "response.h"
@@ -175,6 +177,42 @@ int cv_transfer_push_result(lua_State *L, cv_transfer *t, CURLcode rc) {
   lua_setfield(L, -2, "__index");
   lua_setmetatable(L, -2);
   return 1;
+}
+
+int cv_transfer_push_decoded(lua_State *L, cv_transfer *t, CURLcode rc,
+                             int decode) {
+  long status = 0;
+  decode = lua_absindex(L, decode);
+  if (rc == CURLE_OK &&
+      curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status) ==
+          CURLE_OK &&
+      status >= 200 && status <= 299) {
+    const char *text = "";
+    int n;
+    luaL_checkstack(L, 6, NULL);
+    if (t->body.len > 0) {
+      if (!cv_buf_terminate(&t->body)) luaL_error(L, "not enough memory");
+      text = t->body.data;
+    }
+    /* the core's decoders read the body where it is; another function
+    ** gets it as a string */
+    n = cv_jsondecoder_call(L, decode, text, t->body.len);
+    if (n < 0) n = cv_json_decode_call(L, decode, text, t->body.len);
+    if (n < 0) {
+      lua_pushvalue(L, decode);
+      lua_pushlstring(L, text, t->body.len);
+      lua_call(L, 1, 2);
+      n = 2;
+    }
+    if (n == 1) lua_pushnil(L); /* value, typed | nil, message */
+    if (!lua_isnil(L, -2)) { /* status, value, typed: no table to make */
+      lua_pushinteger(L, (lua_Integer)status);
+      lua_insert(L, -3);
+      return 3;
+    }
+    lua_pop(L, 2); /* not decoded: the whole response, for the caller's error */
+  }
+  return cv_transfer_push_result(L, t, rc);
 }
 
 /* -------------------------------------------------------------- counters */

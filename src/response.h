@@ -15,6 +15,15 @@
 ** protected call. */
 int cv_transfer_push_result(lua_State *L, cv_transfer *t, CURLcode rc);
 
+/* The same, for a request made with a decode function (at stack index
+** decode): a 2xx body is handed to it, and when it returns a value the
+** results are status, value, typed (typed: its second result; returns 3),
+** no table made; otherwise (another status, a failed transfer, decode
+** returning nil) they are cv_transfer_push_result's.  An error raised by
+** decode propagates. */
+int cv_transfer_push_decoded(lua_State *L, cv_transfer *t, CURLcode rc,
+                             int decode);
+
 /* cv_transfer_setup refused the request with code rc (a URL libcurl cannot
 ** parse, CURLE_URL_MALFORMAT): push fail and the error object, kind from
 ** the error table, the message from t->errbuf, curl_code rc and

@@ -57,6 +57,10 @@ http {
       default_type text/plain;
       return 200 "ok";
     }
+    location = /json {
+      default_type application/json;
+      return 200 '{"data":{"n":7,"ok":true},"list":[1,null,"x"]}';
+    }
     location /target/ {
       default_type text/plain;
       return 200 "$request_uri|$host|$connection";
@@ -74,7 +78,7 @@ end
 -- certificate for localhost). Serves /index.txt ("hello\n"), /big.bin (BIG bytes with a
 -- Content-Length), /chunked/big.html (about BIG bytes, chunked), /slow/file.bin (256 KiB at 1 KiB/s),
 -- /echo (the request's method, Expect, Content-Length, X-Test and User-Agent, "|"-separated),
--- /headers (X-Multi twice, X-MiXeD-Case), /target/... (the request target as received, the Host and
+-- /headers (X-Multi twice, X-MiXeD-Case), /json (a JSON object), /target/... (the request target as received, the Host and
 -- the connection's serial number, "|"-separated), /redirect (302), /teapot (418).
 -- @treturn table `{dir, port, base, tls_base}`: `base` "http://127.0.0.1:PORT"; `tls_base`
 --   "https://localhost:PORT" or nil; `dir` holds cert.pem

@@ -80,6 +80,11 @@ _M.now = in_nginx and nginx_now or core.realtime
 -- @treturn[2] convai.error kind `invalid_argument`
 _M.session = in_nginx and cosocket.new or core.session
 
+--- Whether a session's `request` runs to its end without yielding (the libcurl core), so that its
+-- caller may reuse a request table once it returns; inside nginx a request yields on its cosocket while
+-- reading the table, and another request may run meanwhile.
+_M.session_blocks = not in_nginx
+
 --- Open a Redis connection: `core.redis` (hiredis, blocking, connected at once) in plain Lua,
 -- `convai.ngx.redis.new` inside nginx (cosockets; each call takes a socket from the worker's pool, so
 -- nothing is opened until the first call, in a phase that has cosockets). One interface:

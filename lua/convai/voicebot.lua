@@ -63,10 +63,12 @@ function _M.from_env(opts)
   return _M.new(o)
 end
 
--- The documented answer of agent-usage, decoded and typed in one pass (core.json_decoder); any other
--- answer is checked field by field below.
-local decode_usage = core.json_decoder { data = { business_initiated = {
-  current_usage = "integer", current_limit = "integer", limit_exhausted = "boolean" } } }
+-- The documented answer of agent-usage, decoded and typed in one pass (core.json_decoder), of which
+-- only the business_initiated object is made, with its three fields; any other answer is checked field
+-- by field below.
+local decode_usage = core.json_decoder({ data = { business_initiated = {
+  current_usage = "integer", current_limit = "integer", limit_exhausted = "boolean" } } },
+  { pick = { "data", "business_initiated" } })
 
 local function usage_result(usage, limit, exhausted)
   return { current_usage = usage, current_limit = limit, limit_exhausted = exhausted,
@@ -94,9 +96,10 @@ function mt:whatsapp_usage(agent_id)
   end
   local body, err, typed = self.http:json("GET", "/whatsapp/agent-usage", query, nil, nil, decode_usage)
   if body == nil then return nil, err end
-  if typed then -- what the vendor documents, typed while decoding
-    local b = body.data.business_initiated
-    return usage_result(b.current_usage, b.current_limit, b.limit_exhausted)
+  if typed then -- the business_initiated object as the vendor documents it, typed while decoding
+    local usage, limit = body.current_usage, body.current_limit
+    body.remaining = limit > usage and limit - usage or 0
+    return body
   end
   local bi = type(body) == "table" and type(body.data) == "table" and body.data.business_initiated
   if type(bi) ~= "table" then

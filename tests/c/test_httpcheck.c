@@ -90,6 +90,22 @@ static void test_url(void) {
   CHECK_HAS(err, "non-ASCII byte at position 24");
   CHECK_HAS(err, "percent-encode");
   CHECK(url("https://example.com/caf%C3%A9"));
+  { /* every byte at every place of the path (eight bytes at a time, then
+    ** one by one): accepted as it is exactly from 0x21 to 0x7E, and the
+    ** error gives its position */
+    int c, at;
+    for (at = 9; at < 35; at++) {
+      for (c = 0; c < 256; c++) {
+        char u[] = "http://h/abcdefghijklmnopq?r=stuvwx";
+        int ok = c >= 0x21 && c <= 0x7e;
+        char pos[32];
+        u[at] = (char)c;
+        CHECK(cv_check_url(u, sizeof u - 1, err, sizeof err) == ok);
+        snprintf(pos, sizeof pos, "at position %d", at + 1);
+        if (!ok) CHECK_HAS(err, pos);
+      }
+    }
+  }
 }
 
 static int method(const char *s) {

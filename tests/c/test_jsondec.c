@@ -375,9 +375,13 @@ static const cv_jsonfield shape_fields[] = {
     {"session_count", 13, 2},   {"success_rate", 12, 3},
     {"a", 1, 6}};
 static const cv_jsonnode shape_nodes[] = {
-    {'O', 0, 2, 3, 0, 0}, {'O', 2, 2, 1, 0, 0}, {'i', 0, 0, 0, 0, 0},
-    {'f', 0, 0, 0, 0, 0}, {'A', 0, 0, 0, 5, 6}, {'O', 4, 1, 1, 0, 0},
-    {'i', 0, 0, 0, 0, 0}};
+    {.kind = 'O', .first = 0, .nfields = 2, .pick = -1, .required = 3},
+    {.kind = 'O', .first = 2, .nfields = 2, .pick = -1, .required = 1},
+    {.kind = 'i', .pick = -1},
+    {.kind = 'f', .pick = -1},
+    {.kind = 'A', .pick = -1, .elem = 5, .len = 6},
+    {.kind = 'O', .first = 4, .nfields = 1, .pick = -1, .required = 1},
+    {.kind = 'i', .pick = -1}};
 static const cv_jsonshape shape = {shape_nodes, shape_fields};
 
 /* decode_shape(text) -> value, typed | nothing */

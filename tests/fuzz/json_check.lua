@@ -12,7 +12,8 @@
 --  2. json_encode of a decoded value fails exactly when the value cannot be JSON (an infinity from an
 --     overflowing number like 1e400, or an array so sparse after removing nulls that cjson refuses it),
 --     and otherwise decodes back to the same value (same types, integers stay integers).
---  4. core.json_decoder (when the module has it) with the Avaamo usage shape gives json_decode's result;
+--  4. core.json_decoder (when the module has it) with the Avaamo usage shape gives json_decode's result
+--     (and the voicebot usage decoder, which picks data.business_initiated, that object's fields);
 --     when it says the shape holds, its value differs only by success_rate fields made floats, and the
 --     shape does hold (checked in Lua); when it says no, the value is json_decode's exactly.
 --  3. core.field_checker (when the module has it), built from the types a decoded object's fields
@@ -153,9 +154,39 @@ local function check_decoder(text, v, err)
   same(v, w, "$")
 end
 
+-- The voicebot usage decoder, which picks data.business_initiated: when typed, exactly that object's
+-- three fields of json_decode's value; else json_decode's whole value.
+local BI = { current_usage = "integer", current_limit = "integer", limit_exhausted = "boolean" }
+local decode_picked = core.json_decoder and core.json_decoder({ data = { business_initiated = BI } },
+  { pick = { "data", "business_initiated" } })
+
+local function check_pick(text, v, err)
+  if not decode_picked then return end
+  local w, typed = decode_picked(text)
+  if v == nil then
+    if w ~= nil or typed ~= err then fail("pick: %s, %s for nil, %s", tostring(w), tostring(typed),
+      tostring(err)) end
+    return
+  end
+  if not typed then
+    if typed ~= false then fail("pick: second result %s", tostring(typed)) end
+    same(v, w, "$")
+    return
+  end
+  local bi = type(v) == "table" and type(v.data) == "table" and v.data.business_initiated
+  if type(bi) ~= "table" or mtype(bi.current_usage) ~= "integer" or mtype(bi.current_limit) ~= "integer"
+    or type(bi.limit_exhausted) ~= "boolean" then
+    fail("pick says typed, but the shape does not hold")
+  end
+  same({ current_usage = bi.current_usage, current_limit = bi.current_limit,
+    limit_exhausted = bi.limit_exhausted }, w, "$")
+end
+
 return function(text)
   local v, err = core.json_decode(text)
   local ok_dec, why = pcall(check_decoder, text, v, err)
+  if not ok_dec then fail("%s", why) end
+  ok_dec, why = pcall(check_pick, text, v, err)
   if not ok_dec then fail("%s", why) end
   v, err = core.json_decode(text)
   local r, rerr = raw.decode(text)

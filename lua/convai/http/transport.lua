@@ -43,26 +43,43 @@ local closed_sessions = setmetatable({}, { __mode = "k" })
 
 local driver_of = runtime.driver
 
--- Perform one request of a transport: through the driver of the running coroutine if there is one,
--- else the transport's session. Returns the response, or nil and a `convai.error`.
-local function perform_untraced(self, req)
+-- transport -> the request table its session's requests are made with, filled anew for each (weak
+-- keys), where a session's request never yields (`runtime.session_blocks`: the libcurl core has read
+-- the table when it returns, so one table serves every request).
+local session_requests = setmetatable({}, { __mode = "k" })
+local reuse_requests = runtime.session_blocks
+
+-- Perform one request of a transport: through the driver of the running coroutine if there is one
+-- (with a request table of its own: the driver keeps it until the request has run), else the
+-- transport's session, which decodes a 2xx body with `decode` (nil: none) in the same call (see
+-- `core.session:request`). Returns the response, or nil and a `convai.error`, or, for a 2xx body the
+-- session decoded, its status, the value and what the decoder said of its shape.
+local function perform_untraced(self, method, url, headers, body, timeout, decode)
   local driver = driver_of()
-  local resp, err
+  local resp, err, typed
   if driver then
     if closed_sessions[self.session] then
       resp, err = nil, new_error("invalid_argument", "session is closed", { request_sent = false })
     else
-      resp, err = driver:request(self, req)
+      resp, err = driver:request(self, { method = method, url = url, headers = headers, body = body,
+        timeout = timeout })
     end
   else
-    resp, err = self.session:request(req)
+    local req = reuse_requests and session_requests[self]
+    if req then
+      req.method, req.url, req.headers, req.body, req.timeout = method, url, headers, body, timeout
+    else
+      req = { method = method, url = url, headers = headers, body = body, timeout = timeout }
+      if reuse_requests then session_requests[self] = req end
+    end
+    resp, err, typed = self.session:request(req, decode)
   end
-  if err and err.kind == "tls" and runtime.tls_hint then -- say how to fix it
+  if resp == nil and err.kind == "tls" and runtime.tls_hint then -- say how to fix it
     err.message = err.message .. (self.cafile
       and " (check cafile: it must hold the CA that signed the server's certificate)"
       or runtime.tls_hint)
   end
-  return resp, err
+  return resp, err, typed
 end
 
 --- Header names whose values are credentials, lower-cased: always shown as `<redacted>` by
@@ -87,20 +104,19 @@ function _M.redact_headers(headers, secret_headers)
   return out
 end
 
--- Perform one request, reporting it to the transport's `trace` function when it has one: a
+-- Perform one request, reporting it to the transport's `trace` function: a
 -- `{phase = "request", method, url, headers (credentials redacted), body_bytes}` event before, and a
 -- `{phase = "response", method, url, status (nil when no response came), elapsed_ms, error}` event after.
-local function perform(self, req)
+local function perform_traced(self, method, url, headers, body, timeout, decode)
   local trace = self.trace
-  if not trace then return perform_untraced(self, req) end
-  local method = req.method or "GET"
-  trace { phase = "request", method = method, url = req.url,
-    headers = _M.redact_headers(req.headers, secrets[self]), body_bytes = req.body and #req.body or nil }
+  trace { phase = "request", method = method, url = url,
+    headers = _M.redact_headers(headers, secrets[self]), body_bytes = body and #body or nil }
   local t0 = monotonic()
-  local resp, err = perform_untraced(self, req)
-  trace { phase = "response", method = method, url = req.url, status = resp and resp.status,
-    elapsed_ms = floor((monotonic() - t0) * 1000 + 0.5), error = err }
-  return resp, err
+  local resp, err, typed = perform_untraced(self, method, url, headers, body, timeout, decode)
+  local decoded = type(resp) == "number"
+  trace { phase = "response", method = method, url = url, status = decoded and resp or resp and resp.status,
+    elapsed_ms = floor((monotonic() - t0) * 1000 + 0.5), error = not decoded and err or nil }
+  return resp, err, typed
 end
 
 local function error_message(vendor, status, body)
@@ -156,26 +172,29 @@ local function headers_of(self, body, credentials)
     header_tables[self] = cache
   end
   local headers = cache[body and 2 or 1]
-  if not headers then
-    headers = { ["Accept"] = "application/json" }
-    for k, v in pairs(secrets[self]) do headers[k] = v end
-    if body then headers["Content-Type"] = "application/json" end
-    cache[body and 2 or 1] = headers
-  end
+  if headers then return headers end
+  headers = { ["Accept"] = "application/json" }
+  for k, v in pairs(secrets[self]) do headers[k] = v end
+  if body then headers["Content-Type"] = "application/json" end
+  cache[body and 2 or 1] = headers
   return headers
 end
 
 -- One attempt: the request, and the redirects it is allowed to follow (see `convai.http.redirect`).
 -- Credentials go only to the base URL's origin: after a hop to another scheme, host or port none of the
 -- transport's credential headers is sent again, for the rest of the chain. Returns the 2xx response,
--- or nil and a `convai.error` (a 3xx not followed is kind `http`, with `location`).
-local function fetch(self, method, url, body, timeout)
+-- or nil and a `convai.error` (a 3xx not followed is kind `http`, with `location`). With `decode`, a 2xx
+-- answer may come decoded: status, value, typed (see `perform_untraced`).
+local function fetch(self, method, url, body, timeout, decode)
   local max, hops, from, credentials = self.follow_redirects or 0, 0, nil, true
   local first = url
+  local perform = self.trace and perform_traced or perform_untraced
+  local cache = header_tables[self]
   while true do
-    local headers = headers_of(self, body, credentials)
-    local resp, err = perform(self, { method = method, url = url, headers = headers, body = body,
-      timeout = timeout })
+    -- the kept credential headers without a call, when they are built
+    local headers = credentials and cache and cache[body and 2 or 1] or headers_of(self, body, credentials)
+    local resp, err, typed = perform(self, method, url, headers, body, timeout, decode)
+    if type(resp) == "number" then return resp, err, typed end -- decoded by the session
     if not resp then
       err.message = self.vendor .. ": " .. err.message
       if hops > 0 then err.redirects = hops end
@@ -286,6 +305,48 @@ end
 --- A transport, made by `new`.
 -- @type transport
 
+-- `send` and `json`: the request with its retries, decoding a 2xx body with `decode` when given.
+local function send(self, method, path, query, body, opts, decode)
+  local policy, pace = self.retry, nil
+  if opts ~= nil then
+    if type(opts) ~= "table" then return invalid("send options must be a table {retry = ..., pace = ...}") end
+    local err
+    policy, err = check_retry(opts.retry, policy)
+    if policy == nil then return nil, err end
+    pace = opts.pace
+  end
+  local url = self.base_url .. path .. (query or "")
+  local deadline = policy and policy.deadline
+  local attempt, last, started = 0, nil, deadline and monotonic() -- only a deadline needs the time
+  while true do
+    attempt = attempt + 1
+    if pace then
+      local ok, perr = pace(attempt, last)
+      if not ok then
+        if type(perr) == "table" then perr.attempts = attempt - 1 end
+        return nil, perr
+      end
+    end
+    -- With a deadline, no attempt may last past it.
+    local left = deadline and fmax(deadline - (monotonic() - started), 0.001)
+    local resp, err, typed = fetch(self, method, url, body, left and left < self.timeout and left or nil,
+      decode)
+    if resp then return resp, err, typed end
+    local wait, why, note
+    if policy then
+      wait, why, note = next_wait(policy, method, err, attempt, self.vendor, self.rate_window,
+        started and monotonic() - started)
+    end
+    if not wait then
+      err.attempts, err.retry = attempt, why
+      if note then err.message = format("%s (%s)", err.message, note) end
+      return nil, err
+    end
+    if not (pace and err.status == 429) then policy.sleep(wait) end
+    last = err
+  end
+end
+
 --- Send a request and return the response, or an error for a transport failure or a non-2xx status.
 -- Follows the transport's retry policy (see `new`): a query (GET, HEAD) is retried after a network
 -- error, a timeout, a failed TLS handshake, 500, 502, 503, 504 or 429; any other method only after 429
@@ -307,43 +368,7 @@ end
 --   vendor asked for a longer wait than `retry_after_cap`; `retry_after` says how long); the message
 --   says the same
 function mt:send(method, path, query, body, opts)
-  local policy, pace = self.retry, nil
-  if opts ~= nil then
-    if type(opts) ~= "table" then return invalid("send options must be a table {retry = ..., pace = ...}") end
-    local err
-    policy, err = check_retry(opts.retry, policy)
-    if policy == nil then return nil, err end
-    pace = opts.pace
-  end
-  local url = self.base_url .. path .. (query or "")
-  local attempt, last, started = 0, nil, monotonic()
-  local deadline = policy and policy.deadline
-  while true do
-    attempt = attempt + 1
-    if pace then
-      local ok, perr = pace(attempt, last)
-      if not ok then
-        if type(perr) == "table" then perr.attempts = attempt - 1 end
-        return nil, perr
-      end
-    end
-    -- With a deadline, no attempt may last past it.
-    local left = deadline and fmax(deadline - (monotonic() - started), 0.001)
-    local resp, err = fetch(self, method, url, body, left and left < self.timeout and left or nil)
-    if resp then return resp end
-    local wait, why, note
-    if policy then
-      wait, why, note = next_wait(policy, method, err, attempt, self.vendor, self.rate_window,
-        monotonic() - started)
-    end
-    if not wait then
-      err.attempts, err.retry = attempt, why
-      if note then err.message = format("%s (%s)", err.message, note) end
-      return nil, err
-    end
-    if not (pace and err.status == 429) then policy.sleep(wait) end
-    last = err
-  end
+  return send(self, method, path, query, body, opts)
 end
 
 --- Send a request and decode the JSON body of a 2xx answer.
@@ -356,12 +381,15 @@ end
 --   answer (default `core.json_decode`): the body is decoded and typed in one pass
 -- @treturn any|nil decoded body (integers as integers, `null` as nil), or nil and a `convai.error` (as
 --   `send`, or kind `decode` when the body is not JSON)
--- @treturn table the raw response
+-- @treturn table|integer the response `{status, headers, body}`, or only its status when the session
+--   decoded the body in its own call (`core.session:request`'s `decode`)
 -- @treturn boolean|nil with `decode`: whether the body has the shape (see `core.json_decoder`)
 function mt:json(method, path, query, body, opts, decode)
-  local resp, err = self:send(method, path, query, body, opts)
-  if not resp then return nil, err end
-  local value, derr = (decode or json_decode)(resp.body)
+  decode = decode or json_decode
+  local resp, value, derr = send(self, method, path, query, body, opts, decode)
+  if not resp then return nil, value end
+  if type(resp) == "number" then return value, resp, derr end -- decoded by the session: its status
+  value, derr = decode(resp.body)
   if value == nil then
     return nil, new_error("decode", format("%s: response is not JSON (%s)", self.vendor, tostring(derr)),
       { status = resp.status, body = resp.body })

@@ -98,4 +98,77 @@ describe("json_decoder", function()
     cyc.self = cyc
     assert.has_error(function() core.json_decoder(cyc) end)
   end)
+
+  describe("pick", function()
+    local SHAPE = { data = { item = { n = "integer", ok = "boolean", rate = "float?" } }, meta = "table" }
+    local pick = core.json_decoder(SHAPE, { pick = { "data", "item" } })
+    local keys = function(t)
+      local k = {}
+      for name in pairs(t) do k[#k + 1] = name end
+      table.sort(k)
+      return k
+    end
+
+    it("returns only the value at the path, with only the fields of its shape", function()
+      local v, typed = pick('{"data":{"item":{"n":1,"ok":true,"rate":2,"extra":[1]},"x":1},"meta":{}}')
+      assert.is_true(typed)
+      assert.same({ "n", "ok", "rate" }, keys(v))
+      assert.equal(1, v.n)
+      assert.is_true(v.ok)
+      if math.type then assert.equal("float", math.type(v.rate)) end
+      v.more = 1 -- the table is the caller's
+      assert.equal(1, v.more)
+    end)
+
+    it("keeps the last of duplicate keys on the path, as json_decode does", function()
+      local v, typed = pick('{"data":{"item":{"n":1,"ok":true},"item":{"n":2,"ok":false}},"meta":[]}')
+      assert.is_true(typed)
+      assert.same({ n = 2, ok = false }, v)
+      v = pick('{"data":{"item":{"n":1,"ok":true,"n":3}},"meta":[]}')
+      assert.same({ n = 3, ok = true }, v)
+    end)
+
+    it("gives json_decode's whole value, and false, for a body without the shape", function()
+      for _, text in ipairs {
+        '{"data":{"item":{"n":"1","ok":true}},"meta":{}}', -- a wrong type
+        '{"data":{"item":{"ok":true}},"meta":{}}', -- a missing field
+        '{"data":{},"meta":{}}', -- no item
+        '{"data":{"item":{"n":1,"ok":true}},"meta":1}', -- meta not a table
+        '{"data":[1],"meta":{}}', '[1,2]', '"text"', '{}',
+      } do
+        local v, typed = pick(text)
+        assert.is_false(typed, text)
+        assert.same(core.json_decode(text), v, text)
+      end
+      assert.same({ nil, nil }, { decode("null") })
+      local v, err = pick('{"data":{"item":')
+      assert.is_nil(v)
+      assert.equal(select(2, core.json_decode('{"data":{"item":')), err)
+    end)
+
+    it("picks from objects too big to wait on the stack", function()
+      local many = {}
+      for i = 1, 20000 do many[#many + 1] = ('"k%d":%d'):format(i, i) end
+      many = table.concat(many, ",")
+      for _, text in ipairs {
+        '{"data":{' .. many .. ',"item":{"n":5,"ok":true}},"meta":{}}',
+        '{"data":{"item":{"n":5,"ok":true},' .. many .. '},"meta":{}}',
+        '{"meta":{},"data":{"item":{"n":5,"ok":true,' .. many .. '}}}',
+      } do
+        local v, typed = pick(text)
+        assert.is_true(typed)
+        assert.same({ n = 5, ok = true }, v)
+      end
+    end)
+
+    it("refuses a path that is not one of the shape, naming the step", function()
+      assert.has_error(function() core.json_decoder(SHAPE, { pick = { "data", "nope" } }) end,
+        "json_decoder: pick[2] 'nope' is not a field of the shape there")
+      assert.has_error(function() core.json_decoder(SHAPE, { pick = { "meta", "x" } }) end,
+        "json_decoder: pick[2] is not a field of an object of the shape")
+      assert.has_error(function() core.json_decoder(SHAPE, { pick = {} }) end)
+      assert.has_error(function() core.json_decoder(SHAPE, { pick = "data" }) end)
+      assert.has_error(function() core.json_decoder(SHAPE, "data") end)
+    end)
+  end)
 end)
