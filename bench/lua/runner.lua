@@ -97,6 +97,15 @@ local function sandbox_call(sb, method, path, body)
   return cjson.decode(resp.body)
 end
 
+-- Where the throughput cases run on a machine of two CPUs or more: the dedicated server's worker on the
+-- last CPU, every contender on the first (taskset), so that every round of every contender is placed
+-- alike. Unpinned, where the scheduler put the client and the server (one core or two) decided a
+-- sequential figure more than the client did: the same build measured anywhere from 0.72 to 0.90.
+local CPUS = tonumber(U.first_line("nproc") or "") or 1
+local PINNED = CPUS >= 2 and U.run("command -v taskset >/dev/null")
+local PIN = PINNED and "taskset -c 0 " or ""
+local SERVER_CPU = PINNED and CPUS - 1 or nil
+
 local statics = {}
 local function start_static(sb)
   local dir = TMP .. "/static"
@@ -104,7 +113,8 @@ local function start_static(sb)
   math.randomseed(os.time(), math.floor(core.monotonic() * 1e6))
   for _ = 1, 20 do
     local port = math.random(20000, 60999)
-    local conf, err = static.conf { dir = dir, port = port, workers = 1, env = sb.env }
+    local conf, err = static.conf { dir = dir, port = port, workers = 1, env = sb.env, cpu = SERVER_CPU,
+      cpus = CPUS }
     if not conf then error(err) end
     U.write(dir .. "/nginx.conf", conf)
     local ok, out, nerr = U.run("nginx -p " .. q(dir .. "/") .. " -c " .. q(dir .. "/nginx.conf")
@@ -113,7 +123,7 @@ local function start_static(sb)
       local base = "http://127.0.0.1:" .. port
       local env = {}
       for k, v in pairs(sb.env) do env[k] = (v:gsub("^https?://[^/]+", base)) end
-      local st = { dir = dir, env = env, url = base }
+      local st = { dir = dir, env = env, url = base, pin = PIN }
       statics[#statics + 1] = st
       return st
     end
@@ -162,7 +172,7 @@ local CONC = {
   { id = "convai", label = "**convai** `client:batch` with `on_result` (Lua 5.4)", decodes = true,
     cmd = function(n) return lua_cmd("conc_convai.lua", n, C.concurrency) end },
   { id = "curl", label = "`curl --parallel --parallel-max 16` (no decoding)", decodes = false,
-    run = function(n, env)
+    run = function(n, env, pin)
       local path = curl_cfg[n]
       if not path then
         path = TMP .. "/curl-" .. n .. ".cfg"
@@ -176,7 +186,8 @@ local CONC = {
         curl_cfg[n] = path
       end
       local t0 = core.monotonic()
-      local _, out, err = U.run("curl -s --parallel --parallel-max " .. C.concurrency .. " -K " .. q(path)
+      local _, out, err = U.run((pin or "") .. "curl -s --parallel --parallel-max " .. C.concurrency .. " -K "
+        .. q(path)
         .. " -w '%{http_code}\\n'")
       local seconds = core.monotonic() - t0
       local ok = select(2, out:gsub("200\n", ""))
@@ -190,9 +201,9 @@ local CONC = {
 }
 
 -- Run one contender once: the decoded JSON result, or {pending = reason}, or nil and a message.
-local function run_contender(c, n, env)
-  if c.run then return c.run(n, env) end
-  local ok, out, err, code = U.run(c.cmd(n), env)
+local function run_contender(c, n, env, pin)
+  if c.run then return c.run(n, env, pin) end
+  local ok, out, err, code = U.run((pin or "") .. c.cmd(n), env)
   local r = U.json_line(out)
   if r and r.pending then return { pending = r.pending } end
   if not ok or not r then
@@ -203,7 +214,8 @@ end
 
 -- A throughput case: rounds of every contender, in an order rotated each round; per contender the
 -- requests per second of each round and the ratio to the reference (the first contender) in that round.
-local function throughput(name, contenders, n, rounds, env)
+-- `pin`: the command prefix that places each contender (see PIN), for the dedicated server's cases.
+local function throughput(name, contenders, n, rounds, env, pin)
   local stats = {}
   for _, c in ipairs(contenders) do stats[c.id] = { c = c, rps = {}, ratio = {} } end
   local expected
@@ -214,7 +226,7 @@ local function throughput(name, contenders, n, rounds, env)
       local c = contenders[(r - 1 + k) % #contenders + 1]
       local s = stats[c.id]
       if not s.pending and not s.error then
-        local res, err = run_contender(c, n, env)
+        local res, err = run_contender(c, n, env, pin)
         if res and res.pending then
           s.pending = res.pending
         elseif not res then
@@ -315,15 +327,24 @@ end
 
 ---------------------------------------------------------------------------------------------- cases
 
+-- What the throughput sections say of where the processes ran.
+local function placement()
+  if not PINNED then return "Processes unpinned (one CPU, or no taskset)." end
+  return string.format("The dedicated server's worker runs on CPU %d (`worker_cpu_affinity`), every "
+    .. "contender on CPU 0 (`taskset -c 0`), so that every round places them alike: unpinned, where the "
+    .. "scheduler put the client and the server decided the figure more than the client did.", SERVER_CPU)
+end
+
 local function case_seq(st, sb)
-  local stats = throughput("sequential", SEQ, C.seq_n, C.rounds, st.env)
+  local stats = throughput("sequential", SEQ, C.seq_n, C.rounds, st.env, st.pin)
   local conn = stats.convai.connections
   section("Sequential: " .. U.int(C.seq_n) .. " voicebot.studio usage queries, one kept-alive connection",
     "Each contender makes `GET /whatsapp/agent-usage?agent_id=N` (agents 1–100) one after the other on one "
       .. "connection and decodes every body into the typed result (`current_usage`, `current_limit` "
       .. "integers, `limit_exhausted` boolean, `remaining`); the checksums of all contenders agree. Timed "
       .. "inside each process, without start-up. Ratio: median over rounds of the contender's requests/s "
-      .. "divided by plain C's in the same round.\n\n" .. throughput_table(SEQ, stats, C.rounds)
+      .. "divided by plain C's in the same round. " .. placement() .. "\n\n"
+      .. throughput_table(SEQ, stats, C.rounds)
       .. (conn and string.format("\n\nconvai opened %d connection(s) for %s queries.", conn, U.int(C.seq_n))
         or ""))
   local ratio = not stats.convai.error and U.median(stats.convai.ratio)
@@ -335,7 +356,7 @@ local function case_seq(st, sb)
   local pair = { SEQ[1], SEQ[2] }
   local sstats = throughput("sequential, sandbox", pair, C.seq_n, C.server_rounds, sb.env)
   local cstats = throughput("concurrent, sandbox", { CONC[1] }, C.conc_n, C.server_rounds, sb.env)
-  local ds = throughput("concurrent, dedicated", { CONC[1] }, C.conc_n, C.server_rounds, st.env)
+  local ds = throughput("concurrent, dedicated", { CONC[1] }, C.conc_n, C.server_rounds, st.env, st.pin)
   local function med(s) return s.error and "failed" or U.int(U.median(s.rps)) end
   section("Servers",
     "The rate-fidelity case runs against the convai sandbox (`convai sandbox start`: nginx, one worker, "
@@ -354,14 +375,14 @@ local function case_seq(st, sb)
 end
 
 local function case_conc(st)
-  local stats = throughput("concurrent", CONC, C.conc_n, C.rounds, st.env)
+  local stats = throughput("concurrent", CONC, C.conc_n, C.rounds, st.env, st.pin)
   section("Concurrent: " .. U.int(C.conc_n) .. " Avaamo usage queries across 100 agents, concurrency "
       .. C.concurrency,
     "Each contender keeps " .. C.concurrency .. " requests in flight (`GET /bots/analytics/N/usage.json?"
       .. "utc_offset=0&from_date=10/04/2020&to_date=13/04/2020`, 2.9 kB bodies) and, except curl, decodes "
       .. "every body into the typed result (integer counts checked, 9 slices), adds it to a checksum and "
       .. "drops it (convai through `client:batch`'s `on_result`, which keeps no result). curl is timed "
-      .. "from outside (its start-up included), the others inside.\n\n"
+      .. "from outside (its start-up included), the others inside. " .. placement() .. "\n\n"
       .. throughput_table(CONC, stats, C.rounds))
   local s = stats.convai
   local ratio = not s.error and not s.pending and U.median(s.ratio) or nil
