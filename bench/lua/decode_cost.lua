@@ -6,8 +6,10 @@
 --   core_typed   core.json_decode, then the client's typing of the vendor shape with core.field_checker
 --                (Avaamo: 11 stats objects, success_rate made a float; voicebot: the usage object): the
 --                clients' path before core.json_decoder
---   core_shape   core.json_decoder with the clients' shapes: decoded and typed in one pass (the clients'
---                path now)
+--   core_shape   core.json_decoder with the clients' shapes: decoded and typed in one pass (Avaamo's
+--                client now)
+--   core_pick    voicebot's json_decoder with `pick`: only data.business_initiated is made (voicebot's
+--                client now; voicebot's body only)
 -- Run with LUA_CPATH at the build to measure (another build: the same paths before a change).
 local path, n, file = arg[1], tonumber(arg[2]), arg[3]
 local core = require "convai.core"
@@ -55,6 +57,14 @@ elseif path == "core_shape" then
   local voicebot = core.json_decoder { data = { business_initiated = { current_usage = "integer",
     current_limit = "integer", limit_exhausted = "boolean" } } }
   local d = body:find('"stats"', 1, true) and avaamo or voicebot
+  decode = function(text)
+    local v, ok = d(text)
+    assert(ok)
+    return v
+  end
+elseif path == "core_pick" then
+  local d = core.json_decoder({ data = { business_initiated = { current_usage = "integer",
+    current_limit = "integer", limit_exhausted = "boolean" } } }, { pick = { "data", "business_initiated" } })
   decode = function(text)
     local v, ok = d(text)
     assert(ok)
