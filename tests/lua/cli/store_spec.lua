@@ -85,19 +85,24 @@ describe("convai campaign run --store redis://", function()
     local rate, n = 20, 300
     local agent, env, csv = new_campaign("workers", 1, n, rate, r.url)
     local args = campaign_args(csv, r.url, agent)
+    -- Kill a worker mid-send: once the agent has accepted `after` triggers in all, and only while it
+    -- runs (a worker that had already ended would make this test prove nothing: say why it ended).
+    local function kill_mid_send(name, pid, after)
+      helper.agent_log(agent, after, 20)
+      assert.is_nil(read(path(name .. ".code")), name .. " ended before it could be killed: "
+        .. tostring(read(path(name .. ".err"))))
+      os.execute("kill -KILL " .. pid)
+    end
     start("w1", args, env)
     start("w2", args, env)
-    local w3 = start("w3", args, env)
-    core.sleep(2)
-    os.execute("kill -KILL " .. w3)
-    core.sleep(0.5)
+    kill_mid_send("w3", start("w3", args, env), 40)
     local w4 = start("w4", args, env) -- the killed worker started again
-    core.sleep(3)
-    os.execute("kill -KILL " .. w4)
+    kill_mid_send("w4", w4, 100)
     for _, name in ipairs { "w3", "w4" } do
       local deadline = core.monotonic() + 5
       while not read(path(name .. ".code")) and core.monotonic() < deadline do core.sleep(0.05) end
-      assert.equal("137", (read(path(name .. ".code")) or ""):match("%d+"), name .. " was killed")
+      assert.equal("137", (read(path(name .. ".code")) or ""):match("%d+"), name .. " was killed: "
+        .. tostring(read(path(name .. ".err"))))
     end
     for _, name in ipairs { "w1", "w2" } do
       local code = wait_code(name, 90)
