@@ -128,19 +128,27 @@ local function stats_ok(s)
       and (not HAS_FLOATS or mtype(s.success_rate) == "float"))
 end
 
+-- What every json_decoder gives where json_decode gave v, err: nil and the same message for bad JSON
+-- (nil alone for null), json_decode's value exactly and false when the shape does not hold. Returns true
+-- when the decoder's results w, typed were one of those (checked), false when it says the shape holds.
+local function untyped_as_decode(name, w, typed, v, err)
+  if v == nil then
+    if w ~= nil or typed ~= err then fail("%s: %s, %s for nil, %s", name, tostring(w), tostring(typed),
+      tostring(err)) end
+    return true
+  end
+  if not typed then
+    if typed ~= false then fail("%s: second result %s", name, tostring(typed)) end
+    same(v, w, "$")
+    return true
+  end
+  return false
+end
+
 local function check_decoder(text, v, err)
   if not decode_avaamo then return end
   local w, typed = decode_avaamo(text)
-  if v == nil then
-    if w ~= nil or typed ~= err then fail("json_decoder: %s, %s for nil, %s", tostring(w), tostring(typed),
-      tostring(err)) end
-    return
-  end
-  if not typed then
-    if typed ~= false then fail("json_decoder: second result %s", tostring(typed)) end
-    same(v, w, "$")
-    return
-  end
+  if untyped_as_decode("json_decoder", w, typed, v, err) then return end
   local n = 0
   for k in pairs(w.stats) do n = n + 1; if not (mtype(k) == "integer" and k >= 1 and k <= 9) then n = -99 end end
   if n ~= 9 or not (stats_ok(w.aggregate_stats) and stats_ok(w.previous_interval_stats)) then
@@ -163,16 +171,7 @@ local decode_picked = core.json_decoder and core.json_decoder({ data = { busines
 local function check_pick(text, v, err)
   if not decode_picked then return end
   local w, typed = decode_picked(text)
-  if v == nil then
-    if w ~= nil or typed ~= err then fail("pick: %s, %s for nil, %s", tostring(w), tostring(typed),
-      tostring(err)) end
-    return
-  end
-  if not typed then
-    if typed ~= false then fail("pick: second result %s", tostring(typed)) end
-    same(v, w, "$")
-    return
-  end
+  if untyped_as_decode("pick", w, typed, v, err) then return end
   local bi = type(v) == "table" and type(v.data) == "table" and v.data.business_initiated
   if type(bi) ~= "table" or mtype(bi.current_usage) ~= "integer" or mtype(bi.current_limit) ~= "integer"
     or type(bi.limit_exhausted) ~= "boolean" then

@@ -23,6 +23,9 @@ local BODIES = {
   { file = "voicebot-agent-usage.json", label = "voicebot" },
 }
 
+-- Whether a path decodes a body (a path for one vendor's decoder has `only`, that body's file).
+local function applies(path, body) return path.only == nil or path.only == body.file end
+
 --- Run the case.
 -- @tparam table p `{quick = boolean, ROOT = checkout, TMP = directory, lua_cmd = function, say = function,
 --   failed = function, section = function(title, body)}`
@@ -32,8 +35,7 @@ function _M.run(p)
   for _, path in ipairs(PATHS) do
     per[path.id] = {}
     for _, body in ipairs(BODIES) do
-      local files = {}
-      if path.only and path.only ~= body.file then files = nil end
+      local files = applies(path, body) and {} or nil
       if files then p.say("decode: %s %s", path.id, body.file) end
       for i, n in ipairs(files and { n1, n2 } or {}) do
         files[i] = p.TMP .. "/callgrind.decode." .. path.id .. "." .. body.file .. "." .. n
@@ -57,7 +59,7 @@ function _M.run(p)
     local row = { path.label }
     for _, body in ipairs(BODIES) do
       local v = per[path.id][body.file]
-      row[#row + 1] = v and U.int(v) or (path.only and path.only ~= body.file and "–" or "failed")
+      row[#row + 1] = v and U.int(v) or (applies(path, body) and "failed" or "–")
       row[#row + 1] = v and ref[body.file] and U.ratio(v / ref[body.file]) or "–"
     end
     rows[#rows + 1] = row

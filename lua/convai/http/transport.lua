@@ -189,10 +189,8 @@ local function fetch(self, method, url, body, timeout, decode)
   local max, hops, from, credentials = self.follow_redirects or 0, 0, nil, true
   local first = url
   local perform = self.trace and perform_traced or perform_untraced
-  local cache = header_tables[self]
   while true do
-    -- the kept credential headers without a call, when they are built
-    local headers = credentials and cache and cache[body and 2 or 1] or headers_of(self, body, credentials)
+    local headers = headers_of(self, body, credentials)
     local resp, err, typed = perform(self, method, url, headers, body, timeout, decode)
     if type(resp) == "number" then return resp, err, typed end -- decoded by the session
     if not resp then

@@ -11,6 +11,9 @@ local is_integer = helper.is_integer
 local E = core.errors
 
 local BIG = nginx.BIG -- served files bigger than MAX_BODY
+
+-- "request target|Host" from the body of the test nginx's /target/ answer.
+local function sent(body) return (body:match("^([^|]*|[^|]*)|")) end
 local MAX_BODY = 1024 * 1024
 
 describe("convai.core session (nginx)", function()
@@ -362,202 +365,182 @@ describe("convai.core session (nginx)", function()
       t:close()
     end)
   end)
-end)
 
--- libcurl is handed each URL parsed once, in a URL handle (src/transfer.c, set_url): the same URL
--- again sets nothing, another query on the same resource sets only the query, anything else is parsed
--- whole. Whatever the order, each request must reach the server exactly as a fresh session, which
--- parses its URL whole, sends it.
-describe("convai.core session: each URL as given, whatever came before (nginx)", function()
-  if not nginx.NGINX then
-    it("needs nginx", function() pending("nginx is not installed") end)
-    return
-  end
+  -- libcurl is handed each URL parsed once, in a URL handle (src/transfer.c, set_url): the same URL
+  -- again sets nothing, another query on the same resource sets only the query, anything else is parsed
+  -- whole. Whatever the order, each request must reach the server exactly as a fresh session, which
+  -- parses its URL whole, sends it.
+  describe("each URL as given, whatever came before", function()
 
-  local server
-  lazy_setup(function() server = nginx.start() end)
-  lazy_teardown(function() nginx.stop(server) end)
-
-  -- "request target|Host" as the server received them, through session s (fresh when nil).
-  local function target(s, url)
-    local fresh = s == nil
-    s = s or assert(core.session())
-    local resp, err = s:request { url = url }
-    if fresh then s:close() end
-    if not resp then return nil, err end
-    assert.equal(200, resp.status)
-    return (resp.body:match("^([^|]*|[^|]*)|"))
-  end
-
-  local function urls()
-    local base, other = server.base, server.base:gsub("127%.0%.0%.1", "localhost")
-    return {
-      base .. "/target/a?x=1",
-      base .. "/target/a?x=2", -- the query only
-      base .. "/target/a?x=2", -- the same URL
-      base .. "/target/a?x=%2F&y=a+b&z=%7e", -- kept as given, neither decoded nor encoded
-      base .. "/target/a", -- no query
-      base .. "/target/a?x=3",
-      base .. "/target/a?", -- an empty query
-      base .. "/target/a?x=4",
-      base .. "/target/b?x=4", -- another path, same query
-      base .. "/target/b?x=5#frag", -- a fragment is not sent
-      base .. "/target/b?x=6",
-      other .. "/target/b?x=6", -- another host, same path and query
-      base .. "/target/./c/../b?x=7", -- dot segments, removed
-      base .. "/target/./c/../b?x=8", -- then the query only, after such a path
-      base .. "/target/B?x=8", -- the path's case matters
-      base:upper():gsub("^HTTP", "http") .. "/target/b?x=9", -- the host's does not
-    }
-  end
-
-  it("sends every URL of a sequence as a fresh session sends it", function()
-    local list = urls()
-    local want = {}
-    for i, url in ipairs(list) do want[i] = assert(target(nil, url)) end
-    assert.equal("/target/a?x=2|127.0.0.1", want[2])
-    assert.equal("/target/b?x=5|127.0.0.1", want[10])
-    assert.equal("/target/b?x=6|localhost", want[12])
-    assert.equal("/target/b?x=7|127.0.0.1", want[13])
-    assert.equal("/target/b?x=8|127.0.0.1", want[14])
-    -- forwards, backwards, and every URL after every other one, on one session
-    local s = assert(core.session())
-    for i = 1, #list do assert.equal(want[i], target(s, list[i]), list[i]) end
-    for i = #list, 1, -1 do assert.equal(want[i], target(s, list[i]), list[i]) end
-    for i = 1, #list do
-      for j = 1, #list do
-        assert.equal(want[i], target(s, list[i]), list[i])
-        assert.equal(want[j], target(s, list[j]), list[i] .. " then " .. list[j])
-      end
+    -- "request target|Host" as the server received them, through `session` (a fresh one when nil).
+    local function target(session, url)
+      local fresh = session == nil
+      session = session or assert(core.session())
+      local resp, err = session:request { url = url }
+      if fresh then session:close() end
+      if not resp then return nil, err end
+      assert.equal(200, resp.status)
+      return sent(resp.body)
     end
-    assert.equal(2, s:stats().connections) -- one per host: the URL handle keeps keep-alive
-    s:close()
-  end)
 
-  it("refuses a URL libcurl cannot parse and then sends the next as given", function()
-    local s = assert(core.session())
-    local good = server.base .. "/target/a?x=1"
-    assert.equal("/target/a?x=1|127.0.0.1", target(s, good))
-    for _, bad in ipairs { "http://[::1/target/a?x=1", server.base .. ":x/target/a?x=2" } do
-      local resp, err = s:request { url = bad }
-      assert.is_nil(resp, bad)
-      assert.equal("invalid_argument", err.kind)
-      assert.equal(E.curl.URL_MALFORMAT, err.curl_code)
-      assert.matches("^URL rejected: ", err.message)
-      assert.is_false(err.request_sent)
-      -- the one before it, and one that differs from it only in the query, are sent as given
-      assert.equal("/target/a?x=1|127.0.0.1", target(s, good))
-      assert.equal("/target/a?x=3|127.0.0.1", target(s, server.base .. "/target/a?x=3"))
-      assert.equal("/target/a?x=1|127.0.0.1", target(s, good))
+    local function urls()
+      local base, other = server.base, server.base:gsub("127%.0%.0%.1", "localhost")
+      return {
+        base .. "/target/a?x=1",
+        base .. "/target/a?x=2", -- the query only
+        base .. "/target/a?x=2", -- the same URL
+        base .. "/target/a?x=%2F&y=a+b&z=%7e", -- kept as given, neither decoded nor encoded
+        base .. "/target/a", -- no query
+        base .. "/target/a?x=3",
+        base .. "/target/a?", -- an empty query
+        base .. "/target/a?x=4",
+        base .. "/target/b?x=4", -- another path, same query
+        base .. "/target/b?x=5#frag", -- a fragment is not sent
+        base .. "/target/b?x=6",
+        other .. "/target/b?x=6", -- another host, same path and query
+        base .. "/target/./c/../b?x=7", -- dot segments, removed
+        base .. "/target/./c/../b?x=8", -- then the query only, after such a path
+        base .. "/target/B?x=8", -- the path's case matters
+        base:upper():gsub("^HTTP", "http") .. "/target/b?x=9", -- the host's does not
+      }
     end
-    assert.equal(7, s:stats().requests) -- a URL refused before libcurl ran is not counted
-    s:close()
-  end)
 
-  it("sends the URL of each transfer of a multi as given", function()
-    local m = assert(core.multi())
-    local list = urls()
-    local want = {}
-    for i, url in ipairs(list) do want[i] = assert(target(nil, url)) end
-    for _ = 1, 3 do -- the multi's handles are reused from one round to the next
-      local ids = {}
-      for i, url in ipairs(list) do ids[assert(m:add { url = url })] = i end
-      local got = 0
-      while m:pending() > 0 do
-        for _, r in ipairs(assert(m:perform(1))) do
-          local i = ids[r.id]
-          assert.is_table(r.response, list[i])
-          assert.equal(want[i], r.response.body:match("^([^|]*|[^|]*)|"), list[i])
-          got = got + 1
+    it("sends every URL of a sequence as a fresh session sends it", function()
+      local list = urls()
+      local want = {}
+      for i, url in ipairs(list) do want[i] = assert(target(nil, url)) end
+      assert.equal("/target/a?x=2|127.0.0.1", want[2])
+      assert.equal("/target/b?x=5|127.0.0.1", want[10])
+      assert.equal("/target/b?x=6|localhost", want[12])
+      assert.equal("/target/b?x=7|127.0.0.1", want[13])
+      assert.equal("/target/b?x=8|127.0.0.1", want[14])
+      -- forwards, backwards, and every URL after every other one, on one session
+      for i = 1, #list do assert.equal(want[i], target(s, list[i]), list[i]) end
+      for i = #list, 1, -1 do assert.equal(want[i], target(s, list[i]), list[i]) end
+      for i = 1, #list do
+        for j = 1, #list do
+          assert.equal(want[i], target(s, list[i]), list[i])
+          assert.equal(want[j], target(s, list[j]), list[i] .. " then " .. list[j])
         end
       end
-      assert.equal(#list, got)
-    end
-    local id, err = m:add { url = "http://[::1/target/a" }
-    assert.is_nil(id)
-    assert.equal(E.curl.URL_MALFORMAT, err.curl_code)
-    assert.is_false(err.request_sent)
-    m:close()
-  end)
-end)
+      assert.equal(2, s:stats().connections) -- one per host: the URL handle keeps keep-alive
+    end)
 
--- The environment's proxy settings are read when a session is made and set on each request, as libcurl
--- would read them itself (lib/url.c: detect_proxy): http_proxy for http://, https_proxy or HTTPS_PROXY
--- for https://, else all_proxy or ALL_PROXY; no_proxy or NO_PROXY lists hosts reached directly; an empty
--- variable counts as unset; HTTP_PROXY is never read. The throwaway nginx is the proxy: a request it
--- serves for 127.0.0.1:1 (where nothing listens) went through it.
-describe("convai.core session: proxies from the environment (nginx)", function()
-  if not nginx.NGINX then
-    it("needs nginx", function() pending("nginx is not installed") end)
-    return
-  end
-
-  local server
-  lazy_setup(function() server = nginx.start() end)
-  lazy_teardown(function() nginx.stop(server) end)
-
-  local VARS = { "http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
-    "no_proxy", "NO_PROXY" }
-
-  -- The outcome of one request to url in a fresh interpreter with only `set` of the proxy variables:
-  -- "200 <request target>|<Host>" or "<kind> <curl_code>".
-  local function through(url, set)
-    local env = {}
-    for _, name in ipairs(VARS) do env[name] = false end
-    for name, value in pairs(set) do env[name] = value end
-    local out = helper.run_script(([[
-      local core = require "convai.core"
-      local s = assert(core.session { timeout = 5 })
-      local resp, err = s:request { url = %q }
-      if resp then
-        io.write(resp.status, " ", (resp.body:match("^([^|]*|[^|]*)|") or resp.body))
-      else
-        io.write(err.kind, " ", tostring(err.curl_code))
+    it("refuses a URL libcurl cannot parse and then sends the next as given", function()
+      local good = server.base .. "/target/a?x=1"
+      assert.equal("/target/a?x=1|127.0.0.1", target(s, good))
+      for _, bad in ipairs { "http://[::1/target/a?x=1", server.base .. ":x/target/a?x=2" } do
+        local resp, err = s:request { url = bad }
+        assert.is_nil(resp, bad)
+        assert.equal("invalid_argument", err.kind)
+        assert.equal(E.curl.URL_MALFORMAT, err.curl_code)
+        assert.matches("^URL rejected: ", err.message)
+        assert.is_false(err.request_sent)
+        -- the one before it, and one that differs from it only in the query, are sent as given
+        assert.equal("/target/a?x=1|127.0.0.1", target(s, good))
+        assert.equal("/target/a?x=3|127.0.0.1", target(s, server.base .. "/target/a?x=3"))
+        assert.equal("/target/a?x=1|127.0.0.1", target(s, good))
       end
-    ]]):format(url), env)
-    if not out then return pending("the interpreter running the specs is unknown") end
-    return out
-  end
+      assert.equal(7, s:stats().requests) -- a URL refused before libcurl ran is not counted
+    end)
 
-  local URL = "http://127.0.0.1:1/target/p?q=1"
-
-  it("goes direct without proxy variables", function()
-    assert.equal("network " .. E.curl.COULDNT_CONNECT, through(URL, {}))
+    it("sends the URL of each transfer of a multi as given", function()
+      local m = assert(core.multi())
+      local list = urls()
+      local want = {}
+      for i, url in ipairs(list) do want[i] = assert(target(nil, url)) end
+      for _ = 1, 3 do -- the multi's handles are reused from one round to the next
+        local ids = {}
+        for i, url in ipairs(list) do ids[assert(m:add { url = url })] = i end
+        local got = 0
+        while m:pending() > 0 do
+          for _, r in ipairs(assert(m:perform(1))) do
+            local i = ids[r.id]
+            assert.is_table(r.response, list[i])
+            assert.equal(want[i], sent(r.response.body), list[i])
+            got = got + 1
+          end
+        end
+        assert.equal(#list, got)
+      end
+      local id, err = m:add { url = "http://[::1/target/a" }
+      assert.is_nil(id)
+      assert.equal(E.curl.URL_MALFORMAT, err.curl_code)
+      assert.is_false(err.request_sent)
+      m:close()
+    end)
   end)
 
-  it("uses http_proxy for http:// URLs", function()
-    assert.equal("200 /target/p?q=1|127.0.0.1", through(URL, { http_proxy = server.base }))
-  end)
+  -- The environment's proxy settings are read when a session is made and set on each request, as libcurl
+  -- would read them itself (lib/url.c: detect_proxy): http_proxy for http://, https_proxy or HTTPS_PROXY
+  -- for https://, else all_proxy or ALL_PROXY; no_proxy or NO_PROXY lists hosts reached directly; an empty
+  -- variable counts as unset; HTTP_PROXY is never read. The throwaway nginx is the proxy: a request it
+  -- serves for 127.0.0.1:1 (where nothing listens) went through it.
+  describe("proxies from the environment", function()
 
-  it("falls back to all_proxy, then ALL_PROXY, an empty variable counting as unset", function()
-    assert.equal("200 /target/p?q=1|127.0.0.1", through(URL, { all_proxy = server.base }))
-    assert.equal("200 /target/p?q=1|127.0.0.1", through(URL, { ALL_PROXY = server.base }))
-    assert.equal("200 /target/p?q=1|127.0.0.1",
-      through(URL, { http_proxy = "", all_proxy = server.base }))
-  end)
+    local VARS = { "http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
+      "no_proxy", "NO_PROXY" }
 
-  it("never reads HTTP_PROXY", function()
-    assert.equal("network " .. E.curl.COULDNT_CONNECT, through(URL, { HTTP_PROXY = server.base }))
-  end)
-
-  it("reaches the hosts of no_proxy or NO_PROXY directly", function()
-    assert.equal("network " .. E.curl.COULDNT_CONNECT,
-      through(URL, { http_proxy = server.base, no_proxy = "127.0.0.1" }))
-    assert.equal("network " .. E.curl.COULDNT_CONNECT,
-      through(URL, { all_proxy = server.base, NO_PROXY = "example.com,127.0.0.1" }))
-    assert.equal("200 /target/p?q=1|127.0.0.1",
-      through(URL, { http_proxy = server.base, no_proxy = "example.com" }))
-  end)
-
-  it("uses https_proxy or HTTPS_PROXY, not http_proxy, for https:// URLs", function()
-    -- nginx refuses the CONNECT that a proxied https:// request starts with: that refusal, not a
-    -- refused connection, shows the request went to the proxy
-    local https = "https://127.0.0.1:1/target/p"
-    assert.equal("network " .. E.curl.COULDNT_CONNECT, through(https, { http_proxy = server.base }))
-    for _, name in ipairs { "https_proxy", "HTTPS_PROXY", "all_proxy" } do
-      local out = through(https, { [name] = server.base })
-      assert.not_equal("network " .. E.curl.COULDNT_CONNECT, out, name)
-      assert.matches("^%a+ %d+$", out, name)
+    -- The outcome of one request to url in a fresh interpreter with only `set` of the proxy variables:
+    -- "200 <request target>|<Host>" or "<kind> <curl_code>".
+    local function through(url, set)
+      local env = {}
+      for _, name in ipairs(VARS) do env[name] = false end
+      for name, value in pairs(set) do env[name] = value end
+      local out = helper.run_script(([[
+        local core = require "convai.core"
+        local s = assert(core.session { timeout = 5 })
+        local resp, err = s:request { url = %q }
+        if resp then
+          io.write(resp.status, " ", (resp.body:match("^([^|]*|[^|]*)|") or resp.body))
+        else
+          io.write(err.kind, " ", tostring(err.curl_code))
+        end
+      ]]):format(url), env)
+      if not out then return pending("the interpreter running the specs is unknown") end
+      return out
     end
+
+    local URL = "http://127.0.0.1:1/target/p?q=1"
+
+    it("goes direct without proxy variables", function()
+      assert.equal("network " .. E.curl.COULDNT_CONNECT, through(URL, {}))
+    end)
+
+    it("uses http_proxy for http:// URLs", function()
+      assert.equal("200 /target/p?q=1|127.0.0.1", through(URL, { http_proxy = server.base }))
+    end)
+
+    it("falls back to all_proxy, then ALL_PROXY, an empty variable counting as unset", function()
+      assert.equal("200 /target/p?q=1|127.0.0.1", through(URL, { all_proxy = server.base }))
+      assert.equal("200 /target/p?q=1|127.0.0.1", through(URL, { ALL_PROXY = server.base }))
+      assert.equal("200 /target/p?q=1|127.0.0.1",
+        through(URL, { http_proxy = "", all_proxy = server.base }))
+    end)
+
+    it("never reads HTTP_PROXY", function()
+      assert.equal("network " .. E.curl.COULDNT_CONNECT, through(URL, { HTTP_PROXY = server.base }))
+    end)
+
+    it("reaches the hosts of no_proxy or NO_PROXY directly", function()
+      assert.equal("network " .. E.curl.COULDNT_CONNECT,
+        through(URL, { http_proxy = server.base, no_proxy = "127.0.0.1" }))
+      assert.equal("network " .. E.curl.COULDNT_CONNECT,
+        through(URL, { all_proxy = server.base, NO_PROXY = "example.com,127.0.0.1" }))
+      assert.equal("200 /target/p?q=1|127.0.0.1",
+        through(URL, { http_proxy = server.base, no_proxy = "example.com" }))
+    end)
+
+    it("uses https_proxy or HTTPS_PROXY, not http_proxy, for https:// URLs", function()
+      -- nginx refuses the CONNECT that a proxied https:// request starts with: that refusal, not a
+      -- refused connection, shows the request went to the proxy
+      local https = "https://127.0.0.1:1/target/p"
+      assert.equal("network " .. E.curl.COULDNT_CONNECT, through(https, { http_proxy = server.base }))
+      for _, name in ipairs { "https_proxy", "HTTPS_PROXY", "all_proxy" } do
+        local out = through(https, { [name] = server.base })
+        assert.not_equal("network " .. E.curl.COULDNT_CONNECT, out, name)
+        assert.matches("^%a+ %d+$", out, name)
+      end
+    end)
   end)
 end)
